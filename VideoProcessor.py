@@ -1,0 +1,571 @@
+"""The camera group: threads, Event flags, latest-frame slots, preview encoding and recording.
+
+Data flows one way: each :class:`CameraHandler` thread hands its frames to
+:meth:`VideoProcessor._on_frame`, which
+
+- puts the frame in the camera's :class:`LatestFrame` slot (preview and live work read the
+  newest frame; older ones are simply replaced),
+- keeps the packets since the camera's last keyframe (the pre-roll), so a recording can
+  begin at or before the start event although the cameras' keyframes are not aligned,
+- offers the frame to the camera's :class:`CameraWriter` while a take records; the writer
+  has a bounded queue and an explicit overflow policy.
+
+Threads (one owner each, all joined by :meth:`VideoProcessor.stop`): one reader per camera
+(:class:`CameraHandler`), one preview encoder per camera (:class:`PreviewChannel`, idle
+unless someone watches), and one writer per camera while a take records.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import csv
+import dataclasses
+import json
+import logging
+import os
+import queue
+import secrets
+import shutil
+import statistics
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from CameraHandler import CONNECTED, CameraHandler, Frame
+from settings import PreviewConfig, RecordingConfig, Settings
+
+logger = logging.getLogger(__name__)
+
+TIME_BASE = Fraction(1, 90000)  # MP4 timestamps (pts column of <camera>.timestamps.csv)
+MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+PREROLL_MAX_S = 10.0
+
+
+class RecordingError(RuntimeError):
+    """A recording request that cannot be honoured; the message is shown to the user."""
+
+
+# --------------------------------------------------------------------------- latest frame
+class LatestFrame:
+    """A one-frame slot: the camera thread replaces, readers wait for something newer."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self._seq = 0
+
+    def put(self, frame: Frame) -> None:
+        with self._cond:
+            self._frame, self._seq = frame, self._seq + 1
+            self._cond.notify_all()
+
+    def get(self) -> tuple[int, Frame | None]:
+        with self._cond:
+            return self._seq, self._frame
+
+    def wait_newer(self, seq: int, timeout: float) -> tuple[int, Frame | None]:
+        """Return (seq, frame) once a frame newer than ``seq`` is in, or the current one after ``timeout`` s."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._seq != seq, timeout)
+            return self._seq, self._frame
+
+
+# --------------------------------------------------------------------------- preview
+def placeholder_jpeg(text: str, width: int, quality: int = 80) -> bytes:
+    """A dark card with ``text``, shown in a preview while its camera delivers nothing."""
+    height = max(2, width * 9 // 16)
+    img = np.full((height, width, 3), 32, np.uint8)
+    scale = width / 640
+    size, _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+    cv2.putText(img, text, ((width - size[0]) // 2, (height + size[1]) // 2), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (200, 200, 200), 2, cv2.LINE_AA)
+    return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+
+
+@dataclasses.dataclass(frozen=True)
+class Jpeg:
+    seq: int
+    data: bytes
+    frame_monotonic_ns: int  # arrival time of the frame it shows (0 for a placeholder)
+
+
+class PreviewChannel:
+    """Encodes one camera's preview JPEG once for all its viewers, and only while watched.
+
+    Frames are downscaled to ``preview.width`` px and capped at ``preview.fps``. Viewers
+    call :meth:`watch` (a context manager) and :meth:`wait_jpeg`. Thread-safe.
+    """
+
+    def __init__(self, index: int, name: str, slot: LatestFrame, preview: PreviewConfig, status,
+                 stop: threading.Event):
+        self.index, self.name, self.slot, self.cfg = index, name, slot, preview
+        self._status = status  # callable -> camera status string
+        self._stop = stop
+        self._watched = threading.Event()
+        self._cond = threading.Condition()
+        self._viewers = 0
+        self._jpeg: Jpeg | None = None
+        self.encoded = 0
+        self.latencies_ns: collections.deque[int] = collections.deque(maxlen=20000)
+        self._thread = threading.Thread(target=self._run, name=f"preview{index}-{name}", daemon=True)
+
+    def start(self) -> "PreviewChannel":
+        self._thread.start()
+        return self
+
+    def join(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join(timeout)
+
+    @property
+    def viewers(self) -> int:
+        return self._viewers
+
+    @contextlib.contextmanager
+    def watch(self):
+        with self._cond:
+            self._viewers += 1
+            self._watched.set()
+        try:
+            yield self
+        finally:
+            with self._cond:
+                self._viewers -= 1
+                if self._viewers == 0:
+                    self._watched.clear()
+                    self._jpeg = None  # a new viewer must not be served a stale picture
+
+    def wait_jpeg(self, after_seq: int, timeout: float) -> Jpeg | None:
+        """The newest JPEG once it is newer than ``after_seq``; None on timeout or shutdown."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._stop.is_set() or (self._jpeg and self._jpeg.seq > after_seq), timeout)
+            jpeg = self._jpeg
+            return jpeg if jpeg is not None and jpeg.seq > after_seq and not self._stop.is_set() else None
+
+    def note_sent(self, jpeg: Jpeg) -> None:
+        """Record the frame-to-sent latency of a JPEG a viewer just wrote."""
+        if jpeg.frame_monotonic_ns:
+            self.latencies_ns.append(time.monotonic_ns() - jpeg.frame_monotonic_ns)
+
+    def _publish(self, data: bytes, frame_ns: int) -> None:
+        with self._cond:
+            seq = self._jpeg.seq + 1 if self._jpeg else 1
+            self._jpeg = Jpeg(seq, data, frame_ns)
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        period = 1.0 / self.cfg.fps
+        due = 0.0
+        seen = 0
+        params = [cv2.IMWRITE_JPEG_QUALITY, self.cfg.quality]
+        while not self._stop.is_set():
+            if not self._watched.wait(0.5):
+                continue
+            seq, frame = self.slot.wait_newer(seen, 1.0)
+            if self._stop.is_set():
+                break
+            if seq == seen or frame is None:
+                status = self._status()
+                if status != CONNECTED:
+                    self._publish(placeholder_jpeg(f"{self.name}: {status}", self.cfg.width, self.cfg.quality), 0)
+                continue
+            seen = seq
+            now = time.monotonic()
+            # Deadline schedule with a quarter-period tolerance: jitter in frame arrival must
+            # not turn a 30 fps source into a 10 fps preview, and the average stays <= fps.
+            if now < due - 0.25 * period:
+                continue
+            due = max(due + period, now - 0.5 * period)
+            img = frame.bgr(self.cfg.width)
+            if img is None:
+                continue
+            ok, buf = cv2.imencode(".jpg", img, params)
+            if ok:
+                self.encoded += 1
+                self._publish(buf.tobytes(), frame.monotonic_ns)
+
+
+# --------------------------------------------------------------------------- recording
+class CameraWriter:
+    """Writes one camera of a take: ``<name>.mp4`` (fragmented) and ``<name>.timestamps.csv``.
+
+    H.264 packets are remuxed without re-encoding; other sources are encoded with libx264.
+    :meth:`offer` is called from the camera thread and never blocks: the queue holds
+    ``queue_seconds`` of frames, and on overflow the frame is dropped and counted (for a
+    remuxed stream, every frame up to the next keyframe is dropped too, since they could not
+    be decoded). The writer finishes once it has written a frame that arrived at or after
+    the stop event, or when ``stop_grace_s`` passes without one (camera down).
+    """
+
+    def __init__(self, take_dir: Path, handler: CameraHandler, cfg: RecordingConfig, fragment_ms: int):
+        self.handler, self.name = handler, handler.name
+        self.mp4, self.csv_path = take_dir / f"{self.name}.mp4", take_dir / f"{self.name}.timestamps.csv"
+        info = handler.info
+        fps = info.fps if info else 30.0
+        self.fps = fps
+        self._queue: queue.Queue[Frame] = queue.Queue(maxsize=max(8, int(cfg.queue_seconds * fps)))
+        self._cfg, self._fragment_ms = cfg, fragment_ms
+        self._stop_ns: int | None = None
+        self._deadline = 0.0
+        self._done = threading.Event()
+        self._need_key = False
+        self.dropped = self.written = 0
+        self.first: Frame | None = None
+        self.last: Frame | None = None
+        self.mode: str | None = None
+        self.error: str | None = None
+        self._out = self._stream = None
+        self._gen = self._offset = None
+        self._last_pts = -1
+        self._thread = threading.Thread(target=self._run, name=f"rec-{self.name}", daemon=True)
+
+    def start(self) -> "CameraWriter":
+        self._thread.start()
+        return self
+
+    # ---- camera thread side
+    def offer(self, frame: Frame) -> None:
+        if self._done.is_set():
+            return
+        remux_frame = frame.packet is not None
+        if self._need_key and remux_frame and not frame.keyframe:
+            self.dropped += 1
+            return
+        try:
+            self._queue.put_nowait(frame)
+            self._need_key = False
+        except queue.Full:
+            self.dropped += 1
+            self._need_key = remux_frame
+            logger.warning("recording %s: writer queue full, frame %d dropped", self.name, frame.seq)
+
+    # ---- control side
+    def request_stop(self, stop_ns: int) -> None:
+        self._stop_ns = stop_ns
+        self._deadline = time.monotonic() + self._cfg.stop_grace_s
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    # ---- writer thread
+    def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    frame = self._queue.get(timeout=0.1)
+                except queue.Empty:
+                    if self._stop_ns is not None and time.monotonic() > self._deadline:
+                        logger.warning("recording %s: no frame after the stop event within %.1f s", self.name,
+                                       self._cfg.stop_grace_s)
+                        break
+                    continue
+                self._write(frame)
+                if self._stop_ns is not None and frame.monotonic_ns >= self._stop_ns:
+                    break
+        except Exception as exc:  # noqa: BLE001 - a failed writer must not take the others down
+            self.error = f"{type(exc).__name__}: {exc}"
+            logger.exception("recording %s: writer failed", self.name)
+        finally:
+            self._done.set()
+            self._close()
+
+    def _open(self, frame: Frame) -> None:
+        opts = {"movflags": MOVFLAGS, "flush_packets": "1", "frag_duration": str(self._fragment_ms * 1000)}
+        self._out = av.open(str(self.mp4), "w", format="mp4", options=opts)
+        if frame.packet is not None:
+            with self.handler.lock:
+                template = self.handler.template_stream()
+                if template is None:
+                    raise RuntimeError("camera disconnected before its recording could start")
+                self._stream = self._out.add_stream_from_template(template)
+            self.mode = "remux"
+        else:
+            self._stream = self._out.add_stream("libx264", rate=round(self.fps))
+            img = frame.image
+            w, h = (img.width, img.height) if isinstance(img, av.VideoFrame) else (img.shape[1], img.shape[0])
+            self._stream.width, self._stream.height = w - w % 2, h - h % 2
+            self._stream.pix_fmt = "yuv420p"
+            self._stream.codec_context.time_base = TIME_BASE
+            self._stream.options = {"preset": "superfast", "crf": "20", "g": str(max(1, round(self.fps))),
+                                    "bf": "0"}
+            self.mode = "encode"
+        self._stream.time_base = TIME_BASE
+        self._csv_file = open(self.csv_path, "w", newline="", encoding="utf-8")
+        self._csv = csv.writer(self._csv_file)
+        self._csv.writerow(["frame", "pts", "monotonic_ns", "wall_time_ns"])
+
+    def _pts(self, frame: Frame) -> int:
+        """MP4 pts (1/90000 s): the stream's own pts, re-based after each reconnect."""
+        src = int(frame.pts * frame.time_base / TIME_BASE)
+        if frame.generation != self._gen:
+            since_first = (frame.monotonic_ns - self.first.monotonic_ns) * 90000 // 1_000_000_000
+            self._gen, self._offset = frame.generation, since_first - src
+        pts = max(src + self._offset, self._last_pts + 1)
+        self._last_pts = pts
+        return pts
+
+    def _write(self, frame: Frame) -> None:
+        if self._out is None:
+            if frame.packet is not None and not frame.keyframe:
+                return  # a remuxed file must begin with a keyframe
+            if frame.packet is None and frame.image is None:
+                return
+            self.first = frame
+            self._open(frame)
+        if self.mode == "remux":
+            if frame.packet is None:
+                return
+            pts = self._pts(frame)
+            packet = av.Packet(frame.packet)  # copy: muxing consumes the packet's data
+            packet.pts = packet.dts = pts
+            packet.time_base = TIME_BASE
+            packet.is_keyframe = frame.keyframe
+            packet.stream = self._stream
+            self._out.mux(packet)
+        else:
+            if frame.image is None:
+                return
+            pts = self._pts(frame)
+            img = frame.image
+            vf = img if isinstance(img, av.VideoFrame) else av.VideoFrame.from_ndarray(img, format="bgr24")
+            vf = vf.reformat(width=self._stream.width, height=self._stream.height, format="yuv420p")
+            vf.pts, vf.time_base = pts, TIME_BASE
+            for packet in self._stream.encode(vf):
+                self._out.mux(packet)
+        self._csv.writerow([self.written, pts, frame.monotonic_ns, frame.wall_time_ns])
+        self._csv_file.flush()
+        self.written += 1
+        self.last = frame
+
+    def _close(self) -> None:
+        if self._out is None:
+            return
+        try:
+            if self.mode == "encode":
+                for packet in self._stream.encode(None):
+                    self._out.mux(packet)
+        finally:
+            self._out.close()
+            self._csv_file.close()
+
+    def summary(self) -> dict:
+        def stamp(frame):
+            return None if frame is None else {"monotonic_ns": frame.monotonic_ns, "wall_time_ns": frame.wall_time_ns}
+
+        info = self.handler.info
+        return {
+            "index": self.handler.index, "name": self.name, "file": self.mp4.name, "timestamps": self.csv_path.name,
+            "mode": self.mode, "codec": info.codec if info else None, "width": info.width if info else None,
+            "height": info.height if info else None, "fps": self.fps, "frames": self.written,
+            "dropped": self.dropped, "first_frame": stamp(self.first), "last_frame": stamp(self.last),
+            "error": self.error,
+        }
+
+
+def _stamp(mono_ns: int, wall_ns: int) -> dict:
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(wall_ns / 1e9)) + f".{wall_ns % 10**9 // 10**6:03d}"
+    return {"monotonic_ns": mono_ns, "wall_time_ns": wall_ns, "iso": iso}
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON through a temporary file and a rename, so readers never see half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class Take:
+    """One recording in progress: its folder, writers and ``take.json``."""
+
+    def __init__(self, take_dir: Path, meta: dict, writers: list[CameraWriter], start_ns: tuple[int, int]):
+        self.dir, self.id, self.meta, self.writers = take_dir, take_dir.name, meta, writers
+        self.start_mono, self.start_wall = start_ns
+        self.stop_mono = self.stop_wall = None
+        self.status = "recording"
+
+    def to_dict(self) -> dict:
+        fps = [w.fps for w in self.writers]
+        return {
+            "id": self.id, "status": self.status, **self.meta,
+            "start": _stamp(self.start_mono, self.start_wall),
+            "stop": _stamp(self.stop_mono, self.stop_wall) if self.stop_mono else None,
+            "fps": statistics.median(fps) if fps else None,
+            "cameras": [w.summary() for w in self.writers],
+        }
+
+    def save(self) -> None:
+        write_json_atomic(self.dir / "take.json", self.to_dict())
+
+
+# --------------------------------------------------------------------------- the group
+class VideoProcessor:
+    """Owns every camera of ``settings``: their threads, slots, previews and recordings.
+
+    ``start()`` returns self. ``stop()`` finishes a take in progress, sets the stop Event,
+    and joins every thread it started. All public methods are thread-safe.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.stop_event = threading.Event()
+        self.record_event = threading.Event()  # set while a take records
+        self.processing_event = threading.Event()  # set while live work (pose) runs
+        self._control = threading.Lock()  # serialises start/stop recording
+        n = len(settings.cameras)
+        self.slots = [LatestFrame() for _ in range(n)]
+        self._cam_locks = [threading.Lock() for _ in range(n)]
+        self._preroll: list[list[Frame]] = [[] for _ in range(n)]
+        self._writers: list[CameraWriter | None] = [None] * n
+        self.handlers = [CameraHandler(i, cam, self._sink(i), settings.camera) for i, cam in enumerate(settings.cameras)]
+        self.previews = [
+            PreviewChannel(i, cam.name, self.slots[i], settings.preview, self._status_fn(i), self.stop_event)
+            for i, cam in enumerate(settings.cameras)
+        ]
+        self.take: Take | None = None
+        self.last_take: dict | None = None
+        self._started = False
+
+    # ---- lifecycle
+    def start(self) -> "VideoProcessor":
+        self.takes_dir.mkdir(parents=True, exist_ok=True)
+        self._mark_interrupted_takes()
+        for handler in self.handlers:
+            handler.start()
+        for channel in self.previews:
+            channel.start()
+        self._started = True
+        logger.info("video processor started with %d camera(s)", len(self.handlers))
+        return self
+
+    def stop(self) -> None:
+        if self.record_event.is_set():
+            with contextlib.suppress(RecordingError):
+                self.stop_recording()
+        self.stop_event.set()
+        for handler in self.handlers:
+            handler.stop()
+        for channel in self.previews:
+            channel.join()
+        self._started = False
+        logger.info("video processor stopped")
+
+    @property
+    def takes_dir(self) -> Path:
+        return self.settings.data_dir / "takes"
+
+    def _status_fn(self, i):
+        return lambda: self.handlers[i].health().status
+
+    def _mark_interrupted_takes(self) -> None:
+        """A take left 'recording' by a killed server is marked 'interrupted' (its files stay readable)."""
+        for path in self.takes_dir.glob("*/take.json"):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if data.get("status") == "recording":
+                data["status"] = "interrupted"
+                write_json_atomic(path, data)
+                logger.warning("take %s was interrupted (server stopped while recording)", data.get("id"))
+
+    # ---- camera threads
+    def _sink(self, i: int):
+        slot, lock, max_preroll = self.slots[i], self._cam_locks[i], None
+
+        def on_frame(frame: Frame) -> None:
+            nonlocal max_preroll
+            slot.put(frame)
+            light = dataclasses.replace(frame, image=None) if frame.packet is not None else frame
+            with lock:
+                preroll = self._preroll[i]
+                if frame.keyframe:
+                    preroll.clear()
+                preroll.append(light)
+                if max_preroll is None:
+                    info = self.handlers[i].info
+                    max_preroll = int(PREROLL_MAX_S * (info.fps if info else 30))
+                if len(preroll) > max_preroll:
+                    del preroll[0]
+                writer = self._writers[i]
+            if writer is not None:
+                writer.offer(frame)
+
+        return on_frame
+
+    # ---- queries
+    def health(self) -> list[dict]:
+        out = []
+        for handler, channel in zip(self.handlers, self.previews):
+            item = handler.health().to_dict()
+            item["viewers"] = channel.viewers
+            out.append(item)
+        return out
+
+    def recording_state(self) -> dict:
+        take = self.take
+        if take is None:
+            return {"recording": False, "last_take": self.last_take}
+        return {"recording": True, "take_id": take.id, "folder": str(take.dir), "started_at": take.start_wall / 1e9,
+                "cameras": [w.name for w in take.writers]}
+
+    # ---- recording
+    def start_recording(self, meta: dict | None = None) -> dict:
+        """Start a take on every camera; returns its state. Raises RecordingError if one runs."""
+        with self._control:
+            if self.take is not None:
+                raise RecordingError(f"a take is already recording ({self.take.id}); stop it first")
+            if not self._started:
+                raise RecordingError("the cameras are not running")
+            mono, wall = time.monotonic_ns(), time.time_ns()
+            take_id = time.strftime("%Y%m%d-%H%M%S", time.localtime(wall / 1e9)) + "-" + secrets.token_hex(2)
+            take_dir = self.takes_dir / take_id
+            take_dir.mkdir(parents=True)
+            meta = {"calibration": None, "work_card": None, **(meta or {})}
+            calibration = self.settings.calibration_path
+            if calibration.is_file():
+                shutil.copy2(calibration, take_dir / "calibration.toml")
+                meta["calibration"] = "calibration.toml"
+            writers = [CameraWriter(take_dir, h, self.settings.recording, self.settings.recording.fragment_ms)
+                       for h in self.handlers]
+            self.take = Take(take_dir, meta, writers, (mono, wall))
+            self.take.save()
+            for i, writer in enumerate(writers):
+                writer.start()
+                with self._cam_locks[i]:
+                    for frame in self._preroll[i]:
+                        writer.offer(frame)
+                    self._writers[i] = writer
+            self.record_event.set()
+            logger.info("take %s: recording %d camera(s) into %s", take_id, len(writers), take_dir)
+            return self.recording_state()
+
+    def stop_recording(self) -> dict:
+        """Stop the take once every camera has a frame at or after now; returns its take.json."""
+        with self._control:
+            take = self.take
+            if take is None:
+                raise RecordingError("nothing is recording")
+            take.stop_mono, take.stop_wall = time.monotonic_ns(), time.time_ns()
+            for writer in take.writers:
+                writer.request_stop(take.stop_mono)
+            for i, writer in enumerate(take.writers):
+                writer.join(self.settings.recording.stop_grace_s + self.settings.recording.queue_seconds + 5)
+                with self._cam_locks[i]:
+                    self._writers[i] = None
+            take.status = "complete"
+            take.save()
+            self.take = None
+            self.record_event.clear()
+            self.last_take = take.to_dict()
+            frames = ", ".join(f"{w.name}={w.written}" for w in take.writers)
+            logger.info("take %s: stopped (%s frames)", take.id, frames)
+            return self.last_take

@@ -1,0 +1,228 @@
+"""VSION: the web app factory and the command line.
+
+``python app.py`` starts the server (as the original VSION did); ``python app.py --help``
+lists the subcommands (see ``../shared/CONTRACT.md``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import stat
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from settings import ConfigError, Settings, dump_settings, load_settings, parse_settings, setup_logging
+
+logger = logging.getLogger("vsion")
+
+ROOT = Path(__file__).resolve().parent
+DEMO_ROLES = ("admin", "technician", "expert", "trainee")
+
+
+def resource(name: str) -> Path:
+    """A file shipped with VSION (templates, static assets)."""
+    return Path(getattr(sys, "_MEIPASS", ROOT)) / name
+
+
+def _secret_key(data_dir: Path) -> str:
+    """The session signing key, created once per installation (mode 0600 in ``data_dir``)."""
+    path = data_dir / "secret_key"
+    if not path.is_file():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+class Runtime:
+    """What a running app owns besides Flask: the camera group and the status broadcaster."""
+
+    def __init__(self, app: Flask, processor):
+        self.app, self.processor = app, processor
+        self._status_thread = None
+
+    def start(self) -> "Runtime":
+        from web.events import status_loop
+        from web.extensions import socketio
+
+        self.processor.start()
+        self._status_thread = socketio.start_background_task(status_loop, self.app, self.processor.stop_event)
+        return self
+
+    def shutdown(self) -> None:
+        """Finish a take in progress, stop every camera and join every thread."""
+        self.processor.stop()
+        if self._status_thread is not None:
+            self._status_thread.join(5)
+
+
+def create_app(settings: Settings | None = None, test_config: dict | None = None, start: bool = True) -> Flask:
+    """Build the Flask app for ``settings`` (default: ``$VSION_CONFIG`` or ``config.yaml``).
+
+    ``test_config`` overrides Flask settings. With ``start`` the cameras start reading at
+    once; call ``app.extensions['vsion.runtime'].shutdown()`` to stop them.
+    """
+    from training.db import db
+    from VideoProcessor import VideoProcessor
+    from web import register
+    from web.extensions import csrf, login_manager, socketio
+
+    if settings is None:
+        settings = load_settings(os.environ.get("VSION_CONFIG", "config.yaml"))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__, template_folder=str(resource("templates")), static_folder=str(resource("static")))
+    app.config.from_mapping(
+        SECRET_KEY=_secret_key(settings.data_dir),
+        SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL") or f"sqlite:///{settings.data_dir / 'vsion.db'}",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        VSION_SETTINGS=settings,
+    )
+    if test_config:
+        app.config.update(test_config)
+    db.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    csrf.init_app(app)
+    socketio.init_app(app, async_mode="threading", logger=False, engineio_logger=False)
+    with app.app_context():
+        db.create_all()
+    register(app)
+    processor = VideoProcessor(settings)
+    app.extensions["vsion.processor"] = processor
+    runtime = Runtime(app, processor)
+    app.extensions["vsion.runtime"] = runtime
+    if start:
+        runtime.start()
+    return app
+
+
+def serve(app: Flask, host: str, port: int) -> None:
+    """Run the server until Ctrl-C or SIGTERM, then shut every thread down cleanly."""
+    from web.extensions import socketio
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    logger.info("VSION listening on http://%s:%d", host, port)
+    try:
+        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        logger.info("shutting down")
+        app.extensions["vsion.runtime"].shutdown()
+
+
+def _load(config: str) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# --------------------------------------------------------------------------- command line
+@click.group(invoke_without_command=True)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+@click.pass_context
+def cli(ctx, verbose):
+    """VSION markerless motion capture. With no command, starts the server (like `serve`)."""
+    setup_logging(logging.DEBUG if verbose else logging.INFO)
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve_cmd)
+
+
+@cli.command("serve")
+@click.option("--config", "config", default="config.yaml", show_default=True, help="Configuration file.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+def serve_cmd(config, host, port):
+    """Start the web app."""
+    settings = _load(config)
+    serve(create_app(settings), host, port)
+
+
+def demo_dir() -> Path:
+    return Path(os.environ.get("VSION_DATA", "data")).resolve() / "demo"
+
+
+def _demo_users(app: Flask, folder: Path) -> list[tuple[str, str, str]]:
+    """Create the demo users once (random passwords kept in ``demo-logins.txt``, mode 0600)."""
+    from training.users import create_user
+
+    logins = folder / "demo-logins.txt"
+    if logins.is_file():
+        return [tuple(line.split(" ", 2)) for line in logins.read_text().splitlines() if line.strip()]
+    users = [(role, role, secrets.token_urlsafe(9)) for role in DEMO_ROLES]
+    with app.app_context():
+        for name, role, password in users:
+            create_user(name, password, role)
+    fd = os.open(logins, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as fh:
+        fh.writelines(f"{name} {role} {password}\n" for name, role, password in users)
+    return users
+
+
+@cli.command("demo")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
+def demo_cmd(port, no_browser):
+    """Start VSION on the built-in demo cameras (no hardware needed)."""
+    folder = demo_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "config.yaml"
+    if not config.is_file():
+        demo_settings = parse_settings({"cameras": [{"name": f"cam{i + 1}", "url": f"demo:{i}"} for i in range(4)],
+                                        "data_dir": "."}, base=folder)
+        dump_settings(demo_settings, config)
+    app = create_app(_load(str(config)))
+    users = _demo_users(app, folder)
+    url = f"http://127.0.0.1:{port}/"
+    click.echo(f"VSION demo: {url}  (configuration {config})")
+    click.echo("Demo logins (user / password):")
+    for name, role, password in users:
+        click.echo(f"  {name:<11} {password}   ({role})")
+    if not no_browser and (os.environ.get("DISPLAY") or sys.platform in ("darwin", "win32")):
+        import webbrowser
+
+        threading.Timer(1.5, webbrowser.open, args=(url,)).start()
+    serve(app, "127.0.0.1", port)
+
+
+@cli.group("users")
+def users_group():
+    """Manage user accounts."""
+
+
+@users_group.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(DEMO_ROLES), help="The user's role.")
+@click.option("--config", "config", default="config.yaml", show_default=True, help="Configuration file.")
+def users_create(name, role, config):
+    """Create user NAME; the password is read from standard input (first line)."""
+    from training.users import UserError, create_user
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    app = create_app(_load(config), start=False)
+    with app.app_context():
+        try:
+            create_user(name, password, role)
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"user {name} created ({role})")
+
+
+if __name__ == "__main__":
+    cli()

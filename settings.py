@@ -1,0 +1,213 @@
+"""VSION's configuration file (``config.yaml``), validated at start, and secret masking.
+
+The file's layout is a contract (``../shared/CONTRACT.md``): unknown keys and bad values
+stop the start with a message naming the key. Camera URLs may carry RTSP credentials;
+:func:`mask_secrets` hides them wherever a URL could leak (log lines, pages, API answers).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Annotated, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+logger = logging.getLogger(__name__)
+
+MAX_CAMERAS = 6
+CAMERA_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+# scheme://user:password@host -> scheme://user:***@host (also a user with no password).
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s'\"]*)(?::[^/@\s'\"]*)?@")
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names the file and the key."""
+
+
+def mask_secrets(text: str) -> str:
+    """Return ``text`` with the password of every ``scheme://user:password@`` URL replaced by ``***``."""
+    return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@" if m["user"] else f"{m['scheme']}***@", text)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CameraConfig(_Strict):
+    """One camera: ``url`` is ``rtsp://...``, a video file path, a USB index, or ``demo:N``."""
+
+    name: Annotated[str, Field(pattern=CAMERA_NAME)]
+    url: Union[int, str]
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value):
+        if isinstance(value, bool):
+            raise ValueError("must be an RTSP URL, a file path, a USB index or demo:N")
+        if isinstance(value, int):
+            if not 0 <= value <= 63:
+                raise ValueError("a USB camera index is between 0 and 63")
+            return value
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        if re.fullmatch(r"\d+", value):
+            return int(value)
+        if value.startswith("demo:") and not re.fullmatch(r"demo:\d+", value):
+            raise ValueError("a demo camera is demo:N with N a number")
+        scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", value)
+        if scheme and scheme.group(1).lower() not in ("rtsp", "rtsps", "http", "https", "file"):
+            raise ValueError(f"unsupported scheme {scheme.group(1)!r} (use rtsp://, a file path, a USB index or demo:N)")
+        return value
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with its password masked: the only form that may be shown or logged."""
+        return mask_secrets(str(self.url))
+
+
+class BoardConfig(_Strict):
+    """Checkerboard: inner corners (cols x rows) and square side in millimetres."""
+
+    cols: Annotated[int, Field(ge=2, le=64)] = 9
+    rows: Annotated[int, Field(ge=2, le=64)] = 6
+    square_mm: Annotated[float, Field(gt=0, le=1000)] = 115.0
+
+
+class PreviewConfig(_Strict):
+    """MJPEG preview: frames are downscaled to ``width`` px and capped at ``fps``."""
+
+    width: Annotated[int, Field(ge=64, le=3840)] = 640
+    fps: Annotated[float, Field(gt=0, le=60)] = 15
+    quality: Annotated[int, Field(ge=10, le=100)] = 80
+
+
+class RecordingConfig(_Strict):
+    """Recording knobs; the defaults suit IP cameras with a keyframe every 1-2 s."""
+
+    queue_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+    fragment_ms: Annotated[int, Field(ge=100, le=5000)] = 500
+    stop_grace_s: Annotated[float, Field(gt=0, le=30)] = 3.0
+
+
+class CameraTuning(_Strict):
+    """Connection timeouts and reconnect backoff, in seconds."""
+
+    open_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    read_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
+    backoff_initial_s: Annotated[float, Field(gt=0, le=60)] = 0.5
+    backoff_max_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    failed_after: Annotated[int, Field(ge=1, le=1000)] = 5
+
+
+class Settings(_Strict):
+    """The whole ``config.yaml``. Relative paths are resolved against the file's folder."""
+
+    cameras: Annotated[list[CameraConfig], Field(min_length=1, max_length=MAX_CAMERAS)]
+    data_dir: Path = Path("data")
+    calibration: Path | None = None
+    board: BoardConfig = BoardConfig()
+    preview: PreviewConfig = PreviewConfig()
+    recording: RecordingConfig = RecordingConfig()
+    camera: CameraTuning = CameraTuning()
+
+    @model_validator(mode="after")
+    def _unique_names(self):
+        names = [c.name for c in self.cameras]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"camera names must be unique: {', '.join(dupes)} repeated")
+        return self
+
+    def resolved(self, base: Path) -> "Settings":
+        """Return a copy whose relative paths are taken relative to ``base``."""
+        data_dir = self.data_dir if self.data_dir.is_absolute() else base / self.data_dir
+        calibration = self.calibration
+        if calibration is not None and not calibration.is_absolute():
+            calibration = base / calibration
+        return self.model_copy(update={"data_dir": data_dir.resolve(), "calibration": calibration})
+
+    @property
+    def calibration_path(self) -> Path:
+        """Where the calibration in force lives (the configured file, or ``data_dir/calibration.toml``)."""
+        return self.calibration or self.data_dir / "calibration.toml"
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = []
+    for err in error.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key '{key}'")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{source}: '{key}': {mask_secrets(msg)}")
+    return "\n".join(lines)
+
+
+def parse_settings(data: object, source: str = "config", base: Path | None = None) -> Settings:
+    """Validate a mapping (as read from YAML) into :class:`Settings`, or raise :class:`ConfigError`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the file must be a mapping with at least a 'cameras' list")
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+    return settings.resolved(base or Path.cwd())
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and validate ``config.yaml``; relative paths are relative to its folder."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    return parse_settings(data, str(path), path.resolve().parent)
+
+
+def dump_settings(settings: Settings, path: Path) -> None:
+    """Write ``settings`` as a ``config.yaml`` (used by the demo to create its configuration)."""
+    data = settings.model_dump(mode="json", exclude_defaults=True)
+    data["cameras"] = [c.model_dump(mode="json") for c in settings.cameras]
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+class MaskSecretsFilter(logging.Filter):
+    """Logging filter that masks URL credentials in every record it sees."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_secrets(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = mask_secrets(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Configure the root logger: thread names in every line and URL credentials masked."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(MaskSecretsFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -1,0 +1,43 @@
+"""The web layer: Flask blueprints and Socket.IO handlers. Thin adapters: no math, no threads."""
+from __future__ import annotations
+
+from flask import jsonify, redirect, request, url_for
+from flask_login import current_user
+
+from web import api, auth, events, pages, video  # noqa: F401 - events registers Socket.IO handlers
+from web.i18n import current_language, translate
+
+PUBLIC_ENDPOINTS = {"auth.login", "api.healthz", "static"}
+
+
+def register(app) -> None:
+    """Attach blueprints, the deny-by-default login check and template helpers to ``app``."""
+    for module in (auth, pages, api, video):
+        app.register_blueprint(module.bp)
+
+    @app.before_request
+    def require_login():
+        if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+            return None
+        if request.endpoint is None:  # unknown URL: let Flask answer 404
+            return None
+        if request.path.startswith(("/api/", "/video_feed/")) or request.accept_mimetypes.best == "application/json":
+            return jsonify(error="login required"), 401
+        return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+
+    @app.context_processor
+    def template_helpers():
+        lang = current_language()
+        return {"lang": lang, "t": lambda key: translate(key, lang),
+                "other_lang": "en" if lang == "fr" else "fr"}
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+            "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+        return response

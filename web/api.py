@@ -1,0 +1,20 @@
+"""JSON endpoints that scripts use (contract): ``/healthz`` and ``/api/cameras``."""
+from flask import Blueprint, current_app, jsonify
+
+bp = Blueprint("api", __name__)
+
+
+@bp.route("/healthz")
+def healthz():
+    """Open without login: liveness plus a one-line camera summary (no names, no URLs)."""
+    processor = current_app.extensions["vsion.processor"]
+    cameras = processor.health()
+    connected = sum(1 for c in cameras if c["status"] == "connected")
+    return jsonify(status="ok", cameras=len(cameras), connected=connected,
+                   recording=processor.record_event.is_set())
+
+
+@bp.route("/api/cameras")
+def cameras():
+    """Name, status, measured fps and dropped frames of every camera (URLs masked)."""
+    return jsonify(current_app.extensions["vsion.processor"].health())

@@ -1,0 +1,124 @@
+"""Socket.IO events: ``start recording`` / ``stop recording`` (contract), status broadcasts.
+
+Every event needs a logged-in user with an allowed role, and its payload is validated
+with pydantic. Errors are answered with a ``recording error`` event (and the ack), never
+with a changed state.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+
+from flask import current_app
+from flask_login import current_user
+from flask_socketio import emit, join_room
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from training.models import ROLES
+from VideoProcessor import RecordingError
+from web.extensions import socketio
+
+logger = logging.getLogger(__name__)
+
+LIVE_ROOM = "live"
+RECORDING_ROLES = ROLES  # the contract: admin, technician, expert, trainee (their own attempt)
+
+
+class StartRecording(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    label: str | None = Field(default=None, max_length=120)
+
+
+class StopRecording(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    take_id: str | None = Field(default=None, pattern=r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
+
+
+def _processor():
+    return current_app.extensions["vsion.processor"]
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "payload"
+        msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        parts.append(f"{where}: {msg}")
+    return "invalid payload (" + "; ".join(parts) + ")"
+
+
+def recording_event(name: str, model: type[BaseModel], roles=RECORDING_ROLES):
+    """Register a Socket.IO handler that checks login, role and payload before calling ``fn(data)``.
+
+    A refused event emits ``recording error`` {event, code, message} to the sender and acks the same.
+    """
+
+    def decorate(fn):
+        @socketio.on(name)
+        @functools.wraps(fn)
+        def handler(payload=None):
+            def refuse(code: str, message: str):
+                error = {"event": name, "code": code, "message": message}
+                emit("recording error", error)
+                return {"ok": False, **error}
+
+            if not current_user.is_authenticated:
+                return refuse("unauthorized", "login required")
+            if current_user.role not in roles:
+                return refuse("forbidden", f"the role {current_user.role} may not use '{name}'")
+            if payload is not None and not isinstance(payload, dict):
+                return refuse("invalid", "invalid payload (expected a JSON object)")
+            try:
+                data = model.model_validate(payload or {})
+            except ValidationError as exc:
+                return refuse("invalid", _explain(exc))
+            try:
+                return {"ok": True, **fn(data)}
+            except RecordingError as exc:
+                return refuse("conflict", str(exc))
+
+        return handler
+
+    return decorate
+
+
+@socketio.on("connect")
+def on_connect(auth=None):
+    if not current_user.is_authenticated:
+        raise ConnectionRefusedError("login required")
+    join_room(LIVE_ROOM)
+    emit("recording status", _processor().recording_state())
+    emit("camera status", {"cameras": _processor().health()})
+
+
+@recording_event("start recording", StartRecording)
+def start_recording(data: StartRecording) -> dict:
+    meta = {"created_by": current_user.username, "label": data.label}
+    state = _processor().start_recording(meta)
+    logger.info("user %s started take %s", current_user.username, state["take_id"])
+    socketio.emit("recording status", state, to=LIVE_ROOM)
+    return state
+
+
+@recording_event("stop recording", StopRecording)
+def stop_recording(data: StopRecording) -> dict:
+    processor = _processor()
+    current = processor.recording_state()
+    if data.take_id and current.get("take_id") not in (None, data.take_id):
+        raise RecordingError(f"take {data.take_id} is not the one recording ({current['take_id']})")
+    take = processor.stop_recording()
+    logger.info("user %s stopped take %s", current_user.username, take["id"])
+    state = {"recording": False, "take_id": take["id"], "folder": str(processor.takes_dir / take["id"]),
+             "status": take["status"], "take": take}
+    socketio.emit("recording status", state, to=LIVE_ROOM)
+    return state
+
+
+def status_loop(app, stop_event, period_s: float = 1.0) -> None:
+    """Broadcast ``camera status`` to logged-in clients every ``period_s`` until ``stop_event``."""
+    processor = app.extensions["vsion.processor"]
+    while not stop_event.wait(period_s):
+        socketio.emit("camera status", {"cameras": processor.health(), "recording": processor.record_event.is_set()},
+                      to=LIVE_ROOM)
+
+

@@ -171,10 +171,14 @@ class _AvSource(_Source):
                 return
             decoded = self._decode(packet)
             if self.info.remux:
-                yield packet.pts, self.time_base, packet.is_keyframe, packet, decoded[-1] if decoded else None
+                pts = packet.pts if packet.pts is not None else packet.dts
+                if pts is None:  # RTSP's first packet can come before the stream clock is known
+                    continue
+                yield pts, self.time_base, packet.is_keyframe, packet, decoded[-1] if decoded else None
             else:
                 for fr in decoded:
-                    yield fr.pts, self.time_base, True, None, fr
+                    if fr.pts is not None:
+                        yield fr.pts, self.time_base, True, None, fr
 
     def _looped(self):
         """Play the file forever at its native rate; pts are rewritten to run on across loops."""

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 MAX_CAMERAS = 6
 CAMERA_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 # scheme://user:password@host -> scheme://user:***@host (also a user with no password).
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s'\"]*)(?::[^/@\s'\"]*)?@")
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s'\"]*)(?P<pw>:[^/\s'\"]*)?@")
 
 
 class ConfigError(ValueError):
@@ -28,7 +28,7 @@ class ConfigError(ValueError):
 
 def mask_secrets(text: str) -> str:
     """Return ``text`` with the password of every ``scheme://user:password@`` URL replaced by ``***``."""
-    return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@" if m["user"] else f"{m['scheme']}***@", text)
+    return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@" if m["pw"] else f"{m['scheme']}***@", text)
 
 
 class _Strict(BaseModel):

@@ -1,0 +1,69 @@
+"""Shared fixtures: real test streams, a real RTSP server, the Flask app on file cameras."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from settings import parse_settings
+from tests.support import RtspServer, make_test_streams, make_test_video
+
+PASSWORDS = {role: f"{role}-pass-123" for role in ("admin", "technician", "expert", "trainee")}
+
+
+@pytest.fixture(scope="session")
+def streams():
+    """Six 1280x720 30 fps H.264 test streams (10 s loops, a keyframe every second)."""
+    return make_test_streams()
+
+
+@pytest.fixture
+def rtsp(streams):
+    server = RtspServer(streams).start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="session")
+def video_file():
+    return make_test_video()
+
+
+@pytest.fixture
+def settings(tmp_path, video_file):
+    return parse_settings({"cameras": [{"name": "cam1", "url": str(video_file)}, {"name": "cam2", "url": str(video_file)}],
+                           "data_dir": str(tmp_path / "data")})
+
+
+@pytest.fixture
+def app(settings):
+    from app import create_app
+    from training.users import create_user
+
+    app = create_app(settings, {"TESTING": True})
+    with app.app_context():
+        for role, password in PASSWORDS.items():
+            create_user(role, password, role)
+    yield app
+    app.extensions["vsion.runtime"].shutdown()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token(client, path="/login") -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+
+
+def login(client, role="technician"):
+    reply = client.post("/login", data={"username": role, "password": PASSWORDS[role],
+                                        "csrf_token": csrf_token(client)})
+    assert reply.status_code == 302, reply.get_data(as_text=True)[:400]
+    return reply

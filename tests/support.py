@@ -1,0 +1,224 @@
+"""Real components for tests and benchmarks: test streams, an RTSP server, a VSION server.
+
+Nothing here is a mock: :class:`RtspServer` runs gst-rtsp-server (Debian's GStreamer,
+under ``/usr/bin/python3``) on 127.0.0.1, and :class:`VsionServer` runs ``python app.py
+serve`` in its own process, driven over HTTP and Socket.IO like a browser would.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+import socketio
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SYSTEM_PYTHON = "/usr/bin/python3"
+RTSP_SCRIPT = ROOT / "tests" / "rtsp_server.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_test_streams(count: int = 6, width: int = 1280, height: int = 720, fps: int = 30, seconds: float = 10.0,
+                 gop: int = 30) -> list[Path]:
+    """H.264 Annex-B test streams (one per camera, distinct pictures), made once in the cache."""
+    import demo
+
+    folder = demo.cache_dir() / "test-streams"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"cam{i + 1}-{width}x{height}-{fps}fps-{seconds:g}s-g{gop}.h264"
+        if not path.is_file():
+            demo.write_test_pattern(path, f"VSION test cam{i + 1}", width, height, fps, seconds, gop)
+        paths.append(path)
+    return paths
+
+
+def make_test_video(width: int = 640, height: int = 360, fps: int = 30, seconds: float = 4.0, label: str = "file") -> Path:
+    """A small H.264 MP4 test pattern (file-source camera), made once in the cache."""
+    import demo
+
+    folder = demo.cache_dir() / "test-streams"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{label}-{width}x{height}-{fps}fps-{seconds:g}s.mp4"
+    if not path.is_file():
+        demo.write_test_pattern(path, f"VSION {label}", width, height, fps, seconds, gop=fps, bitrate=800_000)
+    return path
+
+
+class RtspServer:
+    """gst-rtsp-server on 127.0.0.1 serving ``streams`` as ``/cam1`` ... ``/camN``.
+
+    ``kill()`` and ``start()`` may be called repeatedly to simulate an outage; the port stays.
+    """
+
+    def __init__(self, streams: list[Path], fps: int = 30, port: int | None = None, auth: str | None = None):
+        self.streams, self.fps, self.port, self.auth = streams, fps, port or free_port(), auth
+        self.proc: subprocess.Popen | None = None
+
+    def url(self, i: int, credentials: bool = True) -> str:
+        userinfo = f"{self.auth}@" if self.auth and credentials else ""
+        return f"rtsp://{userinfo}127.0.0.1:{self.port}/cam{i + 1}"
+
+    def start(self, timeout: float = 30.0) -> "RtspServer":
+        cmd = [SYSTEM_PYTHON, str(RTSP_SCRIPT), "--port", str(self.port), "--fps", str(self.fps)]
+        cmd += [arg for i, p in enumerate(self.streams) for arg in ("--stream", f"cam{i + 1}={p}")]
+        if self.auth:
+            cmd += ["--auth", self.auth]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.monotonic() + timeout
+        line = ""
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if line.startswith("READY") or self.proc.poll() is not None:
+                break
+        if not line.startswith("READY"):
+            self.kill()
+            raise RuntimeError(f"RTSP server did not start: {line!r}")
+        return self
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    stop = kill
+
+
+class VsionServer:
+    """``python app.py serve`` in its own process, on a free port, with its own config and data."""
+
+    def __init__(self, workdir: Path, cameras: list[dict], extra: dict | None = None, port: int | None = None,
+                 users: dict[str, str] | None = None):
+        self.workdir, self.port = Path(workdir), port or free_port()
+        self.config = self.workdir / "config.yaml"
+        self.log = self.workdir / "server.log"
+        self.data_dir = self.workdir / "data"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(yaml.safe_dump({"cameras": cameras, "data_dir": "data", **(extra or {})}))
+        self.users = users if users is not None else {"tech": "technician"}
+        self.passwords: dict[str, str] = {}
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def create_users(self) -> None:
+        for name, role in self.users.items():
+            password = f"pw-{name}-{os.getpid()}-secret"
+            subprocess.run([sys.executable, str(ROOT / "app.py"), "users", "create", name, "--role", role, "--config",
+                            str(self.config)], input=password + "\n", text=True, check=True, capture_output=True,
+                           cwd=self.workdir)
+            self.passwords[name] = password
+
+    def start(self, timeout: float = 60.0) -> "VsionServer":
+        if not self.passwords:
+            self.create_users()
+        self._log = open(self.log, "a")
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--config", str(self.config),
+                                      "--port", str(self.port)], stdout=self._log, stderr=subprocess.STDOUT,
+                                     cwd=self.workdir)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"VSION exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("VSION did not answer /healthz in time")
+
+    def wait_connected(self, count: int, timeout: float = 60.0) -> dict:
+        deadline = time.monotonic() + timeout
+        health = {}
+        while time.monotonic() < deadline:
+            health = requests.get(self.url + "/healthz", timeout=5).json()
+            if health["connected"] >= count:
+                return health
+            time.sleep(0.25)
+        raise AssertionError(f"only {health.get('connected')} of {count} cameras connected: {health}")
+
+    def login(self, name: str = "tech") -> requests.Session:
+        """A requests session logged in through the real form (CSRF token included)."""
+        session = requests.Session()
+        page = session.get(self.url + "/login", timeout=10).text
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        reply = session.post(self.url + "/login", data={"username": name, "password": self.passwords[name],
+                                                         "csrf_token": token}, timeout=10, allow_redirects=False)
+        assert reply.status_code == 302, reply.text[:500]
+        return session
+
+    def socket(self, session: requests.Session) -> "EventClient":
+        return EventClient(self.url, session)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        code = self.proc.returncode
+        self.proc = None
+        self._log.close()
+        return code
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+class EventClient:
+    """A Socket.IO client logged in with a requests session's cookie, recording every event."""
+
+    def __init__(self, url: str, session: requests.Session):
+        self.events: list[tuple[str, object]] = []
+        self._cond = threading.Condition()
+        self.client = socketio.Client(reconnection=False)
+        self.client.on("*", self._on_any)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+        self.client.connect(url, headers={"Cookie": cookie}, transports=["websocket"], wait_timeout=10)
+
+    def _on_any(self, event, data=None):
+        with self._cond:
+            self.events.append((event, data))
+            self._cond.notify_all()
+
+    def call(self, event: str, data=None, timeout: float = 60.0):
+        return self.client.call(event, data, timeout=timeout)
+
+    def wait_for(self, event: str, predicate=lambda data: True, timeout: float = 10.0):
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for name, data in self.events:
+                    if name == event and predicate(data):
+                        return data
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no {event!r} event within {timeout} s; got {[e for e, _ in self.events]}")
+                self._cond.wait(remaining)
+
+    def close(self) -> None:
+        self.client.disconnect()

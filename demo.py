@@ -59,8 +59,11 @@ def pose2sim_wheel(timeout_s: float = 180.0) -> Path:
     """The Pose2Sim wheel in the cache, downloaded once and checked; raises RuntimeError offline."""
     folder = cache_dir() / "downloads"
     wheel = folder / POSE2SIM_WHEEL
-    if wheel.is_file() and sha256(wheel) == POSE2SIM_SHA256:
-        return wheel
+    if wheel.is_file():
+        if sha256(wheel) == POSE2SIM_SHA256:
+            return wheel
+        logger.warning("%s: cached copy is damaged, discarded", wheel)
+        wheel.unlink()
     folder.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--retries", "1",
            "--timeout", "15", "-d", str(folder), POSE2SIM_REQUIREMENT]

@@ -9,8 +9,8 @@ GStreamer's Python bindings come from Debian. It serves pre-encoded H.264 files
         --stream cam1=/path/cam1.h264 --stream cam2=/path/cam2.h264 [--auth user:pass]
 
 Each stream's access units are pushed from an ``appsrc`` on a clock schedule, looping
-forever, and timestamped with the pipeline's running time (``do-timestamp``): a looping
-``multifilesrc`` gives frames without timestamps. ``h264parse config-interval=-1``
+forever, with pts on the pipeline's running-time clock at exact frame intervals, like a
+camera's encoder clock: a looping ``multifilesrc`` gives frames without timestamps. ``h264parse config-interval=-1``
 repeats SPS/PPS before every keyframe so a client joining mid-stream can start at the
 next keyframe. Only TCP interleaved transport is offered and the address pool is
 limited to 127.0.0.1, so no port opens on another interface.
@@ -62,6 +62,12 @@ class Feeder(threading.Thread):
         self.stop = threading.Event()
 
     def run(self):
+        clock = None
+        while clock is None and not self.stop.wait(0.01):
+            clock = self.appsrc.get_clock()  # set once the media's pipeline plays
+        if clock is None:
+            return
+        pts0 = clock.get_time() - self.appsrc.get_base_time()
         start = time.monotonic()
         i = 0
         while not self.stop.is_set():
@@ -70,6 +76,7 @@ class Feeder(threading.Thread):
                 break
             data, key = self.units[i % len(self.units)]
             buf = Gst.Buffer.new_wrapped(data)
+            buf.pts = buf.dts = pts0 + round(i * self.period * Gst.SECOND)
             buf.duration = int(self.period * Gst.SECOND)
             if not key:
                 buf.set_flags(Gst.BufferFlags.DELTA_UNIT)
@@ -81,9 +88,9 @@ class Feeder(threading.Thread):
 def make_factory(name, units, fps, pool, auth_role):
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(
-        "( appsrc name=src is-live=true do-timestamp=true format=time "
+        "( appsrc name=src is-live=true format=time "
         f'caps="video/x-h264,stream-format=byte-stream,alignment=au,framerate={fps}/1" '
-        "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+        "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )"
     )
     factory.set_shared(True)
     factory.set_address_pool(pool)

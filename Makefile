@@ -1,0 +1,71 @@
+# VSION: the two Quick start commands are `make demo` and `make test`.
+# Each installs what it needs: Debian packages with apt, Python packages into .venv.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+PORT ?= 5000
+
+# OpenCV and MediaPipe wheels need libGL and GLib; venv needs python3-venv on Debian.
+APT_RUNTIME := python3-venv libgl1 libglib2.0-0
+# Tests and benchmarks: a real RTSP server (gst-rtsp-server) and a real browser (Chromium).
+APT_TEST := $(APT_RUNTIME) python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp \
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad chromium fonts-dejavu-core
+
+.PHONY: demo serve test test-fast bench vendor apt-runtime apt-test clean
+
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+endef
+
+apt-runtime:
+	$(call apt_install,$(APT_RUNTIME))
+
+apt-test:
+	$(call apt_install,$(APT_TEST))
+
+$(VENV)/.runtime: requirements.txt | apt-runtime
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -U pip
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## Start VSION on its built-in demo cameras (prints the URL and the demo logins).
+demo: $(VENV)/.runtime
+	$(PY) app.py demo --port $(PORT)
+
+## Start VSION with ./config.yaml.
+serve: $(VENV)/.runtime
+	$(PY) app.py serve --port $(PORT)
+
+## Run the whole test suite (slow end-to-end tests included, as in CI).
+test: apt-test $(VENV)/.dev
+	$(PY) -m pytest
+
+## The suite without the slow end-to-end tests.
+test-fast: apt-test $(VENV)/.dev
+	$(PY) -m pytest -m "not slow"
+
+## Benchmarks (JSON on stdout).
+bench: apt-test $(VENV)/.dev
+	$(PY) bench/live.py
+
+## Refresh the vendored front-end assets from the npm registry.
+vendor:
+	@set -e; tmp=$$(mktemp -d); cd $$tmp; \
+	npm pack -q socket.io-client@4.8.4 @picocss/pico@2.1.1 >/dev/null; \
+	mkdir sio pico; tar xzf socket.io-client-4.8.4.tgz -C sio; tar xzf picocss-pico-2.1.1.tgz -C pico; \
+	cp sio/package/dist/socket.io.min.js sio/package/LICENSE $(CURDIR)/static/vendor/socket.io-client/; \
+	cp pico/package/css/pico.min.css pico/package/LICENSE.md $(CURDIR)/static/vendor/pico/; \
+	rm -rf $$tmp; echo "vendored assets refreshed"
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,110 @@
+"""The live page in a real browser (Debian's Chromium driven by Playwright) on the demo cameras."""
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import expect, sync_playwright
+
+from tests.support import ROOT, free_port
+
+pytestmark = pytest.mark.slow
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("demo")
+    port = free_port()
+    env = {**os.environ, "VSION_DATA": str(data)}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "demo", "--port", str(port), "--no-browser"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=data)
+    logins, lines = {}, []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and "trainee" not in logins:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        lines.append(line)
+        m = re.match(r"\s+(admin|technician|expert|trainee)\s+(\S+)\s+\(", line)
+        if m:
+            logins[m.group(1)] = m.group(2)
+    assert "trainee" in logins, "".join(lines)
+    url = f"http://127.0.0.1:{port}"
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/healthz", timeout=5).json()["connected"] == 4:
+                break
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    yield url, logins
+    proc.terminate()
+    proc.wait(30)
+    assert proc.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1366, "height": 768}, {"width": 820, "height": 1180}],
+                         ids=["laptop", "tablet"])
+def test_live_page_records_a_take(demo_server, browser, viewport):
+    url, logins = demo_server
+    page = browser.new_page(viewport=viewport, locale="fr-FR")
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(url + "/")
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.fill("#username", "expert")
+    page.fill("#password", "wrong password")
+    page.click("#sign-in")
+    expect(page.locator("#login-error")).to_be_visible()
+    problems.clear()  # the 401 of the wrong password is logged by the browser
+    page.fill("#username", "expert")
+    page.fill("#password", logins["expert"])
+    page.click("#sign-in")
+    expect(page.locator("article.camera")).to_have_count(4)
+    expect(page.locator("#record")).to_contain_text("Enregistrer")
+    for i in range(4):
+        expect(page.locator(f"#camera-{i} [data-role=status]")).to_have_text("connectée", timeout=20000)
+    # Polled with evaluate: wait_for_function evaluates strings, which the page's CSP forbids.
+    deadline = time.monotonic() + 20
+    while not page.evaluate("() => [...document.querySelectorAll('.frame img')].every(i => i.naturalWidth > 0)"):
+        assert time.monotonic() < deadline, "camera previews did not load"
+        page.wait_for_timeout(200)
+    shot(page, f"live-{viewport['width']}")
+
+    page.click("#record")
+    expect(page.locator("#rec-label")).to_have_text("Enregistrement en cours")
+    expect(page.locator("#stop")).to_be_enabled()
+    time.sleep(2)
+    shot(page, f"recording-{viewport['width']}")
+    page.click("#stop")
+    expect(page.locator("#rec-take")).to_contain_text("Prise enregistrée", timeout=30000)
+    expect(page.locator("#record")).to_be_enabled()
+    shot(page, f"saved-{viewport['width']}")
+
+    page.click("#lang-switch")
+    expect(page.locator("#record")).to_contain_text("Record")
+    page.click("#logout")
+    expect(page).to_have_url(re.compile(r"/login"))
+    assert not problems, problems
+    page.close()

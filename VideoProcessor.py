@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 TIME_BASE = Fraction(1, 90000)  # MP4 timestamps (pts column of <camera>.timestamps.csv)
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 PREROLL_MAX_S = 10.0
+PREVIEW_BACKLOG = 2  # JPEGs kept per camera for viewers that fall one picture behind
 
 
 class RecordingError(RuntimeError):
@@ -109,7 +110,8 @@ class PreviewChannel:
         self._watched = threading.Event()
         self._cond = threading.Condition()
         self._viewers = 0
-        self._jpeg: Jpeg | None = None
+        self._recent: collections.deque[Jpeg] = collections.deque(maxlen=PREVIEW_BACKLOG)
+        self._seq = 0
         self.encoded = 0
         self.latencies_ns: collections.deque[int] = collections.deque(maxlen=20000)
         self._thread = threading.Thread(target=self._run, name=f"preview{index}-{name}", daemon=True)
@@ -139,14 +141,20 @@ class PreviewChannel:
                 self._viewers -= 1
                 if self._viewers == 0:
                     self._watched.clear()
-                    self._jpeg = None  # a new viewer must not be served a stale picture
+                    self._recent.clear()  # a new viewer must not be served a stale picture
 
     def wait_jpeg(self, after_seq: int, timeout: float) -> Jpeg | None:
-        """The newest JPEG once it is newer than ``after_seq``; None on timeout or shutdown."""
+        """The next JPEG after ``after_seq``; None on timeout or shutdown.
+
+        The last :data:`PREVIEW_BACKLOG` JPEGs are kept, so a viewer that stalled for a moment
+        catches up instead of losing a picture; one further behind jumps to the oldest kept.
+        """
         with self._cond:
-            self._cond.wait_for(lambda: self._stop.is_set() or (self._jpeg and self._jpeg.seq > after_seq), timeout)
-            jpeg = self._jpeg
-            return jpeg if jpeg is not None and jpeg.seq > after_seq and not self._stop.is_set() else None
+            self._cond.wait_for(lambda: self._stop.is_set() or (self._recent and self._recent[-1].seq > after_seq),
+                                timeout)
+            if self._stop.is_set():
+                return None
+            return next((j for j in self._recent if j.seq > after_seq), None)
 
     def note_sent(self, jpeg: Jpeg) -> None:
         """Record the frame-to-sent latency of a JPEG a viewer just wrote."""
@@ -155,8 +163,8 @@ class PreviewChannel:
 
     def _publish(self, data: bytes, frame_ns: int) -> None:
         with self._cond:
-            seq = self._jpeg.seq + 1 if self._jpeg else 1
-            self._jpeg = Jpeg(seq, data, frame_ns)
+            self._seq += 1
+            self._recent.append(Jpeg(self._seq, data, frame_ns))
             self._cond.notify_all()
 
     def _run(self) -> None:

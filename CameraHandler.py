@@ -18,10 +18,10 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
 
 import av
 import cv2
@@ -113,6 +113,12 @@ class CameraHealth:
         }
 
 
+def describe(exc: BaseException) -> str:
+    """A short, password-free reason for a PyAV / OS error (without the URL it names)."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return mask_secrets(reason)
+
+
 class SourceError(RuntimeError):
     """The source cannot be opened or was lost; the message is safe to show."""
 
@@ -139,8 +145,10 @@ class _AvSource(_Source):
         options = {"rtsp_transport": "tcp", "allowed_media_types": "video", "fflags": "nobuffer"} if live else {}
         try:
             self.container = av.open(url, options=options, timeout=(tuning.open_timeout_s, tuning.read_timeout_s))
+        except av.ExitError:
+            raise SourceError(f"no answer within {tuning.open_timeout_s:g} s") from None
         except (av.FFmpegError, OSError) as exc:
-            raise SourceError(f"cannot open: {mask_secrets(str(exc))}") from None
+            raise SourceError(f"cannot open: {describe(exc)}") from None
         if not self.container.streams.video:
             self.container.close()
             raise SourceError("no video stream")
@@ -262,7 +270,7 @@ class CameraHandler:
         self.info: StreamInfo | None = None
 
     # ----------------------------------------------------------------- lifecycle
-    def start(self) -> "CameraHandler":
+    def start(self) -> CameraHandler:
         self._thread.start()
         return self
 
@@ -389,8 +397,10 @@ class CameraHandler:
             return None if self._stop.is_set() else "end of stream"
         except SourceError as exc:
             return str(exc)
+        except av.ExitError:  # PyAV's read timeout interrupted a read that got nothing
+            return None if self._stop.is_set() else f"no data for {self.tuning.read_timeout_s:g} s (stream stalled)"
         except av.FFmpegError as exc:
-            return None if self._stop.is_set() else mask_secrets(f"stream lost: {exc}")
+            return None if self._stop.is_set() else f"stream lost: {describe(exc)}"
         except Exception as exc:  # noqa: BLE001 - the supervisor must survive any reader failure
             logger.exception("camera %s: reader failed", self.name)
             return mask_secrets(f"{type(exc).__name__}: {exc}")

@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 TIME_BASE = Fraction(1, 90000)  # MP4 timestamps (pts column of <camera>.timestamps.csv)
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 PREROLL_MAX_S = 10.0
+ENCODE_QUEUE_S = 2.0
 PREVIEW_BACKLOG = 2  # JPEGs kept per camera for viewers that fall one picture behind
 
 
@@ -116,7 +117,7 @@ class PreviewChannel:
         self.latencies_ns: collections.deque[int] = collections.deque(maxlen=20000)
         self._thread = threading.Thread(target=self._run, name=f"preview{index}-{name}", daemon=True)
 
-    def start(self) -> "PreviewChannel":
+    def start(self) -> PreviewChannel:
         self._thread.start()
         return self
 
@@ -217,7 +218,9 @@ class CameraWriter:
         info = handler.info
         fps = info.fps if info else 30.0
         self.fps = fps
-        self._queue: queue.Queue[Frame] = queue.Queue(maxsize=max(8, int(cfg.queue_seconds * fps)))
+        # Decoded pictures waiting for the encoder weigh megabytes each: keep at most 2 s of them.
+        seconds = cfg.queue_seconds if info is None or info.remux else min(cfg.queue_seconds, ENCODE_QUEUE_S)
+        self._queue: queue.Queue[Frame] = queue.Queue(maxsize=max(8, int(seconds * fps)))
         self._cfg, self._fragment_ms = cfg, fragment_ms
         self._stop_ns: int | None = None
         self._deadline = 0.0
@@ -233,7 +236,7 @@ class CameraWriter:
         self._last_pts = -1
         self._thread = threading.Thread(target=self._run, name=f"rec-{self.name}", daemon=True)
 
-    def start(self) -> "CameraWriter":
+    def start(self) -> CameraWriter:
         self._thread.start()
         return self
 
@@ -327,8 +330,8 @@ class CameraWriter:
             self.first = frame
             self._open(frame)
         if self.mode == "remux":
-            if frame.packet is None:
-                return
+            if frame.packet is None or (frame.generation != self._gen and not frame.keyframe):
+                return  # after a reconnect, resume at a keyframe
             pts = self._pts(frame)
             packet = av.Packet(frame.packet)  # copy: muxing consumes the packet's data
             packet.pts = packet.dts = pts
@@ -368,7 +371,9 @@ class CameraWriter:
 
         info = self.handler.info
         return {
-            "index": self.handler.index, "name": self.name, "file": self.mp4.name, "timestamps": self.csv_path.name,
+            "index": self.handler.index, "name": self.name,
+            "file": self.mp4.name if self.written else None,
+            "timestamps": self.csv_path.name if self.written else None,
             "mode": self.mode, "codec": info.codec if info else None, "width": info.width if info else None,
             "height": info.height if info else None, "fps": self.fps, "frames": self.written,
             "dropped": self.dropped, "first_frame": stamp(self.first), "last_frame": stamp(self.last),
@@ -443,7 +448,7 @@ class VideoProcessor:
         self._started = False
 
     # ---- lifecycle
-    def start(self) -> "VideoProcessor":
+    def start(self) -> VideoProcessor:
         self.takes_dir.mkdir(parents=True, exist_ok=True)
         self._mark_interrupted_takes()
         for handler in self.handlers:

@@ -48,7 +48,7 @@ class Runtime:
         self.app, self.processor = app, processor
         self._status_thread = None
 
-    def start(self) -> "Runtime":
+    def start(self) -> Runtime:
         from web.events import status_loop
         from web.extensions import socketio
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Annotated, Union
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -39,7 +39,7 @@ class CameraConfig(_Strict):
     """One camera: ``url`` is ``rtsp://...``, a video file path, a USB index, or ``demo:N``."""
 
     name: Annotated[str, Field(pattern=CAMERA_NAME)]
-    url: Union[int, str]
+    url: int | str
 
     @field_validator("url")
     @classmethod
@@ -121,7 +121,7 @@ class Settings(_Strict):
             raise ValueError(f"camera names must be unique: {', '.join(dupes)} repeated")
         return self
 
-    def resolved(self, base: Path) -> "Settings":
+    def resolved(self, base: Path) -> Settings:
         """Return a copy whose relative paths are taken relative to ``base``."""
         data_dir = self.data_dir if self.data_dir.is_absolute() else base / self.data_dir
         calibration = self.calibration

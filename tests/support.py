@@ -73,7 +73,7 @@ class RtspServer:
         userinfo = f"{self.auth}@" if self.auth and credentials else ""
         return f"rtsp://{userinfo}127.0.0.1:{self.port}/cam{i + 1}"
 
-    def start(self, timeout: float = 30.0) -> "RtspServer":
+    def start(self, timeout: float = 30.0) -> RtspServer:
         cmd = [SYSTEM_PYTHON, str(RTSP_SCRIPT), "--port", str(self.port), "--fps", str(self.fps)]
         cmd += [arg for i, p in enumerate(self.streams) for arg in ("--stream", f"cam{i + 1}={p}")]
         if self.auth:
@@ -127,7 +127,7 @@ class VsionServer:
                            cwd=self.workdir)
             self.passwords[name] = password
 
-    def start(self, timeout: float = 60.0) -> "VsionServer":
+    def start(self, timeout: float = 60.0) -> VsionServer:
         if not self.passwords:
             self.create_users()
         self._log = open(self.log, "a")
@@ -167,7 +167,7 @@ class VsionServer:
         assert reply.status_code == 302, reply.text[:500]
         return session
 
-    def socket(self, session: requests.Session) -> "EventClient":
+    def socket(self, session: requests.Session) -> EventClient:
         return EventClient(self.url, session)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:

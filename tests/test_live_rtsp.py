@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from CameraHandler import CONNECTED, FAILED, RECONNECTING
-from settings import CameraTuning, parse_settings
+from settings import parse_settings
 from tests.support import RtspServer, VsionServer
 from VideoProcessor import VideoProcessor
 
@@ -152,3 +152,21 @@ def test_sigkill_mid_recording_keeps_files_readable(tmp_path, rtsp):
         assert json.loads((take_dir / "take.json").read_text())["status"] == "interrupted"
     finally:
         vsion.stop()
+
+
+def test_a_stalled_stream_is_reconnected(tmp_path, rtsp):
+    """The server freezes (SIGSTOP): no error, no EOF, just silence past the read timeout."""
+    tuning = {**FAST_RECONNECT, "read_timeout_s": 2.0, "open_timeout_s": 2.0}
+    settings = parse_settings({"cameras": rtsp_cameras(rtsp, 2), "data_dir": str(tmp_path), "camera": tuning})
+    vp = VideoProcessor(settings).start()
+    try:
+        assert wait_until(lambda: all(h["status"] == CONNECTED for h in vp.health()))
+        rtsp.proc.send_signal(signal.SIGSTOP)
+        assert wait_until(lambda: all(h["status"] in (RECONNECTING, FAILED) for h in vp.health()), timeout=15)
+        assert all("no data" in h["error"] for h in vp.health()), vp.health()
+        rtsp.proc.send_signal(signal.SIGCONT)
+        assert wait_until(lambda: all(h["status"] == CONNECTED for h in vp.health()), timeout=30)
+    finally:
+        if rtsp.proc:
+            rtsp.proc.send_signal(signal.SIGCONT)
+        vp.stop()

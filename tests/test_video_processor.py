@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from CameraHandler import CONNECTED, FAILED, RECONNECTING, CameraHandler, Frame
+from CameraHandler import CONNECTED, FAILED, CameraHandler, Frame
 from settings import CameraTuning, RecordingConfig, parse_settings
 from VideoProcessor import CameraWriter, RecordingError, VideoProcessor
 

@@ -40,7 +40,8 @@ REMUX_CODECS = ("h264",)
 class Frame:
     """One picture from one camera.
 
-    ``pts`` is in ``time_base`` units (s); ``monotonic_ns`` / ``wall_time_ns`` are the host
+    ``pts`` is the stream's clock in ``time_base`` units (s), the host's monotonic clock for
+    sources without one (USB); ``monotonic_ns`` / ``wall_time_ns`` are the host
     clocks when the frame arrived. ``packet`` is the encoded access unit when the source can
     be remuxed (H.264 without B-frames), else None. ``image`` is an ``av.VideoFrame``, a BGR
     ``ndarray`` (H x W x 3, uint8), or None when the packet could not be decoded yet.
@@ -239,7 +240,7 @@ class _UsbSource(_Source):
             ok, img = self.cap.read()
             if not ok:
                 raise SourceError("the USB camera stopped delivering frames")
-            yield None, Fraction(1, 1_000_000_000), True, None, img
+            yield time.monotonic_ns(), Fraction(1, 1_000_000_000), True, None, img  # no stream clock: host time
 
     def close(self):
         self.cap.release()
@@ -391,8 +392,7 @@ class CameraHandler:
                 if self._frames_this_connection == 0:
                     self._set_status(CONNECTED)
                 self._frames_this_connection += 1
-                frame = Frame(self.index, self._frames, pts if pts is not None else mono, time_base if pts is not None
-                              else Fraction(1, 1_000_000_000), mono, wall, key, self._generation, packet, image)
+                frame = Frame(self.index, self._frames, pts, time_base, mono, wall, key, self._generation, packet, image)
                 self._sink(frame)
             return None if self._stop.is_set() else "end of stream"
         except SourceError as exc:
@@ -410,10 +410,9 @@ class CameraHandler:
         with self._lock:
             self._frames += 1
             self._times.append(mono_ns)
-            if pts is not None and self._last_pts is not None and period_ns:
+            if self._last_pts is not None and period_ns:
                 gap_ns = (pts - self._last_pts) * time_base * 1_000_000_000
                 missing = round(float(gap_ns) / period_ns) - 1
                 if missing > 0:
                     self._dropped += missing
-            if pts is not None:
-                self._last_pts = pts
+            self._last_pts = pts

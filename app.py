@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from flask import cli as flask_cli
 
 from settings import ConfigError, Settings, dump_settings, load_settings, parse_settings, setup_logging
 
@@ -116,6 +117,7 @@ def serve(app: Flask, host: str, port: int) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    flask_cli.show_server_banner = lambda *args, **kwargs: None  # VSION logs its own address
     logger.info("VSION listening on http://%s:%d", host, port)
     try:
         socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)

@@ -106,6 +106,9 @@ def test_record_ten_seconds_over_socketio(tmp_path, rtsp):
         assert events.wait_for("recording status", lambda d: not d.get("recording") and "take_id" in d)["take_id"] == started["take_id"]
         health = requests.get(vsion.url + "/healthz").json()
         assert health["recording"] is False
+        statuses = [data for name, data in events.events if name == "camera status"]
+        assert len(statuses) >= 9  # broadcast every second
+        assert all(len(s["cameras"]) == 6 and "rtsp://" in s["cameras"][0]["url"] for s in statuses)
         events.close()
     finally:
         vsion.stop()

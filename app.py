@@ -226,5 +226,153 @@ def users_create(name, role, config):
     click.echo(f"user {name} created ({role})")
 
 
+@cli.group("calibrate")
+def calibrate_group():
+    """Calibrate the cameras, or import a calibration made elsewhere."""
+
+
+def _board(spec: str, square_mm: float):
+    from calibration.boards import Checkerboard, parse_board
+
+    try:
+        return Checkerboard(*parse_board(spec), square_mm)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+class _Progress:
+    """The pipeline's progress callback as a tqdm bar on standard error."""
+
+    def __init__(self, desc: str):
+        from tqdm import tqdm
+
+        self.bar = tqdm(desc=desc, unit="view", leave=False, disable=None)
+
+    def __call__(self, done, total, stage):
+        if stage == "detection":
+            self.bar.total = total
+            self.bar.n = done
+            self.bar.refresh()
+        else:
+            self.bar.set_description(stage)
+
+    def close(self):
+        self.bar.close()
+
+
+def _run_calibration(fn, desc):
+    """Run ``fn(progress)``; calibration and file errors become one-line command errors."""
+    from calibration.intrinsics import CalibrationError
+    from calibration.io import CalibrationFileError
+
+    progress = _Progress(desc)
+    try:
+        return fn(progress)
+    except (CalibrationError, CalibrationFileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        progress.close()
+
+
+def _existing_group(path: Path):
+    from calibration.camera import CameraGroup
+    from calibration.io import load_toml
+
+    return load_toml(path) if path.is_file() else CameraGroup(())
+
+
+BOARD_OPTIONS = [
+    click.option("--board", "board_spec", default="9x6", show_default=True, help="Inner corners, COLSxROWS."),
+    click.option("--square-mm", default=115.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+                 help="Square side in millimetres."),
+]
+
+
+def board_options(fn):
+    for option in reversed(BOARD_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+@calibrate_group.command("intrinsics")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--camera", "name", required=True, help="Camera name, as in config.yaml.")
+@board_options
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Calibration TOML.")
+def calibrate_intrinsics_cmd(source, name, board_spec, square_mm, out):
+    """Intrinsics of one camera from a folder of images or a video; adds or replaces it in --out."""
+    import re
+    from dataclasses import replace
+
+    from calibration.io import save_toml
+    from calibration.pipeline import intrinsics_from_source
+    from settings import CAMERA_NAME
+
+    if not re.match(CAMERA_NAME, name):
+        raise click.BadParameter("letters, digits, '_' or '-' (at most 32)", param_hint="--camera")
+    board = _board(board_spec, square_mm)
+
+    def run(progress):
+        group = _existing_group(out)  # a malformed file is refused before the long work
+        result = intrinsics_from_source(source, name, board, progress)
+        meta = dict(group.metadata)
+        meta.setdefault("intrinsics", {})[name] = result.summary()
+        save_toml(replace(group.replace_camera(result.camera), metadata=meta), out)
+        return result
+
+    result = _run_calibration(run, f"{name}: detecting the board")
+    s = result.summary()
+    click.echo(f"{name}: {s['used']} of {s['views']} views used (board found in {s['found']}), RMS {s['rms_px']:.3f} px, "
+               f"coverage {s['coverage']:.0%}, fx {s['fx']:.1f} fy {s['fy']:.1f} cx {s['cx']:.1f} cy {s['cy']:.1f} px")
+    if s["rejected"]:
+        click.echo(f"{name}: rejected views (error far above the others): {', '.join(s['rejected'])}")
+    click.echo(f"saved {out}")
+
+
+@calibrate_group.command("extrinsics")
+@click.argument("frames_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--intrinsics", "intrinsics_path", required=True, type=click.Path(exists=True, dir_okay=False,
+                                                                                path_type=Path))
+@board_options
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Calibration TOML.")
+@click.option("--floor", default=None, help="Name of the view where the board lies on the floor (default: 'floor').")
+@click.option("--refine-intrinsics", is_flag=True, help="Also refine every camera's intrinsics.")
+def calibrate_extrinsics_cmd(frames_dir, intrinsics_path, board_spec, square_mm, out, floor, refine_intrinsics):
+    """All cameras' poses together (bundle adjustment) from synchronized views of the board.
+
+    FRAMES_DIR holds one sub-folder per camera (named like the camera) with synchronized
+    images sharing file names, or one video per camera <camera>.<ext>.
+    """
+    from calibration.io import load_toml, save_toml
+    from calibration.pipeline import extrinsics_from_frames
+
+    board = _board(board_spec, square_mm)
+
+    def run(progress):
+        intrinsics = load_toml(intrinsics_path)
+        result = extrinsics_from_frames(frames_dir, intrinsics, board, floor, refine_intrinsics, progress)
+        save_toml(result.group, out)
+        return result
+
+    result = _run_calibration(run, "detecting the board")
+    for name in result.group.names:
+        click.echo(f"{name}: {result.views[name]} views, reprojection median {result.errors_px[name]:.3f} px, "
+                   f"RMS {result.rms_px[name]:.3f} px")
+    click.echo(f"{len(result.board_poses)} board moments, {result.outliers} outlier corners removed, "
+               f"{result.seconds:.1f} s; saved {out}")
+
+
+@calibrate_group.command("import")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Calibration TOML.")
+def calibrate_import_cmd(source, out):
+    """Convert a Qualisys .qca.txt or an anipose / Pose2Sim / FreeMoCap TOML into VSION's TOML."""
+    from calibration.io import load_calibration, save_toml
+
+    group = _run_calibration(lambda progress: load_calibration(source), "reading")
+    save_toml(group, out)
+    click.echo(f"imported {len(group)} camera(s) ({', '.join(group.names)}) from {source}; saved {out}")
+
+
 if __name__ == "__main__":
     cli()

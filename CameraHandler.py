@@ -26,6 +26,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from settings import CameraConfig, CameraTuning, mask_secrets
 
@@ -59,8 +60,12 @@ class Frame:
     packet: av.Packet | None = None
     image: av.VideoFrame | np.ndarray | None = None
 
-    def bgr(self, width: int | None = None) -> np.ndarray | None:
-        """The picture as a BGR uint8 array, downscaled to ``width`` px (aspect kept, even height)."""
+    def bgr(self, width: int | None = None, reformatter: VideoReformatter | None = None) -> np.ndarray | None:
+        """The picture as a BGR uint8 array, downscaled to ``width`` px (aspect kept, even height).
+
+        Several threads read the same frame: each must pass its own ``reformatter`` (a
+        ``VideoFrame``'s built-in one is not thread-safe).
+        """
         img = self.image
         if img is None:
             return None
@@ -70,7 +75,8 @@ class Frame:
         else:
             height = max(2, round(src_h * width / src_w / 2) * 2)
         if isinstance(img, av.VideoFrame):
-            return img.to_ndarray(format="bgr24", width=width, height=height, interpolation="FAST_BILINEAR")
+            converter = reformatter or VideoReformatter()
+            return converter.reformat(img, width, height, "bgr24", interpolation="FAST_BILINEAR").to_ndarray()
         if (width, height) == (src_w, src_h):
             return img
         return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)
@@ -131,7 +137,11 @@ class _Source:
     live = True
 
     def frames(self) -> Iterator[tuple]:
-        """Yield (pts, time_base, keyframe, packet, image) tuples, already paced for file sources."""
+        """Yield (pts, time_base, keyframe, packet, image, monotonic_ns, wall_time_ns) tuples.
+
+        The host times are taken when the frame arrives (right after demuxing, before decoding),
+        or when a file source's frame is due.
+        """
         raise NotImplementedError
 
     def close(self) -> None:
@@ -176,6 +186,7 @@ class _AvSource(_Source):
 
     def _live(self):
         for packet in self.container.demux(self.stream):
+            mono, wall = time.monotonic_ns(), time.time_ns()
             if packet.size == 0:  # demuxer flush packet: end of stream
                 return
             decoded = self._decode(packet)
@@ -183,11 +194,11 @@ class _AvSource(_Source):
                 pts = packet.pts if packet.pts is not None else packet.dts
                 if pts is None:  # RTSP's first packet can come before the stream clock is known
                     continue
-                yield pts, self.time_base, packet.is_keyframe, packet, decoded[-1] if decoded else None
+                yield pts, self.time_base, packet.is_keyframe, packet, decoded[-1] if decoded else None, mono, wall
             else:
                 for fr in decoded:
                     if fr.pts is not None:
-                        yield fr.pts, self.time_base, True, None, fr
+                        yield fr.pts, self.time_base, True, None, fr, mono, wall
 
     def _looped(self):
         """Play the file forever at its native rate; pts are rewritten to run on across loops."""
@@ -211,10 +222,10 @@ class _AvSource(_Source):
                     delay = start + n * period - time.monotonic()
                     if delay > 0 and self._stop.wait(delay):
                         return
-                    if delay < -1.0:  # we fell far behind (machine busy): restart the schedule
-                        start, n = time.monotonic(), 0
+                    if delay < -1.0:  # we fell far behind (machine busy): re-base the schedule, pts run on
+                        start = time.monotonic() - n * period
                     key = pkt.is_keyframe if pkt is not None else True
-                    yield n * step, self.time_base, key, pkt, fr
+                    yield n * step, self.time_base, key, pkt, fr, time.monotonic_ns(), time.time_ns()
                     n += 1
                     got += 1
             if not got:
@@ -240,7 +251,8 @@ class _UsbSource(_Source):
             ok, img = self.cap.read()
             if not ok:
                 raise SourceError("the USB camera stopped delivering frames")
-            yield time.monotonic_ns(), Fraction(1, 1_000_000_000), True, None, img  # no stream clock: host time
+            mono = time.monotonic_ns()  # no stream clock: the host's is the pts
+            yield mono, Fraction(1, 1_000_000_000), True, None, img, mono, time.time_ns()
 
     def close(self):
         self.cap.release()
@@ -275,10 +287,16 @@ class CameraHandler:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float | None = None) -> None:
-        """Stop reading and join the thread (closing the source interrupts a blocked read)."""
+    def request_stop(self) -> None:
+        """Ask the thread to stop (returns at once; :meth:`stop` also joins)."""
         self._stop.set()
-        # A read blocked on a silent network returns within PyAV's open/read timeouts.
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop reading and join the thread.
+
+        A read blocked on a silent network returns within PyAV's open/read timeouts.
+        """
+        self._stop.set()
         if timeout is None:
             timeout = self.tuning.open_timeout_s + self.tuning.read_timeout_s + 2.0
         self._thread.join(timeout)
@@ -384,8 +402,7 @@ class CameraHandler:
         self._frames_this_connection = 0
         period_ns = 1e9 / source.info.fps if source.info.fps else None
         try:
-            for pts, time_base, key, packet, image in source.frames():
-                mono, wall = time.monotonic_ns(), time.time_ns()
+            for pts, time_base, key, packet, image, mono, wall in source.frames():
                 if self._stop.is_set():
                     return None
                 self._account(pts, time_base, mono, period_ns)

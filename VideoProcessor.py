@@ -29,12 +29,14 @@ import shutil
 import statistics
 import threading
 import time
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from CameraHandler import CONNECTED, CameraHandler, Frame
 from settings import PreviewConfig, RecordingConfig, Settings
@@ -115,6 +117,7 @@ class PreviewChannel:
         self._seq = 0
         self.encoded = 0
         self.latencies_ns: collections.deque[int] = collections.deque(maxlen=20000)
+        self._reformatter = VideoReformatter()  # this thread's own: frames are shared between threads
         self._thread = threading.Thread(target=self._run, name=f"preview{index}-{name}", daemon=True)
 
     def start(self) -> PreviewChannel:
@@ -191,7 +194,7 @@ class PreviewChannel:
             if now < due - 0.25 * period:
                 continue
             due = max(due + period, now - 0.5 * period)
-            img = frame.bgr(self.cfg.width)
+            img = frame.bgr(self.cfg.width, self._reformatter)
             if img is None:
                 continue
             ok, buf = cv2.imencode(".jpg", img, params)
@@ -231,8 +234,10 @@ class CameraWriter:
         self.last: Frame | None = None
         self.mode: str | None = None
         self.error: str | None = None
-        self._out = self._stream = None
+        self._out = self._stream = self._csv_file = None
+        self._reformatter = VideoReformatter()
         self._gen = self._offset = None
+        self._warned_at = 0.0
         self._last_pts = -1
         self._thread = threading.Thread(target=self._run, name=f"rec-{self.name}", daemon=True)
 
@@ -254,12 +259,19 @@ class CameraWriter:
         except queue.Full:
             self.dropped += 1
             self._need_key = remux_frame
-            logger.warning("recording %s: writer queue full, frame %d dropped", self.name, frame.seq)
+            now = time.monotonic()
+            if now - self._warned_at > 1.0:  # once a second at most: this runs in the camera thread
+                self._warned_at = now
+                logger.warning("recording %s: writer queue full, %d frame(s) dropped so far", self.name, self.dropped)
 
     # ---- control side
     def request_stop(self, stop_ns: int) -> None:
+        self._deadline = time.monotonic() + self._cfg.stop_grace_s  # before _stop_ns: the writer reads both
         self._stop_ns = stop_ns
-        self._deadline = time.monotonic() + self._cfg.stop_grace_s
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
@@ -304,7 +316,7 @@ class CameraWriter:
             self._stream.pix_fmt = "yuv420p"
             self._stream.codec_context.time_base = TIME_BASE
             self._stream.options = {"preset": "superfast", "crf": "20", "g": str(max(1, round(self.fps))),
-                                    "bf": "0"}
+                                    "bf": "0", "tune": "zerolatency"}
             self.mode = "encode"
         self._stream.time_base = TIME_BASE
         self._csv_file = open(self.csv_path, "w", newline="", encoding="utf-8")
@@ -335,6 +347,7 @@ class CameraWriter:
             pts = self._pts(frame)
             packet = av.Packet(frame.packet)  # copy: muxing consumes the packet's data
             packet.pts = packet.dts = pts
+            packet.duration = round(90000 / self.fps)
             packet.time_base = TIME_BASE
             packet.is_keyframe = frame.keyframe
             packet.stream = self._stream
@@ -345,7 +358,9 @@ class CameraWriter:
             pts = self._pts(frame)
             img = frame.image
             vf = img if isinstance(img, av.VideoFrame) else av.VideoFrame.from_ndarray(img, format="bgr24")
-            vf = vf.reformat(width=self._stream.width, height=self._stream.height, format="yuv420p")
+            vf = self._reformatter.reformat(vf, self._stream.width, self._stream.height, "yuv420p")
+            if vf is img:  # no conversion was needed: do not stamp the frame other threads share
+                vf = av.VideoFrame.from_ndarray(img.to_ndarray(), format="yuv420p")
             vf.pts, vf.time_base = pts, TIME_BASE
             for packet in self._stream.encode(vf):
                 self._out.mux(packet)
@@ -355,15 +370,20 @@ class CameraWriter:
         self.last = frame
 
     def _close(self) -> None:
-        if self._out is None:
-            return
         try:
-            if self.mode == "encode":
+            if self._out is not None and self._stream is not None and self.mode == "encode":
                 for packet in self._stream.encode(None):
                     self._out.mux(packet)
+        except av.FFmpegError as exc:
+            self.error = self.error or f"flush failed: {exc}"
         finally:
-            self._out.close()
-            self._csv_file.close()
+            if self._out is not None:
+                self._out.close()
+            if self._csv_file is not None:
+                self._csv_file.close()
+            if self.written == 0:  # nothing recorded: leave no empty file behind
+                self.mp4.unlink(missing_ok=True)
+                self.csv_path.unlink(missing_ok=True)
 
     def summary(self) -> dict:
         def stamp(frame):
@@ -373,7 +393,7 @@ class CameraWriter:
         return {
             "index": self.handler.index, "name": self.name,
             "file": self.mp4.name if self.written else None,
-            "timestamps": self.csv_path.name if self.written else None,
+            "timestamps": self.csv_path.name if self.written else None, "pts_time_base": "1/90000",
             "mode": self.mode, "codec": info.codec if info else None, "width": info.width if info else None,
             "height": info.height if info else None, "fps": self.fps, "frames": self.written,
             "dropped": self.dropped, "first_frame": stamp(self.first), "last_frame": stamp(self.last),
@@ -382,7 +402,7 @@ class CameraWriter:
 
 
 def _stamp(mono_ns: int, wall_ns: int) -> dict:
-    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(wall_ns / 1e9)) + f".{wall_ns % 10**9 // 10**6:03d}"
+    iso = datetime.fromtimestamp(wall_ns / 1e9, UTC).isoformat(timespec="milliseconds")
     return {"monotonic_ns": mono_ns, "wall_time_ns": wall_ns, "iso": iso}
 
 
@@ -460,15 +480,18 @@ class VideoProcessor:
         return self
 
     def stop(self) -> None:
-        if self.record_event.is_set():
-            with contextlib.suppress(RecordingError):
-                self.stop_recording()
+        """Finish a take in progress, then stop and join every thread (all signalled first)."""
+        with contextlib.suppress(RecordingError):
+            self.stop_recording()
+        with self._control:
+            self._started = False  # no take can start any more
         self.stop_event.set()
+        for handler in self.handlers:
+            handler.request_stop()
         for handler in self.handlers:
             handler.stop()
         for channel in self.previews:
             channel.join()
-        self._started = False
         logger.info("video processor stopped")
 
     @property
@@ -492,16 +515,17 @@ class VideoProcessor:
 
     # ---- camera threads
     def _sink(self, i: int):
-        slot, lock, max_preroll = self.slots[i], self._cam_locks[i], None
+        slot, lock, max_preroll, generation = self.slots[i], self._cam_locks[i], None, None
 
         def on_frame(frame: Frame) -> None:
-            nonlocal max_preroll
+            nonlocal max_preroll, generation
             slot.put(frame)
             light = dataclasses.replace(frame, image=None) if frame.packet is not None else frame
             with lock:
                 preroll = self._preroll[i]
-                if frame.keyframe:
+                if frame.keyframe or frame.generation != generation:  # nothing from an old connection
                     preroll.clear()
+                    generation = frame.generation
                 preroll.append(light)
                 if max_preroll is None:
                     info = self.handlers[i].info
@@ -541,32 +565,45 @@ class VideoProcessor:
             mono, wall = time.monotonic_ns(), time.time_ns()
             take_id = time.strftime("%Y%m%d-%H%M%S", time.localtime(wall / 1e9)) + "-" + secrets.token_hex(2)
             take_dir = self.takes_dir / take_id
-            take_dir.mkdir(parents=True)
             meta = {"calibration": None, "work_card": None, **(meta or {})}
-            calibration = self.settings.calibration_path
-            if calibration.is_file():
-                shutil.copy2(calibration, take_dir / "calibration.toml")
-                meta["calibration"] = "calibration.toml"
             writers = [CameraWriter(take_dir, h, self.settings.recording, self.settings.recording.fragment_ms)
                        for h in self.handlers]
-            self.take = Take(take_dir, meta, writers, (mono, wall))
-            self.take.save()
+            take = Take(take_dir, meta, writers, (mono, wall))
+            try:
+                take_dir.mkdir(parents=True)
+                calibration = self.settings.calibration_path
+                if calibration.is_file():
+                    shutil.copy2(calibration, take_dir / "calibration.toml")
+                    meta["calibration"] = "calibration.toml"
+                take.save()
+            except OSError as exc:
+                shutil.rmtree(take_dir, ignore_errors=True)
+                raise RecordingError(f"cannot create the take folder in {self.takes_dir}: {exc.strerror}") from None
+            oldest = mono - int(PREROLL_MAX_S * 1e9)
             for i, writer in enumerate(writers):
                 writer.start()
                 with self._cam_locks[i]:
                     for frame in self._preroll[i]:
-                        writer.offer(frame)
+                        if frame.monotonic_ns >= oldest:
+                            writer.offer(frame)
                     self._writers[i] = writer
+            self.take = take
             self.record_event.set()
             logger.info("take %s: recording %d camera(s) into %s", take_id, len(writers), take_dir)
             return self.recording_state()
 
-    def stop_recording(self) -> dict:
-        """Stop the take once every camera has a frame at or after now; returns its take.json."""
+    def stop_recording(self, take_id: str | None = None) -> dict:
+        """Stop the take once every camera has a frame at or after now; returns its take.json.
+
+        With ``take_id``, only that take may be stopped. A camera whose writer failed or did
+        not finish in time makes the take ``incomplete``.
+        """
         with self._control:
             take = self.take
             if take is None:
                 raise RecordingError("nothing is recording")
+            if take_id is not None and take_id != take.id:
+                raise RecordingError(f"take {take_id} is not the one recording ({take.id})")
             take.stop_mono, take.stop_wall = time.monotonic_ns(), time.time_ns()
             for writer in take.writers:
                 writer.request_stop(take.stop_mono)
@@ -574,7 +611,10 @@ class VideoProcessor:
                 writer.join(self.settings.recording.stop_grace_s + self.settings.recording.queue_seconds + 5)
                 with self._cam_locks[i]:
                     self._writers[i] = None
-            take.status = "complete"
+            failed = [w.name for w in take.writers if w.alive or w.error]
+            if failed:
+                logger.error("take %s: camera(s) %s did not record to the end", take.id, ", ".join(failed))
+            take.status = "incomplete" if failed else "complete"
             take.save()
             self.take = None
             self.record_event.clear()

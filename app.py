@@ -19,7 +19,15 @@ import click
 from flask import Flask
 from flask import cli as flask_cli
 
-from settings import ConfigError, Settings, dump_settings, load_settings, parse_settings, setup_logging
+from settings import (
+    ConfigError,
+    Settings,
+    dump_settings,
+    load_settings,
+    parse_settings,
+    register_secrets,
+    setup_logging,
+)
 
 logger = logging.getLogger("vsion")
 
@@ -50,12 +58,22 @@ class Runtime:
         self._status_thread = None
 
     def start(self) -> Runtime:
-        from web.events import status_loop
         from web.extensions import socketio
 
         self.processor.start()
-        self._status_thread = socketio.start_background_task(status_loop, self.app, self.processor.stop_event)
+        self._status_thread = socketio.start_background_task(self._status_loop)
         return self
+
+    def _status_loop(self, period_s: float = 1.0) -> None:
+        """Broadcast ``camera status`` to signed-in clients every second until the cameras stop."""
+        from web.events import LIVE_ROOM, camera_status
+        from web.extensions import socketio
+
+        while not self.processor.stop_event.wait(period_s):
+            try:
+                socketio.emit("camera status", camera_status(self.processor), to=LIVE_ROOM)
+            except Exception:  # noqa: BLE001 - one failed broadcast must not end them all
+                logger.exception("camera status broadcast failed")
 
     def shutdown(self) -> None:
         """Finish a take in progress, stop every camera and join every thread."""
@@ -77,6 +95,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
 
     if settings is None:
         settings = load_settings(os.environ.get("VSION_CONFIG", "config.yaml"))
+    register_secrets(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, template_folder=str(resource("templates")), static_folder=str(resource("static")))
     app.config.from_mapping(
@@ -96,7 +115,9 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     csrf.init_app(app)
-    socketio.init_app(app, async_mode="threading", logger=False, engineio_logger=False)
+    # Our loggers (not python-socketio's own handlers) so the masking filter sees their lines.
+    socketio.init_app(app, async_mode="threading", logger=logging.getLogger("socketio.server"),
+                      engineio_logger=logging.getLogger("engineio.server"))
     with app.app_context():
         db.create_all()
     register(app)
@@ -162,18 +183,20 @@ def demo_dir() -> Path:
 
 def _demo_users(app: Flask, folder: Path) -> list[tuple[str, str, str]]:
     """Create the demo users once (random passwords kept in ``demo-logins.txt``, mode 0600)."""
-    from training.users import create_user
+    from training.users import create_user, user_exists
 
     logins = folder / "demo-logins.txt"
     if logins.is_file():
-        return [tuple(line.split(" ", 2)) for line in logins.read_text().splitlines() if line.strip()]
-    users = [(role, role, secrets.token_urlsafe(9)) for role in DEMO_ROLES]
+        users = [tuple(line.split(" ", 2)) for line in logins.read_text().splitlines() if line.strip()]
+    else:
+        users = [(role, role, secrets.token_urlsafe(9)) for role in DEMO_ROLES]
+        fd = os.open(logins, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+        with os.fdopen(fd, "w") as fh:
+            fh.writelines(f"{name} {role} {password}\n" for name, role, password in users)
     with app.app_context():
         for name, role, password in users:
-            create_user(name, password, role)
-    fd = os.open(logins, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
-    with os.fdopen(fd, "w") as fh:
-        fh.writelines(f"{name} {role} {password}\n" for name, role, password in users)
+            if not user_exists(name):  # first start, or the database was deleted
+                create_user(name, password, role)
     return users
 
 
@@ -189,6 +212,11 @@ def demo_cmd(port, no_browser):
         demo_settings = parse_settings({"cameras": [{"name": f"cam{i + 1}", "url": f"demo:{i}"} for i in range(4)],
                                         "data_dir": "."}, base=folder)
         dump_settings(demo_settings, config)
+    import demo
+
+    click.echo("Preparing the demo cameras (the first time, this downloads and converts the demo videos)...")
+    for n in range(demo.DEMO_VIDEOS):
+        demo.demo_video(n)
     app = create_app(_load(str(config)))
     users = _demo_users(app, folder)
     url = f"http://127.0.0.1:{port}/"

@@ -10,6 +10,7 @@ import logging
 import re
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -19,7 +20,9 @@ logger = logging.getLogger(__name__)
 MAX_CAMERAS = 6
 CAMERA_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 # scheme://user:password@host -> scheme://user:***@host (also a user with no password).
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s'\"]*)(?P<pw>:[^/\s'\"]*)?@")
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:\s'\"]*)(?P<pw>:[^/\s]*)?@")
+_QUERY_SECRET = re.compile(r"(?i)\b(password|passwd|pwd|pass|token|key)=([^&\s'\"]+)")
+_known_secrets: set[str] = set()
 
 
 class ConfigError(ValueError):
@@ -27,8 +30,22 @@ class ConfigError(ValueError):
 
 
 def mask_secrets(text: str) -> str:
-    """Return ``text`` with the password of every ``scheme://user:password@`` URL replaced by ``***``."""
-    return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@" if m["pw"] else f"{m['scheme']}***@", text)
+    """Return ``text`` with credentials replaced by ``***``: URL passwords, ``password=`` query
+    parameters, and every camera password registered with :func:`register_secrets`."""
+    text = _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@" if m["pw"] else f"{m['scheme']}***@", text)
+    text = _QUERY_SECRET.sub(lambda m: f"{m[1]}=***", text)
+    for secret in _known_secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def register_secrets(settings: Settings) -> None:
+    """Remember the configured camera passwords, so they are masked even where no URL surrounds them."""
+    for camera in settings.cameras:
+        if isinstance(camera.url, str) and "://" in camera.url:
+            password = urlsplit(camera.url).password
+            if password and len(password) >= 3:
+                _known_secrets.update({password, unquote(password)})
 
 
 class _Strict(BaseModel):
@@ -65,7 +82,19 @@ class CameraConfig(_Strict):
     @property
     def safe_url(self) -> str:
         """The URL with its password masked: the only form that may be shown or logged."""
+        if isinstance(self.url, str) and "://" in self.url:
+            parts = urlsplit(self.url)
+            if parts.username is not None or parts.password is not None:
+                host = parts.netloc.rpartition("@")[2]
+                user = f"{parts.username}:***" if parts.password is not None else "***"
+                return mask_secrets(urlunsplit(parts._replace(netloc=f"{user}@{host}")))
         return mask_secrets(str(self.url))
+
+    @property
+    def is_file(self) -> bool:
+        """True when the URL names a video file (not RTSP, USB or demo)."""
+        url = self.url
+        return isinstance(url, str) and not url.startswith("demo:") and ("://" not in url or url.startswith("file://"))
 
 
 class BoardConfig(_Strict):
@@ -127,7 +156,17 @@ class Settings(_Strict):
         calibration = self.calibration
         if calibration is not None and not calibration.is_absolute():
             calibration = base / calibration
-        return self.model_copy(update={"data_dir": data_dir.resolve(), "calibration": calibration})
+        cameras = []
+        for i, cam in enumerate(self.cameras):
+            if cam.is_file:
+                path = Path(cam.url.removeprefix("file://"))
+                path = path if path.is_absolute() else (base / path).resolve()
+                if not path.is_file():
+                    raise ValueError(f"'cameras.{i}.url': no such video file {path}")
+                cam = cam.model_copy(update={"url": str(path)})
+            cameras.append(cam)
+        return self.model_copy(update={"data_dir": data_dir.resolve(), "calibration": calibration,
+                                       "cameras": cameras})
 
     @property
     def calibration_path(self) -> Path:
@@ -155,7 +194,10 @@ def parse_settings(data: object, source: str = "config", base: Path | None = Non
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
-    return settings.resolved(base or Path.cwd())
+    try:
+        return settings.resolved(base or Path.cwd())
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def load_settings(path: str | Path) -> Settings:
@@ -211,3 +253,5 @@ def setup_logging(level: int = logging.INFO) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    for name in ("socketio.server", "engineio.server"):
+        logging.getLogger(name).setLevel(logging.WARNING)

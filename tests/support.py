@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -79,17 +80,16 @@ class RtspServer:
         if self.auth:
             cmd += ["--auth", self.auth]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="rtsp-server-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, text=True, env=env)
         deadline = time.monotonic() + timeout
-        line = ""
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if line.startswith("READY") or self.proc.poll() is not None:
-                break
-        if not line.startswith("READY"):
-            self.kill()
-            raise RuntimeError(f"RTSP server did not start: {line!r}")
-        return self
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if Path(self.log.name).read_text().startswith("READY"):
+                return self
+            time.sleep(0.05)
+        output = Path(self.log.name).read_text()[-2000:]
+        self.kill()
+        raise RuntimeError(f"RTSP server did not start: {output}")
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

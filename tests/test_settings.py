@@ -62,6 +62,8 @@ def test_bad_files(tmp_path):
     ("open 'rtsp://u:p%40ss@h:554/x' failed", "open 'rtsp://u:***@h:554/x' failed"),
     ("rtsp://token@h/x", "rtsp://***@h/x"),
     ("rtsp://10.0.0.1/s", "rtsp://10.0.0.1/s"),
+    ("rtsp://admin:pa'ss@h/x", "rtsp://admin:***@h/x"),
+    ("http://h/cgi?user=a&password=hunter2&x=1", "http://h/cgi?user=a&password=***&x=1"),
     ("rtsp://u:p@ss@h:554/x", "rtsp://u:***@h:554/x"),
     ("two rtsp://a:b@h1/ and http://c:d@h2/", "two rtsp://a:***@h1/ and http://c:***@h2/"),
 ])
@@ -96,3 +98,23 @@ def test_serve_with_bad_config_stops_with_the_key(tmp_path):
     assert proc.returncode != 0
     assert "'preview.width'" in proc.stderr and "unknown key 'bogus'" in proc.stderr
     assert "Traceback" not in proc.stderr and "topsecret" not in proc.stderr + proc.stdout
+
+
+def test_registered_passwords_are_masked_anywhere(tmp_path):
+    from settings import register_secrets
+
+    settings = parse_settings({"cameras": [{"name": "c", "url": "rtsp://op:W3ird%20pw@h/x"}]})
+    register_secrets(settings)
+    assert mask_secrets("auth failed with W3ird pw and W3ird%20pw") == "auth failed with *** and ***"
+    assert settings.cameras[0].safe_url == "rtsp://op:***@h/x"
+
+
+def test_file_cameras_resolve_against_the_config_folder(tmp_path):
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "a.mp4").write_bytes(b"")
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("cameras:\n  - {name: a, url: videos/a.mp4}\n")
+    assert load_settings(cfg).cameras[0].url == str(tmp_path / "videos" / "a.mp4")
+    cfg.write_text("cameras:\n  - {name: a, url: videos/missing.mp4}\n")
+    with pytest.raises(ConfigError, match="'cameras.0.url': no such video file"):
+        load_settings(cfg)

@@ -12,6 +12,7 @@ import pytest
 
 from CameraHandler import CONNECTED, FAILED, CameraHandler, Frame
 from settings import CameraTuning, RecordingConfig, parse_settings
+from tests.support import free_port
 from VideoProcessor import CameraWriter, RecordingError, VideoProcessor
 
 
@@ -61,7 +62,7 @@ def mpeg4_file(tmp_path_factory):
 
 def test_stop_leaves_no_thread_behind(tmp_path, video_file):
     before = set(threading.enumerate())
-    vp = make_processor(tmp_path, [video_file, video_file, tmp_path / "missing.mp4"]).start()
+    vp = make_processor(tmp_path, [video_file, video_file, f"rtsp://127.0.0.1:{free_port()}/nobody"]).start()
     assert wait_until(lambda: sum(h["status"] == CONNECTED for h in vp.health()) == 2)
     vp.start_recording()
     time.sleep(0.5)
@@ -90,9 +91,10 @@ def test_file_source_loops_at_native_rate(tmp_path, video_file):
     assert handler.health().fps > 0 and handler.info.remux
 
 
-def test_missing_source_backs_off_and_reports_failed(tmp_path, caplog):
+def test_unreachable_camera_backs_off_and_reports_failed(tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="CameraHandler")
-    cfg = parse_settings({"cameras": [{"name": "gone", "url": str(tmp_path / "nope.mp4")}]}).cameras[0]
+    url = f"rtsp://viewer:s3cret@127.0.0.1:{free_port()}/cam"
+    cfg = parse_settings({"cameras": [{"name": "gone", "url": url}]}).cameras[0]
     tuning = CameraTuning(backoff_initial_s=0.05, backoff_max_s=0.2, failed_after=3)
     handler = CameraHandler(0, cfg, lambda f: None, tuning).start()
     try:
@@ -100,7 +102,8 @@ def test_missing_source_backs_off_and_reports_failed(tmp_path, caplog):
     finally:
         handler.stop()
     attempts = [r.getMessage() for r in caplog.records if "reconnect attempt" in r.getMessage()]
-    assert len(attempts) >= 3 and "attempt 1 in 0.1 s" in attempts[0] and "no such video file" in attempts[0]
+    assert len(attempts) >= 3 and "attempt 1 in 0.1 s" in attempts[0] and "cannot open" in attempts[0]
+    assert all("s3cret" not in a for a in attempts) and "viewer:***@" in attempts[0]
     assert "in 0.2 s" in attempts[-1]  # capped
     assert handler.health().reconnects >= 3
 

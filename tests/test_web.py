@@ -51,11 +51,27 @@ def test_login_needs_csrf_token(client):
     assert client.get("/api/cameras").status_code == 401
 
 
-def test_login_redirect_stays_on_site(client):
+@pytest.mark.parametrize("target", ["//evil.example/x", "/%09/evil.example", "/\\evil.example", "/%0A/x",
+                                    "https://evil.example/", "/ok/../..//evil.example"])
+def test_login_redirect_stays_on_site(client, target):
     token = csrf_token(client)
-    reply = client.post("/login?next=//evil.example/x", data={"username": "admin", "password": PASSWORDS["admin"],
-                                                             "csrf_token": token})
-    assert reply.headers["Location"] == "/"
+    reply = client.post(f"/login?next={target}", data={"username": "admin", "password": PASSWORDS["admin"],
+                                                        "csrf_token": token})
+    assert reply.status_code == 302
+    location = reply.headers["Location"]
+    assert location.startswith("/") and not location.startswith("//") and "evil" not in location.split("/")[1]
+
+
+def test_disabled_account_loses_its_session(client, app):
+    login(client, "trainee")
+    assert client.get("/api/cameras").status_code == 200
+    with app.app_context():
+        from training.db import db
+        from training.models import User
+
+        db.session.execute(db.update(User).where(User.username == "trainee").values(active=False))
+        db.session.commit()
+    assert client.get("/api/cameras").status_code == 401
 
 
 def test_home_page_shows_every_camera(client):
@@ -132,8 +148,8 @@ def test_recording_over_socketio(app, client):
 
 
 @pytest.mark.parametrize("payload, needle", [
-    (["not", "an", "object"], "expected a JSON object"),
-    ("text", "expected a JSON object"),
+    (["not", "an", "object"], "expected one JSON object"),
+    ("text", "expected one JSON object"),
     ({"bogus": 1}, "bogus: unknown field"),
     ({"label": 5}, "label"),
     ({"label": "x" * 500}, "label"),
@@ -147,6 +163,8 @@ def test_bad_start_payloads_change_nothing(app, client, payload, needle):
     assert _errors(sio)[-1]["message"] == ack["message"]
     assert not app.extensions["vsion.processor"].record_event.is_set()
     assert not list((app.extensions["vsion.processor"].takes_dir).glob("*"))
+    extra = sio.emit("start recording", {}, 1, callback=True)
+    assert not extra["ok"] and extra["code"] == "invalid"
     bad_stop = sio.emit("stop recording", {"take_id": "../../etc"}, callback=True)
     assert not bad_stop["ok"] and bad_stop["code"] == "invalid"
     sio.disconnect()

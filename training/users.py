@@ -55,5 +55,9 @@ def authenticate(username: str, password: str) -> User | None:
     return user
 
 
+def user_exists(username: str) -> bool:
+    return db.session.execute(db.select(User.id).filter_by(username=username)).first() is not None
+
+
 def get_user(user_id: int) -> User | None:
     return db.session.get(User, user_id)

@@ -39,5 +39,5 @@ def register(app) -> None:
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-            "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
         return response

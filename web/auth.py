@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
@@ -9,7 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from training.users import authenticate, get_user
+from training.users import authenticate, get_user, user_exists
 from web.extensions import login_manager
 from web.i18n import translate
 
@@ -24,13 +25,16 @@ class LoginForm(FlaskForm):
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    return get_user(int(user_id)) if user_id.isdigit() else None
+    user = get_user(int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.is_active else None  # a disabled account loses its sessions
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths may be a redirect target after login."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+    """Only a path of this site may be a redirect target after login (no scheme, host or control character)."""
+    if target and target.startswith("/") and not any(ord(ch) <= 0x20 or ch == "\\" for ch in target):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and not target.startswith("//"):
+            return target
     return url_for("pages.index")
 
 
@@ -44,7 +48,10 @@ def login():
             login_user(user)
             logger.info("user %s logged in", user.username)
             return redirect(_safe_next(request.args.get("next")))
-        logger.warning("failed login for %r from %s", form.username.data[:64], request.remote_addr)
+        # Users sometimes type their password in the name field: only a known name is logged.
+        known = user_exists(form.username.data)
+        logger.warning("failed login for %s from %s", form.username.data if known else "an unknown user",
+                       request.remote_addr)
         error = translate("bad_login")
     elif request.method == "POST":
         error = translate("bad_login")

@@ -56,7 +56,7 @@ def recording_event(name: str, model: type[BaseModel], roles=RECORDING_ROLES):
     def decorate(fn):
         @socketio.on(name)
         @functools.wraps(fn)
-        def handler(payload=None):
+        def handler(*args):
             def refuse(code: str, message: str):
                 error = {"event": name, "code": code, "message": message}
                 emit("recording error", error)
@@ -66,8 +66,9 @@ def recording_event(name: str, model: type[BaseModel], roles=RECORDING_ROLES):
                 return refuse("unauthorized", "login required")
             if current_user.role not in roles:
                 return refuse("forbidden", f"the role {current_user.role} may not use '{name}'")
-            if payload is not None and not isinstance(payload, dict):
-                return refuse("invalid", "invalid payload (expected a JSON object)")
+            payload = args[0] if args else None
+            if len(args) > 1 or (payload is not None and not isinstance(payload, dict)):
+                return refuse("invalid", "invalid payload (expected one JSON object)")
             try:
                 data = model.model_validate(payload or {})
             except ValidationError as exc:
@@ -76,10 +77,18 @@ def recording_event(name: str, model: type[BaseModel], roles=RECORDING_ROLES):
                 return {"ok": True, **fn(data)}
             except RecordingError as exc:
                 return refuse("conflict", str(exc))
+            except Exception:  # noqa: BLE001 - the client gets an answer, the log gets the details
+                logger.exception("event %r failed", name)
+                return refuse("error", "the server could not do this; see its log")
 
         return handler
 
     return decorate
+
+
+def camera_status(processor) -> dict:
+    """The ``camera status`` event's payload."""
+    return {"cameras": processor.health(), "recording": processor.record_event.is_set()}
 
 
 @socketio.on("connect")
@@ -88,7 +97,7 @@ def on_connect(auth=None):
         raise ConnectionRefusedError("login required")
     join_room(LIVE_ROOM)
     emit("recording status", _processor().recording_state())
-    emit("camera status", {"cameras": _processor().health()})
+    emit("camera status", camera_status(_processor()))
 
 
 @recording_event("start recording", StartRecording)
@@ -103,22 +112,9 @@ def start_recording(data: StartRecording) -> dict:
 @recording_event("stop recording", StopRecording)
 def stop_recording(data: StopRecording) -> dict:
     processor = _processor()
-    current = processor.recording_state()
-    if data.take_id and current.get("take_id") not in (None, data.take_id):
-        raise RecordingError(f"take {data.take_id} is not the one recording ({current['take_id']})")
-    take = processor.stop_recording()
+    take = processor.stop_recording(data.take_id)
     logger.info("user %s stopped take %s", current_user.username, take["id"])
     state = {"recording": False, "take_id": take["id"], "folder": str(processor.takes_dir / take["id"]),
              "status": take["status"], "take": take}
     socketio.emit("recording status", state, to=LIVE_ROOM)
     return state
-
-
-def status_loop(app, stop_event, period_s: float = 1.0) -> None:
-    """Broadcast ``camera status`` to logged-in clients every ``period_s`` until ``stop_event``."""
-    processor = app.extensions["vsion.processor"]
-    while not stop_event.wait(period_s):
-        socketio.emit("camera status", {"cameras": processor.health(), "recording": processor.record_event.is_set()},
-                      to=LIVE_ROOM)
-
-

@@ -82,6 +82,16 @@ class Frame:
         return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)
 
 
+    def gray(self, reformatter: VideoReformatter | None = None) -> np.ndarray | None:
+        """The picture as a full-resolution grayscale uint8 array (same thread rule as :meth:`bgr`)."""
+        img = self.image
+        if img is None:
+            return None
+        if isinstance(img, av.VideoFrame):
+            return (reformatter or VideoReformatter()).reformat(img, format="gray").to_ndarray()
+        return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+
+
 @dataclass(frozen=True)
 class StreamInfo:
     """What a connection delivers: codec, size (px), nominal fps, and whether it is remuxable."""

@@ -61,10 +61,14 @@ bench: apt-test $(VENV)/.dev
 ## Refresh the vendored front-end assets from the npm registry.
 vendor:
 	@set -e; tmp=$$(mktemp -d); cd $$tmp; \
-	npm pack -q socket.io-client@4.8.4 @picocss/pico@2.1.1 >/dev/null; \
-	mkdir sio pico; tar xzf socket.io-client-4.8.4.tgz -C sio; tar xzf picocss-pico-2.1.1.tgz -C pico; \
+	npm pack -q socket.io-client@4.8.4 @picocss/pico@2.1.1 three@0.170.0 >/dev/null; \
+	mkdir sio pico three; tar xzf socket.io-client-4.8.4.tgz -C sio; tar xzf picocss-pico-2.1.1.tgz -C pico; \
+	tar xzf three-0.170.0.tgz -C three; \
 	cp sio/package/dist/socket.io.min.js sio/package/LICENSE $(CURDIR)/static/vendor/socket.io-client/; \
 	cp pico/package/css/pico.min.css pico/package/LICENSE.md $(CURDIR)/static/vendor/pico/; \
+	cp three/package/build/three.module.min.js three/package/LICENSE $(CURDIR)/static/vendor/three/; \
+	sed "s#from 'three';#from './three.module.min.js';#" three/package/examples/jsm/controls/OrbitControls.js \
+		> $(CURDIR)/static/vendor/three/OrbitControls.js; \
 	rm -rf $$tmp; echo "vendored assets refreshed"
 
 clean:

@@ -552,7 +552,7 @@ class VideoProcessor:
         if take is None:
             return {"recording": False, "last_take": self.last_take}
         return {"recording": True, "take_id": take.id, "folder": str(take.dir), "started_at": take.start_wall / 1e9,
-                "cameras": [w.name for w in take.writers]}
+                "elapsed_s": (time.monotonic_ns() - take.start_mono) / 1e9, "cameras": [w.name for w in take.writers]}
 
     # ---- recording
     def start_recording(self, meta: dict | None = None) -> dict:

@@ -61,6 +61,7 @@ class Runtime:
         from web.extensions import socketio
 
         self.processor.start()
+        self.app.extensions["vsion.wizard"].start()
         self._status_thread = socketio.start_background_task(self._status_loop)
         return self
 
@@ -77,6 +78,7 @@ class Runtime:
 
     def shutdown(self) -> None:
         """Finish a take in progress, stop every camera and join every thread."""
+        self.app.extensions["vsion.wizard"].stop()
         self.processor.stop()
         if self._status_thread is not None:
             self._status_thread.join(5)
@@ -88,9 +90,11 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     ``test_config`` overrides Flask settings. With ``start`` the cameras start reading at
     once; call ``app.extensions['vsion.runtime'].shutdown()`` to stop them.
     """
+    from CalibrationWizard import CalibrationWizard
     from training.db import db
     from VideoProcessor import VideoProcessor
     from web import register
+    from web.calibration import emitter as calibration_emitter
     from web.extensions import csrf, login_manager, socketio
 
     if settings is None:
@@ -123,6 +127,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     register(app)
     processor = VideoProcessor(settings)
     app.extensions["vsion.processor"] = processor
+    app.extensions["vsion.wizard"] = CalibrationWizard(processor, settings, calibration_emitter)
     runtime = Runtime(app, processor)
     app.extensions["vsion.runtime"] = runtime
     if start:

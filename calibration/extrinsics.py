@@ -93,7 +93,7 @@ class ExtrinsicsResult:
     """The calibrated group and its figures.
 
     ``errors_px``: median reprojection error per camera after adjustment; ``views``: board
-    views used per camera; ``pairs``: moments shared per camera pair; ``board_poses``:
+    views used per camera; ``pairs``: moments shared per camera pair (key ``"camA|camB"``); ``board_poses``:
     board-to-world (R, t) per moment key; ``seconds``: time spent.
     """
 
@@ -371,4 +371,4 @@ def calibrate_extrinsics(cameras: CameraGroup, detections: dict[str, dict[str, D
         "views": {n: len(dets[n]) for n in names}, "moments": len(moments), "outliers_removed": outliers,
     }
     return ExtrinsicsResult(CameraGroup(out_cams, metadata), errors, rms, {n: len(dets[n]) for n in names},
-                            {f"{a}-{b}": len(s) for (a, b), s in pairs.items()}, board_world, outliers, seconds)
+                            {f"{a}|{b}": len(s) for (a, b), s in pairs.items()}, board_world, outliers, seconds)

@@ -134,8 +134,8 @@ def test_recording_over_socketio(app, client):
     assert status and status[-1]["take_id"] == ack["take_id"]
 
     again = sio.emit("start recording", {}, callback=True)
-    assert not again["ok"] and again["code"] == "conflict" and "already recording" in again["message"]
-    assert _errors(sio)[-1]["code"] == "conflict"
+    assert not again["ok"] and again["code"] == "refused" and "already recording" in again["message"]
+    assert _errors(sio)[-1]["code"] == "refused"
     time.sleep(1.0)
     done = sio.emit("stop recording", {}, callback=True)
     assert done["ok"] and not done["recording"] and done["take_id"] == ack["take_id"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import jsonify, redirect, request, url_for
 from flask_login import current_user
 
-from web import api, auth, events, pages, video  # noqa: F401 - events registers Socket.IO handlers
+from web import api, auth, calibration, events, pages, video  # noqa: F401 - events registers Socket.IO handlers
 from web.i18n import current_language, translate
 
 PUBLIC_ENDPOINTS = {"auth.login", "api.healthz", "static"}
@@ -12,7 +12,7 @@ PUBLIC_ENDPOINTS = {"auth.login", "api.healthz", "static"}
 
 def register(app) -> None:
     """Attach blueprints, the deny-by-default login check and template helpers to ``app``."""
-    for module in (auth, pages, api, video):
+    for module in (auth, pages, api, video, calibration):
         app.register_blueprint(module.bp)
 
     @app.before_request

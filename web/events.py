@@ -47,10 +47,12 @@ def _explain(exc: ValidationError) -> str:
     return "invalid payload (" + "; ".join(parts) + ")"
 
 
-def recording_event(name: str, model: type[BaseModel], roles=RECORDING_ROLES):
+def socket_event(name: str, model: type[BaseModel], roles, error_event: str, refused: tuple = ()):
     """Register a Socket.IO handler that checks login, role and payload before calling ``fn(data)``.
 
-    A refused event emits ``recording error`` {event, code, message} to the sender and acks the same.
+    ``fn`` returns a dict, sent back as the ack with ``ok: true``. A refusal (not logged in,
+    role, bad payload, or one of the ``refused`` exceptions, whose message is shown) emits
+    ``error_event`` {event, code, message} to the sender and acks the same with ``ok: false``.
     """
 
     def decorate(fn):
@@ -59,7 +61,7 @@ def recording_event(name: str, model: type[BaseModel], roles=RECORDING_ROLES):
         def handler(*args):
             def refuse(code: str, message: str):
                 error = {"event": name, "code": code, "message": message}
-                emit("recording error", error)
+                emit(error_event, error)
                 return {"ok": False, **error}
 
             if not current_user.is_authenticated:
@@ -75,8 +77,8 @@ def recording_event(name: str, model: type[BaseModel], roles=RECORDING_ROLES):
                 return refuse("invalid", _explain(exc))
             try:
                 return {"ok": True, **fn(data)}
-            except RecordingError as exc:
-                return refuse("conflict", str(exc))
+            except refused as exc:
+                return refuse("refused", str(exc))
             except Exception:  # noqa: BLE001 - the client gets an answer, the log gets the details
                 logger.exception("event %r failed", name)
                 return refuse("error", "the server could not do this; see its log")
@@ -84,6 +86,11 @@ def recording_event(name: str, model: type[BaseModel], roles=RECORDING_ROLES):
         return handler
 
     return decorate
+
+
+def recording_event(name: str, model: type[BaseModel]):
+    """A recording event: roles of the contract, errors as ``recording error``."""
+    return socket_event(name, model, RECORDING_ROLES, "recording error", (RecordingError,))
 
 
 def camera_status(processor) -> dict:

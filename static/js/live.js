@@ -6,7 +6,9 @@
   const recordBtn = $("record"), stopBtn = $("stop");
   const recLabel = $("rec-label"), recElapsed = $("rec-elapsed"), recTake = $("rec-take");
   const recError = $("rec-error"), linkLost = $("link-lost");
-  let startedAt = parseFloat(recElapsed.dataset.started) || null;
+  // Elapsed time is counted from the server's own figure, so the two machines' clocks need not agree.
+  const elapsed0 = parseFloat(recElapsed.dataset.elapsed);
+  let startedAt = isNaN(elapsed0) ? null : Date.now() / 1000 - elapsed0;
   let busy = false;
 
   const socket = io({ transports: ["websocket", "polling"] });
@@ -22,7 +24,9 @@
     recLabel.textContent = on ? labels.recording : labels.idle;
     recLabel.classList.toggle("on", on);
     document.body.classList.toggle("is-recording", on);
-    startedAt = on && state && state.started_at ? state.started_at : null;
+    if (!on) startedAt = null;
+    else if (state && typeof state.elapsed_s === "number") startedAt = Date.now() / 1000 - state.elapsed_s;
+    else if (!startedAt) startedAt = Date.now() / 1000;
     recElapsed.hidden = !on;
     if (!on && state && state.take_id) {
       const frames = (state.take && state.take.cameras || []).map((c) => c.name + ": " + c.frames).join(", ");

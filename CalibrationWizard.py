@@ -1,0 +1,425 @@
+"""The technician's guided calibration on the live cameras (the onboarding wizard's engine).
+
+One :class:`CalibrationWizard` per server. Its thread watches the cameras the technician is
+working on (the latest frame of each, a few times a second), finds the board, tells the
+page where the corners are, and captures a view by itself when the board is held still in
+a position not captured yet. The math is in :mod:`calibration`; captured pictures are kept
+under ``data_dir/calibration/sessions/<id>/`` in the layout ``calibrate`` reads
+(``intrinsics/<camera>/``, ``extrinsics/<camera>/`` with shared file names).
+
+Steps: per camera, intrinsics from its own views; then moments where two or more cameras
+see the board still at once; then the board on the floor (world origin); then the joint
+solve and saving a dated calibration set, which becomes the calibration in force.
+
+All public methods are thread-safe; events go out through ``emit(event, payload)``.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import cv2
+import numpy as np
+from av.video.reformatter import VideoReformatter
+
+from calibration import store
+from calibration.boards import Checkerboard
+from calibration.camera import CameraGroup
+from calibration.detect import Detection, detect_board
+from calibration.extrinsics import ExtrinsicsResult, calibrate_extrinsics
+from calibration.intrinsics import COVERAGE_GRID, MIN_VIEWS, IntrinsicsResult, calibrate_intrinsics
+from calibration.intrinsics import coverage_map as corner_coverage
+
+logger = logging.getLogger(__name__)
+
+LIVE_PERIOD_S = 0.25
+STILL_FRACTION = 0.0015  # corner motion between two looks, as a fraction of the image width
+STILL_LOOKS = 2
+NEW_POSITION = 0.05  # mean corner shift (fraction of width) that makes a view new
+NEW_SHAPE = 0.03  # change of the board's apparent shape (tilt) that makes a view new
+STEPS = ("camera", "extrinsics", "floor", "result")
+
+
+class WizardError(ValueError):
+    """A wizard request that cannot be done now; the message says what to do."""
+
+
+@dataclass
+class _Live:
+    seq: int = 0
+    last: Detection | None = None
+    still_looks: int = 0
+
+
+def _shape(corners: np.ndarray) -> np.ndarray:
+    centred = corners - corners.mean(axis=0)
+    return centred / np.sqrt((centred ** 2).sum(axis=1).mean())
+
+
+def is_new_view(det: Detection, previous: list[Detection], width: int) -> bool:
+    """True unless a previous detection has the board at about the same place and tilt."""
+    for other in previous:
+        if other.corners.shape != det.corners.shape:
+            continue
+        shift = np.linalg.norm(det.corners - other.corners, axis=1).mean() / width
+        shape = np.linalg.norm(_shape(det.corners) - _shape(other.corners), axis=1).mean()
+        if shift < NEW_POSITION and shape < NEW_SHAPE:
+            return False
+    return True
+
+
+class CalibrationWizard:
+    """Live board detection, automatic capture, and the calibration runs behind the wizard page."""
+
+    def __init__(self, processor, settings, emit):
+        self.processor = processor
+        b = settings.board
+        self.board = Checkerboard(b.cols, b.rows, b.square_mm)
+        self.names = [c.name for c in settings.cameras]
+        self.root = settings.data_dir / "calibration"
+        self.sets_root = self.root / "sets"
+        self.active_path = settings.calibration_path
+        self._emit = emit
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._reformatter = VideoReformatter()  # this thread's own (frames are shared between threads)
+        self._thread = threading.Thread(target=self._run, name="calibration", daemon=True)
+        self._new_session()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> CalibrationWizard:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def _new_session(self) -> None:
+        self.session = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        self.session_dir = self.root / "sessions" / self.session
+        self.views: dict[str, list[tuple[str, Detection]]] = {n: [] for n in self.names}
+        self.sizes: dict[str, tuple[int, int]] = {}
+        self.intrinsics: dict[str, IntrinsicsResult] = {}
+        self.moments: dict[str, dict[str, Detection]] = {}
+        self.floor: dict[str, Detection] | None = None
+        self.rig: ExtrinsicsResult | None = None
+        self.step, self.camera, self.auto = None, None, True
+        self._live = {i: _Live() for i in range(len(self.names))}
+        self._counter = 0
+
+    # ------------------------------------------------------------------ requests
+    def begin(self) -> dict:
+        with self._lock:
+            return self.state()
+
+    def focus(self, step: str, camera: int | None = None) -> dict:
+        if step not in STEPS:
+            raise WizardError(f"unknown step {step!r}")
+        if step == "camera":
+            self._check_index(camera)
+        with self._lock:
+            self.step, self.camera = step, camera if step == "camera" else None
+            for live in self._live.values():
+                live.still_looks, live.last = 0, None
+        self._wake.set()
+        return self.state()
+
+    def set_auto(self, enabled: bool) -> None:
+        with self._lock:
+            self.auto = bool(enabled)
+
+    def reset_camera(self, camera: int) -> dict:
+        self._check_index(camera)
+        with self._lock:
+            name = self.names[camera]
+            self.views[name] = []
+            self.intrinsics.pop(name, None)
+            return self.state()
+
+    def check(self, camera: int) -> dict:
+        """Look for the board now in this camera's latest frame, with every detector."""
+        gray, det = self._detect_now(camera)
+        if gray is None:
+            return {"found": False, "message": "hint_no_picture", "corners": [], "image_size": None}
+        size = [gray.shape[1], gray.shape[0]]
+        if det is None:
+            return {"found": False, "message": "hint_no_board", "corners": [], "image_size": size}
+        return {"found": True, "message": "hint_board_ok", "corners": det.corners.round(2).tolist(), "image_size": size}
+
+    def capture(self, camera: int) -> dict:
+        """Capture this camera's current view for its intrinsics (the board must be found)."""
+        gray, det = self._detect_now(camera)
+        if det is None:
+            raise WizardError("no board in the picture: show the whole board to the camera")
+        with self._lock:
+            self._add_view(camera, gray, det)
+            return {"captured": len(self.views[self.names[camera]]), "message": "hint_captured"}
+
+    def run_intrinsics(self, camera: int) -> dict:
+        self._check_index(camera)
+        with self._lock:
+            name = self.names[camera]
+            views = list(self.views[name])
+            size = self.sizes.get(name)
+        if len(views) < MIN_VIEWS:
+            raise WizardError(f"{len(views)} views captured for {name}, at least {MIN_VIEWS} are needed: "
+                              f"hold the board still in more positions, near the edges and corners too")
+        labels, dets = zip(*views)
+        result = calibrate_intrinsics(list(dets), self.board, name, size, list(labels))
+        with self._lock:
+            self.intrinsics[name] = result
+        logger.info("calibration: %s intrinsics RMS %.3f px from %d views", name, result.rms_px, result.used)
+        return self._intrinsics_summary(result)
+
+    def capture_floor(self) -> dict:
+        """Capture the board lying on the floor (the world origin) in every camera that sees it."""
+        found = {}
+        for i, name in enumerate(self.names):
+            gray, det = self._detect_now(i)
+            if det is not None:
+                found[name] = (gray, det)
+        if not found:
+            raise WizardError("no camera sees the board: lay it flat on the floor in the middle of the area")
+        with self._lock:
+            for name, (gray, _) in found.items():
+                self._save_picture("extrinsics", name, "floor", gray)
+            self.floor = {name: det for name, (_, det) in found.items()}
+            self._emit_moments()
+            return {"cameras": sorted(found), "message": "hint_floor_ok"}
+
+    def solve(self, refine_intrinsics: bool = False) -> dict:
+        """Calibrate every camera's pose together from the captured moments (and the floor)."""
+        with self._lock:
+            intrinsics = self._intrinsics_group()
+            detections = {n: {} for n in self.names}
+            for label, views in self.moments.items():
+                for name, det in views.items():
+                    detections[name][label] = det
+            for name, det in (self.floor or {}).items():
+                detections[name]["floor"] = det
+        if not any(detections.values()):
+            raise WizardError("no board moment captured yet: show the board to two or more cameras at once")
+
+        def progress(stage, fraction):
+            self._emit("calibration progress", {"stage": stage, "fraction": fraction})
+
+        result = calibrate_extrinsics(intrinsics, detections, self.board,
+                                      floor_moment="floor" if self.floor else None,
+                                      refine_intrinsics=refine_intrinsics, progress=progress)
+        with self._lock:
+            self.rig = result
+        logger.info("calibration: rig solved in %.1f s, median errors %s", result.seconds,
+                    {k: round(v, 3) for k, v in result.errors_px.items() if v is not None})
+        return rig_summary(result.group, result, self.board)
+
+    def save(self, note: str = "") -> dict:
+        """Keep the solved rig as a dated calibration set and make it the calibration in force."""
+        with self._lock:
+            if self.rig is None:
+                raise WizardError("nothing to save: run the calibration first")
+            group = self.rig.group
+            meta = dict(group.metadata)
+            meta["intrinsics"] = {n: self._intrinsics_summary(r) for n, r in self.intrinsics.items()}
+            meta["session"] = self.session
+            group = replace(group, metadata=meta)
+        saved = store.save_set(self.sets_root, group, note, {"session": self.session})
+        store.activate(self.sets_root, saved["id"], self.active_path)
+        logger.info("calibration set %s saved and activated", saved["id"])
+        return {"id": saved["id"], "created_at": saved["created_at"]}
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> dict:
+        with self._lock:
+            return {
+                "step": self.step, "camera": self.camera, "auto": self.auto, "session": self.session,
+                "intrinsics": {n: {"captured": len(self.views[n]),
+                                   "result": self._intrinsics_summary(self.intrinsics[n]) if n in self.intrinsics
+                                   else None} for n in self.names},
+                "moments": self._moments_summary(),
+                "rig": rig_summary(self.rig.group, self.rig, self.board) if self.rig else None,
+            }
+
+    @staticmethod
+    def _intrinsics_summary(result: IntrinsicsResult) -> dict:
+        s = result.summary()
+        return {"camera": s["camera"], "rms_px": s["rms_px"], "used": s["used"], "views": s["views"],
+                "found": s["found"], "rejected": s["rejected"], "coverage": s["coverage"],
+                "fx": round(s["fx"], 2), "fy": round(s["fy"], 2), "cx": round(s["cx"], 2), "cy": round(s["cy"], 2)}
+
+    def _moments_summary(self) -> dict:
+        views = {n: sum(n in m for m in self.moments.values()) for n in self.names}
+        pairs = {}
+        for a_i, a in enumerate(self.names):
+            for b in self.names[a_i + 1:]:
+                shared = sum(a in m and b in m for m in self.moments.values())
+                if shared:
+                    pairs[f"{a}|{b}"] = shared
+        return {"moments": len(self.moments), "views": views, "pairs": pairs,
+                "floor": sorted(self.floor) if self.floor else None}
+
+    def _emit_moments(self) -> None:
+        self._emit("calibration moments", self._moments_summary())
+
+    def _intrinsics_group(self) -> CameraGroup:
+        active = store.read_active(self.active_path)
+        cams = []
+        for name in self.names:
+            if name in self.intrinsics:
+                cams.append(self.intrinsics[name].camera)
+            elif active is not None and name in active.names:
+                cams.append(active[name])
+            else:
+                raise WizardError(f"camera {name} has no intrinsics: calibrate it at its own step first")
+        return CameraGroup(cams)
+
+    # ------------------------------------------------------------------ helpers
+    def _check_index(self, camera) -> None:
+        if not isinstance(camera, int) or not 0 <= camera < len(self.names):
+            raise WizardError(f"no camera {camera!r}")
+
+    def _detect_now(self, camera: int):
+        """(gray picture, detection or None) of the camera's latest frame, every detector tried."""
+        self._check_index(camera)
+        _, frame = self.processor.slots[camera].get()
+        gray = frame.gray(VideoReformatter()) if frame is not None else None
+        if gray is None:
+            return None, None
+        return gray, detect_board(gray, self.board, thorough=True)
+
+    def _save_picture(self, part: str, name: str, label: str, gray: np.ndarray) -> None:
+        folder = self.session_dir / part / name
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{label}.png"), gray)
+
+    def _add_view(self, camera: int, gray: np.ndarray, det: Detection) -> None:
+        name = self.names[camera]
+        size = (gray.shape[1], gray.shape[0])
+        if self.sizes.get(name, size) != size:  # the camera changed resolution: start its views again
+            self.views[name] = []
+        self.sizes[name] = size
+        label = f"v{len(self.views[name]) + 1:03d}"
+        self._save_picture("intrinsics", name, label, gray)
+        self.views[name].append((label, det))
+
+    # ------------------------------------------------------------------ live loop
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                step, camera = self.step, self.camera
+            if step == "camera":
+                focus = [camera]
+            elif step in ("extrinsics", "floor"):
+                focus = list(range(len(self.names)))
+            else:
+                focus = []
+            if not focus:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            started = time.monotonic()
+            try:
+                self._look(step, focus)
+            except Exception:  # noqa: BLE001 - the wizard must keep running whatever one look does
+                logger.exception("calibration: live detection failed")
+            elapsed = time.monotonic() - started
+            self._stop.wait(max(LIVE_PERIOD_S, 1.2 * elapsed) - elapsed)
+
+    def _look(self, step: str, focus: list[int]) -> None:
+        seen = {}
+        for i in focus:
+            seq, frame = self.processor.slots[i].get()
+            live = self._live[i]
+            if frame is None or seq == live.seq:
+                continue
+            live.seq = seq
+            gray = frame.gray(self._reformatter)
+            if gray is None:
+                continue
+            det = detect_board(gray, self.board, thorough=False)
+            width = gray.shape[1]
+            if det is not None and live.last is not None:
+                motion = np.linalg.norm(det.corners - live.last.corners, axis=1).mean()
+                live.still_looks = live.still_looks + 1 if motion < max(1.5, STILL_FRACTION * width) else 0
+            else:
+                live.still_looks = 0
+            live.last = det
+            seen[i] = (gray, det, live.still_looks >= STILL_LOOKS)
+        with self._lock:
+            captured = set()
+            if step == "camera" and self.auto:
+                for i, (gray, det, still) in seen.items():
+                    name = self.names[i]
+                    if det is not None and still and is_new_view(det, [d for _, d in self.views[name]], gray.shape[1]):
+                        self._add_view(i, gray, det)
+                        captured.add(i)
+            elif step == "extrinsics" and self.auto:
+                still = {self.names[i]: (gray, det) for i, (gray, det, ok) in seen.items() if det is not None and ok}
+                if len(still) >= 2 and self._new_moment(still):
+                    self._counter += 1
+                    label = f"m{self._counter:03d}"
+                    for name, (gray, _) in still.items():
+                        self._save_picture("extrinsics", name, label, gray)
+                    self.moments[label] = {name: det for name, (_, det) in still.items()}
+                    captured = {self.names.index(n) for n in still}
+                    self._emit_moments()
+            for i, (gray, det, still) in seen.items():
+                self._emit("calibration live", self._live_payload(i, gray, det, still, i in captured))
+
+    def _new_moment(self, still: dict) -> bool:
+        for previous in self.moments.values():
+            common = [n for n in still if n in previous]
+            if common and not any(is_new_view(still[n][1], [previous[n]], still[n][0].shape[1]) for n in common):
+                return False
+        return True
+
+    def _live_payload(self, i: int, gray, det, still: bool, just_captured: bool) -> dict:
+        name = self.names[i]
+        size = (gray.shape[1], gray.shape[0])
+        views = [d for _, d in self.views[name]]
+        if det is None:
+            message = "hint_no_board"
+        elif not still:
+            message = "hint_hold_still"
+        elif just_captured:
+            message = "hint_captured"
+        elif self.step == "camera" and not is_new_view(det, views, size[0]):
+            message = "hint_move_board"
+        else:
+            message = "hint_board_ok"
+        return {
+            "camera": i, "found": det is not None, "still": still,
+            "corners": det.corners.round(1).tolist() if det is not None else [], "image_size": list(size),
+            "captured": len(views), "coverage": corner_coverage(views, size).tolist() if views else
+            np.zeros((COVERAGE_GRID[1], COVERAGE_GRID[0]), int).tolist(),
+            "message": message, "just_captured": just_captured,
+        }
+
+
+def rig_summary(group: CameraGroup, result: ExtrinsicsResult | None, board) -> dict:
+    """The rig as the page draws it: per camera intrinsics, centre (m, world), rotation, errors."""
+    cams = []
+    for cam in group.cameras:
+        entry = {"name": cam.name, "size": list(cam.size), "fx": cam.matrix[0, 0], "fy": cam.matrix[1, 1],
+                 "cx": cam.matrix[0, 2], "cy": cam.matrix[1, 2], "center": cam.center.round(5).tolist(),
+                 "rotation": cam.R.round(6).tolist()}
+        if result is not None:
+            entry.update(rms_px=result.rms_px.get(cam.name), median_px=result.errors_px.get(cam.name),
+                         views=result.views.get(cam.name))
+        else:
+            meta = group.metadata
+            entry.update(rms_px=(meta.get("reprojection_rms_px") or {}).get(cam.name),
+                         median_px=(meta.get("reprojection_median_px") or {}).get(cam.name),
+                         views=(meta.get("views") or {}).get(cam.name))
+        cams.append(entry)
+    summary = {"cameras": cams, "board": {"cols": board.cols, "rows": board.rows, "square_mm": board.square_mm}}
+    if result is not None:
+        summary.update(pairs=result.pairs, outliers=result.outliers, seconds=round(result.seconds, 2))
+    return summary
+

@@ -1,0 +1,175 @@
+"""The calibration wizard page, its Socket.IO events, and the calibration sets API (technicians)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask_socketio import join_room
+from pydantic import BaseModel, ConfigDict, Field
+
+from calibration import store
+from calibration.intrinsics import CalibrationError
+from calibration.io import CalibrationFileError
+from CalibrationWizard import WizardError, rig_summary
+from web.events import socket_event
+from web.extensions import socketio
+from web.i18n import current_language, labels_for
+from web.roles import roles_required
+
+bp = Blueprint("calibration", __name__)
+CALIBRATION_ROLES = ("admin", "technician")
+CALIBRATION_ROOM = "calibration"
+REFUSED = (WizardError, CalibrationError, CalibrationFileError)
+
+
+def _wizard():
+    return current_app.extensions["vsion.wizard"]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Empty(_Payload):
+    pass
+
+
+class CameraRef(_Payload):
+    camera: int = Field(ge=0, le=5)
+
+
+class Focus(_Payload):
+    step: Literal["camera", "extrinsics", "floor", "result"]
+    camera: int | None = Field(default=None, ge=0, le=5)
+
+
+class Auto(_Payload):
+    enabled: bool
+
+
+class Solve(_Payload):
+    refine_intrinsics: bool = False
+
+
+class Save(_Payload):
+    note: str = Field(default="", max_length=200)
+
+
+def calibration_event(name: str, model: type[BaseModel]):
+    return socket_event(name, model, CALIBRATION_ROLES, "calibration error", REFUSED)
+
+
+# --------------------------------------------------------------------------- page
+@bp.route("/calibration")
+@roles_required(*CALIBRATION_ROLES)
+def page():
+    processor = current_app.extensions["vsion.processor"]
+    board = current_app.config["VSION_SETTINGS"].board
+    sets = store.list_sets(_wizard().sets_root)
+    active = next((s for s in sets if s.get("active")), None)
+    return render_template("calibration.html", cameras=processor.health(), board=board.model_dump(),
+                           labels=labels_for(current_language()), active=active)
+
+
+# --------------------------------------------------------------------------- sets API
+@bp.route("/api/calibrations")
+@roles_required(*CALIBRATION_ROLES)
+def list_sets():
+    return jsonify(store.list_sets(_wizard().sets_root))
+
+
+def _load(set_id: str):
+    try:
+        return store.load_set(_wizard().sets_root, set_id)
+    except store.UnknownSet:
+        abort(404)
+    except CalibrationFileError as exc:
+        abort(409, str(exc))
+
+
+@bp.route("/api/calibrations/<set_id>")
+@roles_required(*CALIBRATION_ROLES)
+def get_set(set_id: str):
+    group, meta = _load(set_id)
+    return jsonify({**meta, "rig": rig_summary(group, None, _wizard().board)})
+
+
+@bp.route("/api/calibrations/<set_id>/activate", methods=["POST"])
+@roles_required(*CALIBRATION_ROLES)
+def activate_set(set_id: str):
+    _load(set_id)
+    store.activate(_wizard().sets_root, set_id, _wizard().active_path)
+    current_app.logger.info("calibration set %s activated", set_id)
+    return jsonify(ok=True, active=set_id)
+
+
+@bp.route("/api/calibrations/compare")
+@roles_required(*CALIBRATION_ROLES)
+def compare_sets():
+    a, b = request.args.get("a", ""), request.args.get("b", "")
+    (group_a, _), (group_b, _) = _load(a), _load(b)
+    return jsonify({"a": a, "b": b, **store.compare(group_a, group_b)})
+
+
+# --------------------------------------------------------------------------- wizard events
+@calibration_event("calibration begin", Empty)
+def begin(data):
+    join_room(CALIBRATION_ROOM)
+    wizard = _wizard()
+    b = wizard.board
+    from calibration.intrinsics import COVERAGE_GRID, MIN_VIEWS
+
+    return {"cameras": current_app.extensions["vsion.processor"].health(),
+            "board": {"cols": b.cols, "rows": b.rows, "square_mm": b.square_mm},
+            "coverage_grid": list(COVERAGE_GRID), "min_views": MIN_VIEWS, "state": wizard.begin()}
+
+
+@calibration_event("calibration focus", Focus)
+def focus(data):
+    return {"state": _wizard().focus(data.step, data.camera)}
+
+
+@calibration_event("calibration check", CameraRef)
+def check(data):
+    return _wizard().check(data.camera)
+
+
+@calibration_event("calibration capture", CameraRef)
+def capture(data):
+    return _wizard().capture(data.camera)
+
+
+@calibration_event("calibration auto", Auto)
+def auto(data):
+    _wizard().set_auto(data.enabled)
+    return {}
+
+
+@calibration_event("calibration reset", CameraRef)
+def reset(data):
+    return {"state": _wizard().reset_camera(data.camera)}
+
+
+@calibration_event("calibration intrinsics", CameraRef)
+def intrinsics(data):
+    return {"result": _wizard().run_intrinsics(data.camera)}
+
+
+@calibration_event("calibration floor", Empty)
+def floor(data):
+    return _wizard().capture_floor()
+
+
+@calibration_event("calibration solve", Solve)
+def solve(data):
+    return {"result": _wizard().solve(data.refine_intrinsics)}
+
+
+@calibration_event("calibration save", Save)
+def save(data):
+    return {"set": _wizard().save(data.note)}
+
+
+def emitter(event: str, payload: dict) -> None:
+    """How the wizard talks to the calibration page (everyone in the wizard's room)."""
+    socketio.emit(event, payload, to=CALIBRATION_ROOM)

@@ -239,7 +239,7 @@ class CalibrationWizard:
         with self._lock:
             return {
                 "step": self.step, "camera": self.camera, "auto": self.auto, "session": self.session,
-                "intrinsics": {n: {"captured": len(self.views[n]),
+                "intrinsics": {n: {"captured": len(self.views[n]), "coverage": self._coverage(n),
                                    "result": self._intrinsics_summary(self.intrinsics[n]) if n in self.intrinsics
                                    else None} for n in self.names},
                 "moments": self._moments_summary(),
@@ -379,6 +379,13 @@ class CalibrationWizard:
                 return False
         return True
 
+    def _coverage(self, name: str) -> list:
+        """Corner counts per cell of the image grid over the captured views (rows of the grid)."""
+        views = [d for _, d in self.views[name]]
+        if not views:
+            return np.zeros((COVERAGE_GRID[1], COVERAGE_GRID[0]), int).tolist()
+        return corner_coverage(views, self.sizes[name]).tolist()
+
     def _live_payload(self, i: int, gray, det, still: bool, just_captured: bool) -> dict:
         name = self.names[i]
         size = (gray.shape[1], gray.shape[0])
@@ -396,8 +403,7 @@ class CalibrationWizard:
         return {
             "camera": i, "found": det is not None, "still": still,
             "corners": det.corners.round(1).tolist() if det is not None else [], "image_size": list(size),
-            "captured": len(views), "coverage": corner_coverage(views, size).tolist() if views else
-            np.zeros((COVERAGE_GRID[1], COVERAGE_GRID[0]), int).tolist(),
+            "captured": len(views), "coverage": self._coverage(name),
             "message": message, "just_captured": just_captured,
         }
 

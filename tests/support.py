@@ -217,7 +217,8 @@ class EventClient:
                         return data
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(f"no {event!r} event within {timeout} s; got {[e for e, _ in self.events]}")
+                    last = [(e, d) for e, d in self.events if e == event][-3:]
+                    raise AssertionError(f"no matching {event!r} event within {timeout} s; the last ones: {last}")
                 self._cond.wait(remaining)
 
     def close(self) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from web import api, auth, calibration, events, pages, video  # noqa: F401 - events registers Socket.IO handlers
 from web.i18n import current_language, translate
@@ -24,6 +25,13 @@ def register(app) -> None:
         if request.path.startswith(("/api/", "/video_feed/")) or request.accept_mimetypes.best == "application/json":
             return jsonify(error="login required"), 401
         return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+
+    @app.errorhandler(HTTPException)
+    def api_errors_as_json(error):
+        """Under /api/, errors answer JSON ``{"error": ...}`` so scripts and pages can show the reason."""
+        if request.path.startswith("/api/"):
+            return jsonify(error=error.description or error.name), error.code
+        return error
 
     @app.context_processor
     def template_helpers():

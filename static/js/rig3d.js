@@ -1,0 +1,240 @@
+// VSION rig viewer: the calibrated cameras in 3D (three.js; world in metres, Z up).
+// An ES module (vendored three.js, no CDN, no import map: CSP). calibration.js is a classic
+// script, so the two meet through window.VsionRig3D and the "vsion:rig3d-ready" event.
+//
+// RIG = {cameras: [{name, size: [w, h], fx, fy, cx, cy, center: [x, y, z] (m, world),
+//        rotation: 3x3 world->camera rows}], board: {cols, rows, square_mm}}.
+// Camera frame: x right, y down in the image, z forward; so in world coordinates the rows of
+// `rotation` are the image-right, image-down and viewing directions.
+import * as THREE from "../vendor/three/three.module.min.js";
+import { OrbitControls } from "../vendor/three/OrbitControls.js";
+
+const PALETTE = [0x2563eb, 0xdc2626, 0x16a34a, 0x9333ea, 0xea580c, 0x0891b2];
+const BACKGROUND = 0xf3f5f8;
+
+function readLabels() {
+  try {
+    return JSON.parse(document.body.dataset.labels || "{}");
+  } catch (e) {
+    return {};
+  }
+}
+
+const vec = (a) => new THREE.Vector3(a[0], a[1], a[2]);
+
+/** Line segments (pairs of points) in one colour. */
+function segments(points, colour) {
+  const geometry = new THREE.BufferGeometry().setFromPoints(points);
+  return new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ color: colour }));
+}
+
+/** A text label that always faces the viewer; `height` in metres. */
+function textSprite(text, colour, height) {
+  const canvas = document.createElement("canvas");
+  const ctx = canvas.getContext("2d");
+  const font = "bold 48px system-ui, sans-serif";
+  ctx.font = font;
+  const width = Math.ceil(ctx.measureText(text).width) + 32;
+  canvas.width = width;
+  canvas.height = 72;
+  ctx.font = font;
+  ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.fillStyle = "#" + colour.toString(16).padStart(6, "0");
+  ctx.textBaseline = "middle";
+  ctx.fillText(text, 16, canvas.height / 2);
+  const texture = new THREE.CanvasTexture(canvas);
+  texture.colorSpace = THREE.SRGBColorSpace;
+  const material = new THREE.SpriteMaterial({ map: texture, depthTest: false });
+  const sprite = new THREE.Sprite(material);
+  sprite.scale.set(height * (canvas.width / canvas.height), height, 1);
+  sprite.renderOrder = 10;
+  return sprite;
+}
+
+/**
+ * The checkerboard at the world origin: (cols+1) x (rows+1) squares of square_mm.
+ * The origin is the first inner corner; board x runs along world +X and board y along world
+ * -Y (the board lies face up: calibration.extrinsics FLOOR_FLIP = diag(1, -1, -1)).
+ */
+function boardMesh(board) {
+  const s = board.square_mm / 1000, nx = board.cols + 1, ny = board.rows + 1;
+  const px = 16, canvas = document.createElement("canvas");
+  canvas.width = nx * px;
+  canvas.height = ny * px;
+  const ctx = canvas.getContext("2d");
+  for (let j = 0; j < ny; j++) {
+    for (let i = 0; i < nx; i++) {
+      ctx.fillStyle = (i + j) % 2 === 0 ? "#111111" : "#fafafa";
+      ctx.fillRect(i * px, j * px, px, px);
+    }
+  }
+  const texture = new THREE.CanvasTexture(canvas);
+  texture.magFilter = THREE.NearestFilter;
+  texture.colorSpace = THREE.SRGBColorSpace;
+  const mesh = new THREE.Mesh(new THREE.PlaneGeometry(nx * s, ny * s),
+    new THREE.MeshBasicMaterial({ map: texture, side: THREE.DoubleSide }));
+  // Outer squares span board x in [-s, cols*s] and board y in [-s, rows*s]; canvas row 0 is board y = -s (world +Y side).
+  mesh.position.set((board.cols - 1) * s / 2, -(board.rows - 1) * s / 2, 0.002);
+  return mesh;
+}
+
+/** One camera: its centre, a pyramid to the image corners at `depth` m, an "image up" tick and its name. */
+function cameraObject(cam, colour, depth) {
+  const group = new THREE.Group();
+  const c = vec(cam.center), R = cam.rotation;
+  const right = vec(R[0]), down = vec(R[1]), forward = vec(R[2]);
+  const [w, h] = cam.size || [2 * cam.cx, 2 * cam.cy];
+  const corner = (u, v) => c.clone()
+    .addScaledVector(right, depth * (u - cam.cx) / cam.fx)
+    .addScaledVector(down, depth * (v - cam.cy) / cam.fy)
+    .addScaledVector(forward, depth);
+  const tl = corner(0, 0), tr = corner(w, 0), br = corner(w, h), bl = corner(0, h);
+  const up = tl.clone().sub(bl).multiplyScalar(0.3);  // towards the top of the picture
+  const a = tl.clone().lerp(tr, 0.3), b = tl.clone().lerp(tr, 0.7), apex = tl.clone().lerp(tr, 0.5).add(up);
+  group.add(segments([c, tl, c, tr, c, br, c, bl, tl, tr, tr, br, br, bl, bl, tl, a, apex, apex, b], colour));
+
+  const face = new THREE.BufferGeometry().setFromPoints([tl, tr, br, tl, br, bl]);
+  group.add(new THREE.Mesh(face, new THREE.MeshBasicMaterial({
+    color: colour, transparent: true, opacity: 0.18, side: THREE.DoubleSide, depthWrite: false,
+  })));
+  const dot = new THREE.Mesh(new THREE.SphereGeometry(depth * 0.07, 12, 8), new THREE.MeshBasicMaterial({ color: colour }));
+  dot.position.copy(c);
+  group.add(dot);
+  const label = textSprite(cam.name, colour, depth * 0.45);
+  label.position.copy(c).add(new THREE.Vector3(0, 0, depth * 0.55));
+  group.add(label);
+  return group;
+}
+
+/** World axes as arrows with X, Y, Z labels (red, green, blue), drawn over the board lying on X. */
+function worldAxes(length) {
+  const group = new THREE.Group();
+  const axes = [[new THREE.Vector3(1, 0, 0), 0xe11d48, "X"], [new THREE.Vector3(0, 1, 0), 0x16a34a, "Y"],
+    [new THREE.Vector3(0, 0, 1), 0x2563eb, "Z"]];
+  axes.forEach(([dir, colour, name]) => {
+    const arrow = new THREE.ArrowHelper(dir, new THREE.Vector3(0, 0, 0), length, colour, length * 0.18, length * 0.09);
+    arrow.traverse((o) => {
+      if (o.material) o.material.depthTest = false;
+      o.renderOrder = 5;
+    });
+    group.add(arrow);
+    const label = textSprite(name, colour, length * 0.22);
+    label.position.copy(dir).multiplyScalar(length * 1.18);
+    group.add(label);
+  });
+  return group;
+}
+
+function disposeTree(object) {
+  object.traverse((o) => {
+    if (o.geometry) o.geometry.dispose();
+    if (o.material) {
+      if (o.material.map) o.material.map.dispose();
+      o.material.dispose();
+    }
+  });
+}
+
+/** A three.js scene in `container`, drawn on demand (no animation loop: two shared cores). */
+class RigView {
+  constructor(container) {
+    this.container = container;
+    this.renderer = new THREE.WebGLRenderer({ antialias: true });  // throws without WebGL
+    this.renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
+    this.renderer.domElement.className = "rig3d-canvas";
+    container.append(this.renderer.domElement);
+
+    this.scene = new THREE.Scene();
+    this.scene.background = new THREE.Color(BACKGROUND);
+    this.camera = new THREE.PerspectiveCamera(45, 1, 0.01, 1000);
+    this.camera.up.set(0, 0, 1);  // before the controls: they orbit around camera.up
+    this.controls = new OrbitControls(this.camera, this.renderer.domElement);
+    this.controls.addEventListener("change", () => this.render());
+    this.content = new THREE.Group();
+    this.scene.add(this.content);
+    this.box = new THREE.Box3(new THREE.Vector3(-1, -1, 0), new THREE.Vector3(1, 1, 1));
+    new ResizeObserver(() => this.resize()).observe(container);
+  }
+
+  resize() {
+    const w = this.container.clientWidth, h = this.container.clientHeight;
+    if (!w || !h) return;
+    this.renderer.setSize(w, h, false);
+    this.camera.aspect = w / h;
+    this.camera.updateProjectionMatrix();
+    this.render();
+  }
+
+  render() {
+    if (this.container.clientWidth) this.renderer.render(this.scene, this.camera);
+  }
+
+  clear() {
+    disposeTree(this.content);
+    this.content.clear();
+  }
+
+  /** Replace the scene's content with `rig` (null: an empty floor). */
+  show(rig) {
+    this.clear();
+    const cams = (rig && rig.cameras) || [];
+    const centres = cams.map((c) => vec(c.center));
+    const reach = Math.max(1, ...centres.map((p) => Math.max(Math.abs(p.x), Math.abs(p.y))));
+    const size = Math.min(200, 2 * Math.ceil(reach) + 2);  // whole metres, cameras inside
+    const grid = new THREE.GridHelper(size, size, 0x9aa4b2, 0xd5dae1);
+    grid.rotation.x = Math.PI / 2;  // GridHelper lies in XZ; our floor is XY (Z up)
+    this.content.add(grid);
+    this.content.add(worldAxes(Math.max(0.5, size / 10)));
+    if (rig && rig.board) this.content.add(boardMesh(rig.board));
+
+    // Pyramid depth: about a tenth of the rig's spread, so small and large rooms both read well.
+    this.box = new THREE.Box3().setFromPoints([new THREE.Vector3(0, 0, 0), ...centres]);
+    const spread = this.box.getSize(new THREE.Vector3()).length();
+    const depth = Math.min(0.6, Math.max(0.15, spread * 0.08));
+    cams.forEach((cam, i) => this.content.add(cameraObject(cam, PALETTE[i % PALETTE.length], depth)));
+    this.frame();
+  }
+
+  /** Look at the whole rig from above and in front (world -Y side). */
+  frame() {
+    const sphere = this.box.getBoundingSphere(new THREE.Sphere());
+    const radius = Math.max(1, sphere.radius);
+    const distance = radius / Math.sin(THREE.MathUtils.degToRad(this.camera.fov / 2)) * 1.1;
+    const direction = new THREE.Vector3(0.55, -1, 0.75).normalize();
+    this.camera.position.copy(sphere.center).addScaledVector(direction, distance);
+    this.camera.near = distance / 1000;
+    this.camera.far = distance * 20;
+    this.camera.updateProjectionMatrix();
+    this.controls.target.copy(sphere.center);
+    this.controls.update();
+    this.resize();
+    this.render();
+  }
+}
+
+let view = null, unavailable = false;
+
+/** Draw `rig` in `container` (one view per page). Returns false when WebGL is not available. */
+function show(container, rig) {
+  if (unavailable) return false;
+  try {
+    if (!view || view.container !== container) view = new RigView(container);
+    view.show(rig);
+    return true;
+  } catch (e) {
+    unavailable = true;
+    const message = document.createElement("p");
+    message.className = "rig3d-unavailable";
+    message.textContent = readLabels().calib_rig3d_unavailable || String(e);
+    container.replaceChildren(message);
+    return false;
+  }
+}
+
+function resetView() {
+  if (view) view.frame();
+}
+
+window.VsionRig3D = { show, resetView };
+document.dispatchEvent(new CustomEvent("vsion:rig3d-ready"));

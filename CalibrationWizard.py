@@ -26,7 +26,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from calibration import store
-from calibration.boards import Checkerboard
+from calibration.boards import make_board
 from calibration.camera import CameraGroup
 from calibration.detect import Detection, detect_board
 from calibration.extrinsics import ExtrinsicsResult, calibrate_extrinsics
@@ -77,7 +77,7 @@ class CalibrationWizard:
     def __init__(self, processor, settings, emit):
         self.processor = processor
         b = settings.board
-        self.board = Checkerboard(b.cols, b.rows, b.square_mm)
+        self.board = make_board(b.cols, b.rows, b.square_mm, b.type, b.marker_mm)
         self.names = [c.name for c in settings.cameras]
         self.root = settings.data_dir / "calibration"
         self.sets_root = self.root / "sets"

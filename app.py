@@ -264,11 +264,11 @@ def calibrate_group():
     """Calibrate the cameras, or import a calibration made elsewhere."""
 
 
-def _board(spec: str, square_mm: float):
-    from calibration.boards import Checkerboard, parse_board
+def _board(spec: str, square_mm: float, charuco: bool = False):
+    from calibration.boards import make_board, parse_board
 
     try:
-        return Checkerboard(*parse_board(spec), square_mm)
+        return make_board(*parse_board(spec), square_mm, "charuco" if charuco else "checkerboard")
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 
@@ -318,6 +318,7 @@ BOARD_OPTIONS = [
     click.option("--board", "board_spec", default="9x6", show_default=True, help="Inner corners, COLSxROWS."),
     click.option("--square-mm", default=115.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
                  help="Square side in millimetres."),
+    click.option("--charuco", is_flag=True, help="The board is a ChArUco board (DICT_5X5_100, markers 75 % of a square)."),
 ]
 
 
@@ -332,7 +333,7 @@ def board_options(fn):
 @click.option("--camera", "name", required=True, help="Camera name, as in config.yaml.")
 @board_options
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Calibration TOML.")
-def calibrate_intrinsics_cmd(source, name, board_spec, square_mm, out):
+def calibrate_intrinsics_cmd(source, name, board_spec, square_mm, charuco, out):
     """Intrinsics of one camera from a folder of images or a video; adds or replaces it in --out."""
     import re
     from dataclasses import replace
@@ -343,7 +344,7 @@ def calibrate_intrinsics_cmd(source, name, board_spec, square_mm, out):
 
     if not re.match(CAMERA_NAME, name):
         raise click.BadParameter("letters, digits, '_' or '-' (at most 32)", param_hint="--camera")
-    board = _board(board_spec, square_mm)
+    board = _board(board_spec, square_mm, charuco)
 
     def run(progress):
         group = _existing_group(out)  # a malformed file is refused before the long work
@@ -370,7 +371,8 @@ def calibrate_intrinsics_cmd(source, name, board_spec, square_mm, out):
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Calibration TOML.")
 @click.option("--floor", default=None, help="Name of the view where the board lies on the floor (default: 'floor').")
 @click.option("--refine-intrinsics", is_flag=True, help="Also refine every camera's intrinsics.")
-def calibrate_extrinsics_cmd(frames_dir, intrinsics_path, board_spec, square_mm, out, floor, refine_intrinsics):
+def calibrate_extrinsics_cmd(frames_dir, intrinsics_path, board_spec, square_mm, charuco, out, floor,
+                             refine_intrinsics):
     """All cameras' poses together (bundle adjustment) from synchronized views of the board.
 
     FRAMES_DIR holds one sub-folder per camera (named like the camera) with synchronized
@@ -379,7 +381,7 @@ def calibrate_extrinsics_cmd(frames_dir, intrinsics_path, board_spec, square_mm,
     from calibration.io import load_toml, save_toml
     from calibration.pipeline import extrinsics_from_frames
 
-    board = _board(board_spec, square_mm)
+    board = _board(board_spec, square_mm, charuco)
 
     def run(progress):
         intrinsics = load_toml(intrinsics_path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
@@ -98,11 +98,13 @@ class CameraConfig(_Strict):
 
 
 class BoardConfig(_Strict):
-    """Checkerboard: inner corners (cols x rows) and square side in millimetres."""
+    """Calibration board: inner corners (cols x rows), square side (mm); a checkerboard or ChArUco."""
 
     cols: Annotated[int, Field(ge=2, le=64)] = 9
     rows: Annotated[int, Field(ge=2, le=64)] = 6
     square_mm: Annotated[float, Field(gt=0, le=1000)] = 115.0
+    type: Literal["checkerboard", "charuco"] = "checkerboard"
+    marker_mm: Annotated[float, Field(gt=0, le=1000)] | None = None
 
 
 class PreviewConfig(_Strict):

@@ -122,3 +122,12 @@ class CharucoBoard:
 
     def describe(self) -> str:
         return f"{self.cols}x{self.rows} ChArUco board, {self.square_mm:g} mm squares"
+
+
+def make_board(cols: int, rows: int, square_mm: float, kind: str = "checkerboard", marker_mm: float | None = None):
+    """The board object for ``kind`` ``"checkerboard"`` or ``"charuco"`` (ValueError otherwise)."""
+    if kind == "checkerboard":
+        return Checkerboard(cols, rows, square_mm)
+    if kind == "charuco":
+        return CharucoBoard(cols, rows, square_mm, marker_mm)
+    raise ValueError(f"unknown board type {kind!r}: checkerboard or charuco")

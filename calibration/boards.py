@@ -30,19 +30,12 @@ def parse_board(text: str) -> tuple[int, int]:
     return cols, rows
 
 
-@dataclass(frozen=True)
-class Checkerboard:
-    """A checkerboard with ``cols`` x ``rows`` inner corners and squares of ``square_mm``."""
+class _CornerGrid:
+    """What every board shares: ``cols`` x ``rows`` inner corners ``square_mm`` apart."""
 
-    cols: int = 9
-    rows: int = 6
-    square_mm: float = 115.0
-
-    def __post_init__(self):
-        if self.cols < 2 or self.rows < 2:
-            raise ValueError("a checkerboard needs at least 2 x 2 inner corners")
-        if not self.square_mm > 0:
-            raise ValueError("the square size must be positive")
+    cols: int
+    rows: int
+    square_mm: float
 
     @property
     def square_m(self) -> float:
@@ -56,16 +49,30 @@ class Checkerboard:
     def n_corners(self) -> int:
         return self.cols * self.rows
 
+    def object_points(self) -> np.ndarray:
+        """Corner positions in the board frame, (cols*rows, 3) m, row by row."""
+        j, i = np.mgrid[0:self.rows, 0:self.cols]
+        return np.stack([i.ravel(), j.ravel(), np.zeros(i.size)], axis=1) * self.square_m
+
+
+@dataclass(frozen=True)
+class Checkerboard(_CornerGrid):
+    """A checkerboard with ``cols`` x ``rows`` inner corners and squares of ``square_mm``."""
+
+    cols: int = 9
+    rows: int = 6
+    square_mm: float = 115.0
+
+    def __post_init__(self):
+        if self.cols < 2 or self.rows < 2:
+            raise ValueError("a checkerboard needs at least 2 x 2 inner corners")
+        if not self.square_mm > 0:
+            raise ValueError("the square size must be positive")
+
     @property
     def orientable(self) -> bool:
         """True when the colours tell the corner order from its half-turn (cols + rows odd)."""
         return (self.cols + self.rows) % 2 == 1
-
-    def object_points(self) -> np.ndarray:
-        """Corner positions in the board frame, (cols*rows, 3) m, row by row."""
-        j, i = np.mgrid[0:self.rows, 0:self.cols]
-        pts = np.stack([i.ravel(), j.ravel(), np.zeros(i.size)], axis=1)
-        return pts * self.square_m
 
     @property
     def size_m(self) -> tuple[float, float]:
@@ -84,7 +91,7 @@ class Checkerboard:
 
 
 @dataclass(frozen=True)
-class CharucoBoard:
+class CharucoBoard(_CornerGrid):
     """A ChArUco board: ``cols`` x ``rows`` inner corners, ArUco markers in the white squares.
 
     Its corners are identified by the markers, so partial views are usable and the order
@@ -97,23 +104,7 @@ class CharucoBoard:
     marker_mm: float | None = None
     dictionary: int = cv2.aruco.DICT_5X5_100
 
-    @property
-    def square_m(self) -> float:
-        return self.square_mm / 1000.0
-
-    @property
-    def pattern_size(self) -> tuple[int, int]:
-        return (self.cols, self.rows)
-
-    @property
-    def n_corners(self) -> int:
-        return self.cols * self.rows
-
     orientable = True
-
-    def object_points(self) -> np.ndarray:
-        j, i = np.mgrid[0:self.rows, 0:self.cols]
-        return np.stack([i.ravel(), j.ravel(), np.zeros(i.size)], axis=1) * self.square_m
 
     def opencv_board(self) -> cv2.aruco.CharucoBoard:
         marker = (self.marker_mm or 0.75 * self.square_mm) / 1000.0

@@ -26,6 +26,16 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 RTSP_SCRIPT = ROOT / "tests" / "rtsp_server.py"
 
 
+def wait_until(predicate, timeout: float = 30.0, step: float = 0.1) -> bool:
+    """Poll ``predicate`` until it is true (True) or ``timeout`` s pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

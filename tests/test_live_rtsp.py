@@ -10,20 +10,11 @@ import requests
 
 from CameraHandler import CONNECTED, FAILED, RECONNECTING
 from settings import parse_settings
-from tests.support import RtspServer, VsionServer
+from tests.support import RtspServer, VsionServer, wait_until
 from VideoProcessor import VideoProcessor
 
 pytestmark = pytest.mark.slow
 FAST_RECONNECT = {"backoff_initial_s": 0.2, "backoff_max_s": 1.0, "read_timeout_s": 3.0, "open_timeout_s": 5.0}
-
-
-def wait_until(predicate, timeout=30.0, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def rtsp_cameras(server, n=6, credentials=True):

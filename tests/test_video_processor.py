@@ -12,17 +12,8 @@ import pytest
 
 from CameraHandler import CONNECTED, FAILED, CameraHandler, Frame
 from settings import CameraTuning, RecordingConfig, parse_settings
-from tests.support import free_port
+from tests.support import free_port, wait_until
 from VideoProcessor import CameraWriter, RecordingError, VideoProcessor
-
-
-def wait_until(predicate, timeout=20.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def make_processor(tmp_path, urls, **extra):

@@ -314,10 +314,6 @@ class CameraHandler:
             logger.error("camera %s: thread did not stop within %.0f s", self.name, timeout)
         self._set_status(STOPPED)
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
     # ----------------------------------------------------------------- health
     def health(self) -> CameraHealth:
         with self._lock:

@@ -188,9 +188,10 @@ class PreviewChannel:
                     self._publish(placeholder_jpeg(f"{self.name}: {status}", self.cfg.width, self.cfg.quality), 0)
                 continue
             seen = seq
-            now = time.monotonic()
-            # Deadline schedule with a quarter-period tolerance: jitter in frame arrival must
-            # not turn a 30 fps source into a 10 fps preview, and the average stays <= fps.
+            # Deadline schedule on the frames' own arrival times (not this thread's wake-ups, which
+            # lag under load), with a quarter-period tolerance: jitter must not turn a 30 fps
+            # source into a 10 fps preview, and the average stays <= fps.
+            now = frame.monotonic_ns / 1e9
             if now < due - 0.25 * period:
                 continue
             due = max(due + period, now - 0.5 * period)

@@ -96,6 +96,7 @@ class CalibrationWizard:
         return self
 
     def stop(self) -> None:
+        self.processor.set_image_demand("calibration", ())
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
@@ -128,6 +129,7 @@ class CalibrationWizard:
             self.step, self.camera = step, camera if step == "camera" else None
             for live in self._live.values():
                 live.still_looks, live.last = 0, None
+        self.processor.set_image_demand("calibration", self._focus(step, camera))
         self._wake.set()
         return self.state()
 
@@ -280,6 +282,14 @@ class CalibrationWizard:
         return CameraGroup(cams)
 
     # ------------------------------------------------------------------ helpers
+    def _focus(self, step: str | None, camera: int | None) -> list[int]:
+        """The cameras a step watches."""
+        if step == "camera":
+            return [camera]
+        if step in ("extrinsics", "floor"):
+            return list(range(len(self.names)))
+        return []
+
     def _check_index(self, camera) -> None:
         if not isinstance(camera, int) or not 0 <= camera < len(self.names):
             raise WizardError(f"no camera {camera!r}")
@@ -313,12 +323,7 @@ class CalibrationWizard:
         while not self._stop.is_set():
             with self._lock:
                 step, camera = self.step, self.camera
-            if step == "camera":
-                focus = [camera]
-            elif step in ("extrinsics", "floor"):
-                focus = list(range(len(self.names)))
-            else:
-                focus = []
+            focus = self._focus(step, camera)
             if not focus:
                 self._wake.wait(1.0)
                 self._wake.clear()

@@ -161,8 +161,10 @@ class _Source:
 class _AvSource(_Source):
     """A source read with PyAV: RTSP (live) or a video file (looped at its native fps)."""
 
-    def __init__(self, url: str, tuning: CameraTuning, live: bool, stop: threading.Event):
+    def __init__(self, url: str, tuning: CameraTuning, live: bool, stop: threading.Event, wants_images=None):
         self.live, self._stop = live, stop
+        self._wants_images = wants_images or (lambda: True)
+        self._resync = False
         options = {"rtsp_transport": "tcp", "allowed_media_types": "video", "fflags": "nobuffer"} if live else {}
         try:
             self.container = av.open(url, options=options, timeout=(tuning.open_timeout_s, tuning.read_timeout_s))
@@ -188,6 +190,16 @@ class _AvSource(_Source):
             yield from self._looped()
 
     def _decode(self, packet):
+        """Decoded frames of ``packet``; none for a remuxable stream while nobody needs pictures
+        (decoding then resumes at the next keyframe)."""
+        if self.info.remux:
+            if not self._wants_images():
+                self._resync = True
+                return []
+            if self._resync:
+                if not packet.is_keyframe:
+                    return []
+                self._resync = False
         try:
             return packet.decode()
         except av.FFmpegError as exc:  # a damaged packet costs its frame, not the connection
@@ -271,15 +283,18 @@ class _UsbSource(_Source):
 class CameraHandler:
     """Reads one camera in its own thread and hands every :class:`Frame` to ``sink``.
 
-    ``sink(frame)`` runs in this camera's thread and must return quickly. ``start()``
+    ``sink(frame)`` runs in this camera's thread and must return quickly. With
+    ``wants_images``, a remuxable stream is decoded only while it returns True (frames then
+    carry ``image=None``): pictures cost CPU, packets do not. ``start()``
     returns self; ``stop()`` sets the stop Event, closes the source and joins the thread.
     :meth:`health` and :attr:`info` are safe to call from any thread.
     """
 
     def __init__(self, index: int, config: CameraConfig, sink: Callable[[Frame], None],
-                 tuning: CameraTuning | None = None):
+                 tuning: CameraTuning | None = None, wants_images: Callable[[], bool] | None = None):
         self.index, self.config, self.name = index, config, config.name
         self._sink = sink
+        self._wants_images = wants_images  # None: always decode
         self.tuning = tuning or CameraTuning()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -345,13 +360,13 @@ class CameraHandler:
             import demo  # resolving a demo camera may fetch and prepare its video once
 
             path = demo.demo_video(int(url.split(":", 1)[1]))
-            return _AvSource(str(path), self.tuning, live=False, stop=self._stop)
+            return _AvSource(str(path), self.tuning, False, self._stop, self._wants_images)
         if "://" in url and not url.startswith("file://"):
-            return _AvSource(url, self.tuning, live=True, stop=self._stop)
+            return _AvSource(url, self.tuning, True, self._stop, self._wants_images)
         path = Path(url.removeprefix("file://"))
         if not path.is_file():
             raise SourceError(f"no such video file: {path}")
-        return _AvSource(str(path), self.tuning, live=False, stop=self._stop)
+        return _AvSource(str(path), self.tuning, False, self._stop, self._wants_images)
 
     def template_stream(self):
         """The current PyAV input stream (to copy codec parameters from), or None.

@@ -459,7 +459,9 @@ class VideoProcessor:
         self._cam_locks = [threading.Lock() for _ in range(n)]
         self._preroll: list[list[Frame]] = [[] for _ in range(n)]
         self._writers: list[CameraWriter | None] = [None] * n
-        self.handlers = [CameraHandler(i, cam, self._sink(i), settings.camera) for i, cam in enumerate(settings.cameras)]
+        self._demand: dict[str, frozenset[int]] = {}  # who needs decoded pictures of which cameras
+        self.handlers = [CameraHandler(i, cam, self._sink(i), settings.camera, self._wants_images_fn(i))
+                         for i, cam in enumerate(settings.cameras)]
         self.previews = [
             PreviewChannel(i, cam.name, self.slots[i], settings.preview, self._status_fn(i), self.stop_event)
             for i, cam in enumerate(settings.cameras)
@@ -498,6 +500,17 @@ class VideoProcessor:
     @property
     def takes_dir(self) -> Path:
         return self.settings.data_dir / "takes"
+
+    def set_image_demand(self, owner: str, cameras) -> None:
+        """Declare which cameras ``owner`` needs decoded pictures of (empty: none). Thread-safe."""
+        self._demand = {**self._demand, owner: frozenset(cameras)}  # replaced whole: readers never lock
+
+    def _wants_images_fn(self, i):
+        def wants() -> bool:
+            return (self.previews[i].viewers > 0 or self.processing_event.is_set()
+                    or any(i in cams for cams in self._demand.values()))
+
+        return wants
 
     def _status_fn(self, i):
         return lambda: self.handlers[i].health().status

@@ -24,29 +24,34 @@ def demo_server(tmp_path_factory):
     env = {**os.environ, "VSION_DATA": str(data)}
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "demo", "--port", str(port), "--no-browser"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=data)
-    logins, lines = {}, []
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and "trainee" not in logins:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        lines.append(line)
-        m = re.match(r"\s+(admin|technician|expert|trainee)\s+(\S+)\s+\(", line)
-        if m:
-            logins[m.group(1)] = m.group(2)
-    assert "trainee" in logins, "".join(lines)
-    url = f"http://127.0.0.1:{port}"
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url + "/healthz", timeout=5).json()["connected"] == 4:
+    try:
+        logins, lines = {}, []
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and "trainee" not in logins:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
                 break
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    yield url, logins
-    proc.terminate()
-    proc.wait(30)
-    assert proc.returncode == 0
+            lines.append(line)
+            m = re.match(r"\s+(admin|technician|expert|trainee)\s+(\S+)\s+\(", line)
+            if m:
+                logins[m.group(1)] = m.group(2)
+        assert "trainee" in logins, "".join(lines)
+        url = f"http://127.0.0.1:{port}"
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url + "/healthz", timeout=5).json()["connected"] == 4:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.5)
+        yield url, logins
+        proc.terminate()
+        proc.wait(30)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:  # never leave a server behind, whatever failed
+            proc.kill()
+            proc.wait(10)
 
 
 @pytest.fixture(scope="module")

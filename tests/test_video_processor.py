@@ -207,3 +207,22 @@ def test_writer_overflow_drops_until_next_keyframe(tmp_path):
     assert writer.dropped == 2
     writer.offer(_frame(capacity + 2, key=True))
     assert writer.dropped == 2 and writer._queue.qsize() == capacity
+
+
+def test_pictures_are_decoded_only_while_needed(tmp_path, video_file):
+    vp = make_processor(tmp_path, [video_file]).start()
+    try:
+        assert wait_until(lambda: connected(vp))
+        time.sleep(0.3)
+        _, frame = vp.slots[0].get()
+        assert frame.packet is not None and frame.image is None  # nobody watches: packets only
+        with vp.previews[0].watch():
+            assert wait_until(lambda: vp.slots[0].get()[1].image is not None, timeout=5)  # from the next keyframe
+        vp.set_image_demand("test", {0})
+        assert wait_until(lambda: vp.slots[0].get()[1].image is not None, timeout=5)
+        vp.set_image_demand("test", ())
+        time.sleep(0.3)
+        assert vp.slots[0].get()[1].image is None
+        assert vp.handlers[0].health().fps > 20  # capture never stopped
+    finally:
+        vp.stop()

@@ -146,8 +146,9 @@ def test_wizard_page_in_a_browser(server, studio):
         page.fill("#password", server.passwords["tech"])
         page.click("#sign-in")
         page.click("#nav-calibration")
-        expect(page.locator("#step-camera-0")).to_be_visible()
+        page.wait_for_selector("body[data-ready='1']")  # resumed where the wizard was
         page.click("#step-camera-0")
+        expect(page.locator("#intr-check")).to_be_visible()
         expect(page.locator("#intr-board-line")).to_contain_text("11,5 cm")
         expect(page.locator("#intr-board-line")).to_contain_text("9 x 6")
         page.click("#intr-check")

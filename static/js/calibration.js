@@ -428,6 +428,7 @@
     const s = ack.state || {};
     if (first && s.step && panels[s.step]) goTo(s.step, s.step === "camera" ? (s.camera || 0) : state.camera);
     else goTo(state.step, state.camera);
+    body.dataset.ready = "1";  // the page has resumed the server's wizard (tests wait for this)
   }
 
   /** Camera health from the server (status, resolution) into our list, matched by index. */

@@ -59,13 +59,22 @@ def _shape(corners: np.ndarray) -> np.ndarray:
     return centred / np.sqrt((centred ** 2).sum(axis=1).mean())
 
 
+def _common(a: Detection, b: Detection) -> tuple[np.ndarray, np.ndarray]:
+    """The corners both detections found, in the same order (ChArUco views may be partial)."""
+    if np.array_equal(a.ids, b.ids):
+        return a.corners, b.corners
+    _, ia, ib = np.intersect1d(a.ids, b.ids, return_indices=True)
+    return a.corners[ia], b.corners[ib]
+
+
 def is_new_view(det: Detection, previous: list[Detection], width: int) -> bool:
     """True unless a previous detection has the board at about the same place and tilt."""
     for other in previous:
-        if other.corners.shape != det.corners.shape:
+        mine, theirs = _common(det, other)
+        if len(mine) < 4:
             continue
-        shift = np.linalg.norm(det.corners - other.corners, axis=1).mean() / width
-        shape = np.linalg.norm(_shape(det.corners) - _shape(other.corners), axis=1).mean()
+        shift = np.linalg.norm(mine - theirs, axis=1).mean() / width
+        shape = np.linalg.norm(_shape(mine) - _shape(theirs), axis=1).mean()
         if shift < NEW_POSITION and shape < NEW_SHAPE:
             return False
     return True
@@ -143,6 +152,7 @@ class CalibrationWizard:
             name = self.names[camera]
             self.views[name] = []
             self.intrinsics.pop(name, None)
+            self.rig = None  # solved with what was just forgotten
             return self.state()
 
     def check(self, camera: int) -> dict:
@@ -177,6 +187,7 @@ class CalibrationWizard:
         result = calibrate_intrinsics(list(dets), self.board, name, size, list(labels))
         with self._lock:
             self.intrinsics[name] = result
+            self.rig = None  # to be solved again with these intrinsics
         logger.info("calibration: %s intrinsics RMS %.3f px from %d views", name, result.rms_px, result.used)
         return self._intrinsics_summary(result)
 
@@ -193,6 +204,7 @@ class CalibrationWizard:
             for name, (gray, _) in found.items():
                 self._save_picture("extrinsics", name, "floor", gray)
             self.floor = {name: det for name, (_, det) in found.items()}
+            self.rig = None
             self._emit_moments()
             return {"cameras": sorted(found), "message": "hint_floor_ok"}
 
@@ -206,6 +218,7 @@ class CalibrationWizard:
                     detections[name][label] = det
             for name, det in (self.floor or {}).items():
                 detections[name]["floor"] = det
+            floor_moment = "floor" if self.floor else None
         if not any(detections.values()):
             raise WizardError("no board moment captured yet: show the board to two or more cameras at once")
 
@@ -213,7 +226,7 @@ class CalibrationWizard:
             self._emit("calibration progress", {"stage": stage, "fraction": fraction})
 
         result = calibrate_extrinsics(intrinsics, detections, self.board,
-                                      floor_moment="floor" if self.floor else None,
+                                      floor_moment=floor_moment,
                                       refine_intrinsics=refine_intrinsics, progress=progress)
         with self._lock:
             self.rig = result
@@ -313,6 +326,7 @@ class CalibrationWizard:
         size = (gray.shape[1], gray.shape[0])
         if self.sizes.get(name, size) != size:  # the camera changed resolution: start its views again
             self.views[name] = []
+            self.intrinsics.pop(name, None)
         self.sizes[name] = size
         label = f"v{len(self.views[name]) + 1:03d}"
         self._save_picture("intrinsics", name, label, gray)
@@ -349,7 +363,7 @@ class CalibrationWizard:
                 continue
             det = detect_board(gray, self.board, thorough=False)
             width = gray.shape[1]
-            if det is not None and live.last is not None:
+            if det is not None and live.last is not None and np.array_equal(det.ids, live.last.ids):
                 motion = np.linalg.norm(det.corners - live.last.corners, axis=1).mean()
                 live.still_looks = live.still_looks + 1 if motion < max(1.5, STILL_FRACTION * width) else 0
             else:

@@ -263,6 +263,18 @@ def calibrate_extrinsics(cameras: CameraGroup, detections: dict[str, dict[str, D
     if unknown:
         raise CalibrationError(f"unknown camera {', '.join(unknown)} (intrinsics have {', '.join(names)})")
     cams = {n: cameras[n] for n in names}
+    if not getattr(board, "orientable", True):
+        raise CalibrationError(f"a {board.cols}x{board.rows} checkerboard looks the same turned by half a turn: "
+                               f"use a board whose columns plus rows is odd (9x6) or a ChArUco board")
+    for n, cam in cams.items():
+        if cam.dist.size > 5:
+            raise CalibrationError(f"camera {n}: {cam.dist.size} distortion terms; VSION's adjustment uses five "
+                                   f"(k1, k2, p1, p2, k3): recalibrate its intrinsics with VSION")
+        sizes = {det.image_size for det in detections[n].values() if det is not None}
+        if sizes - {tuple(cam.size)}:
+            odd = sorted(sizes - {tuple(cam.size)})[0]
+            raise CalibrationError(f"camera {n}: its views are {odd[0]}x{odd[1]} but its intrinsics are for "
+                                   f"{cam.size[0]}x{cam.size[1]}: calibrate its intrinsics at this resolution")
 
     # 1. Board pose per camera and moment.
     report("board poses", 0.0)
@@ -333,6 +345,12 @@ def calibrate_extrinsics(cameras: CameraGroup, detections: dict[str, dict[str, D
         limit = max(5.0 * np.median(err), 2.0)
         keep = err <= limit
         outliers = int((~keep).sum())
+        lost = [n for i, n in enumerate(names) if not keep[obs_cam == i].any()]
+        if lost:
+            raise CalibrationError(f"camera {', '.join(lost)}: none of its board views agrees with the others "
+                                   f"(check its intrinsics, or that it shows the same board at the same moments)")
+        if floor_moment is not None and not keep[obs_moment == moment_index.get(floor_moment, -1)].any():
+            raise CalibrationError("the floor board view disagrees with the other views: capture the origin again")
         if outliers == 0:
             break
         report("bundle adjustment (without outliers)", 0.6)

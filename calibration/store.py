@@ -35,7 +35,7 @@ def _write_json(path: Path, data: dict) -> None:
 
 def set_dir(root: Path, set_id: str) -> Path:
     """The folder of set ``set_id`` (UnknownSet for a malformed or missing id: never a path from outside)."""
-    if not isinstance(set_id, str) or not SET_ID.match(set_id) or not (Path(root) / set_id / "meta.json").is_file():
+    if not isinstance(set_id, str) or not SET_ID.fullmatch(set_id) or not (Path(root) / set_id / "meta.json").is_file():
         raise UnknownSet(set_id)
     return Path(root) / set_id
 
@@ -70,14 +70,21 @@ def list_sets(root: Path) -> list[dict]:
         return []
     current = active_id(root)
     sets = []
-    for meta_path in sorted(root.glob("*/meta.json"), reverse=True):
+    for meta_path in root.glob("*/meta.json"):
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        meta["active"] = meta.get("id") == current
+        if not isinstance(meta, dict) or not isinstance(meta.get("id"), str):
+            continue
+        meta["active"] = meta["id"] == current
         sets.append(meta)
-    return sets
+
+    def newest_first(meta):
+        base, _, n = meta["id"].partition("-")[2].partition("-")
+        return (meta["id"][:8], base, int(n or 0))
+
+    return sorted(sets, key=newest_first, reverse=True)
 
 
 def load_set(root: Path, set_id: str) -> tuple[CameraGroup, dict]:

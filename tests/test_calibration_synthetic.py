@@ -80,3 +80,17 @@ def test_studio_accuracy_beats_the_targets():
     assert metrics["scale_error_pct"] <= 0.1
     assert metrics["outliers_removed"] == 0
     assert max(metrics["extrinsic_median_reprojection_px"].values()) < 0.2
+
+
+def test_extrinsics_refuse_ambiguous_boards_and_wrong_resolutions(ring):
+    from calibration.camera import CameraGroup
+    from calibration.detect import Detection
+
+    group = CameraGroup(ring[:2])
+    det = Detection(np.zeros((54, 2)), np.arange(54), (1280, 720), "x")
+    views = {"cam1": {"a": det}, "cam2": {"a": det}}
+    with pytest.raises(CalibrationError, match="half a turn"):
+        calibrate_extrinsics(group, views, Checkerboard(8, 6, 100))
+    small = Detection(np.zeros((54, 2)), np.arange(54), (640, 360), "x")
+    with pytest.raises(CalibrationError, match="cam2: its views are 640x360 but its intrinsics are for 1280x720"):
+        calibrate_extrinsics(group, {"cam1": {"a": det}, "cam2": {"a": small}}, BOARD)

@@ -98,7 +98,10 @@ def get_set(set_id: str):
 @roles_required(*CALIBRATION_ROLES)
 def activate_set(set_id: str):
     _load(set_id)
-    store.activate(_wizard().sets_root, set_id, _wizard().active_path)
+    try:
+        store.activate(_wizard().sets_root, set_id, _wizard().active_path)
+    except OSError as exc:
+        abort(409, f"cannot write the calibration in force: {exc.strerror}")
     current_app.logger.info("calibration set %s activated", set_id)
     return jsonify(ok=True, active=set_id)
 

@@ -216,7 +216,7 @@ class CameraWriter:
     the stop event, or when ``stop_grace_s`` passes without one (camera down).
     """
 
-    def __init__(self, take_dir: Path, handler: CameraHandler, cfg: RecordingConfig, fragment_ms: int):
+    def __init__(self, take_dir: Path, handler: CameraHandler, cfg: RecordingConfig):
         self.handler, self.name = handler, handler.name
         self.mp4, self.csv_path = take_dir / f"{self.name}.mp4", take_dir / f"{self.name}.timestamps.csv"
         info = handler.info
@@ -225,7 +225,7 @@ class CameraWriter:
         # Decoded pictures waiting for the encoder weigh megabytes each: keep at most 2 s of them.
         seconds = cfg.queue_seconds if info is None or info.remux else min(cfg.queue_seconds, ENCODE_QUEUE_S)
         self._queue: queue.Queue[Frame] = queue.Queue(maxsize=max(8, int(seconds * fps)))
-        self._cfg, self._fragment_ms = cfg, fragment_ms
+        self._cfg = cfg
         self._stop_ns: int | None = None
         self._deadline = 0.0
         self._done = threading.Event()
@@ -300,7 +300,7 @@ class CameraWriter:
             self._close()
 
     def _open(self, frame: Frame) -> None:
-        opts = {"movflags": MOVFLAGS, "flush_packets": "1", "frag_duration": str(self._fragment_ms * 1000)}
+        opts = {"movflags": MOVFLAGS, "flush_packets": "1", "frag_duration": str(self._cfg.fragment_ms * 1000)}
         self._out = av.open(str(self.mp4), "w", format="mp4", options=opts)
         if frame.packet is not None:
             with self.handler.lock:
@@ -580,8 +580,7 @@ class VideoProcessor:
             take_id = time.strftime("%Y%m%d-%H%M%S", time.localtime(wall / 1e9)) + "-" + secrets.token_hex(2)
             take_dir = self.takes_dir / take_id
             meta = {"calibration": None, "work_card": None, **(meta or {})}
-            writers = [CameraWriter(take_dir, h, self.settings.recording, self.settings.recording.fragment_ms)
-                       for h in self.handlers]
+            writers = [CameraWriter(take_dir, h, self.settings.recording) for h in self.handlers]
             take = Take(take_dir, meta, writers, (mono, wall))
             try:
                 take_dir.mkdir(parents=True)

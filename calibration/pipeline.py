@@ -70,11 +70,7 @@ def detections_from_frames(frames_dir: Path, names: list[str], board,
 def extrinsics_from_frames(frames_dir: Path, intrinsics: CameraGroup, board, floor: str | None = None,
                            refine_intrinsics: bool = False, progress=_noop) -> ExtrinsicsResult:
     """Detect the board in every camera's synchronized views and calibrate all poses together."""
-    detections, sizes = detections_from_frames(frames_dir, intrinsics.names, board, progress)
-    for n, size in sizes.items():
-        if tuple(size) != tuple(intrinsics[n].size):
-            raise CalibrationError(f"camera {n}: views are {size[0]}x{size[1]} but its intrinsics are for "
-                                   f"{intrinsics[n].size[0]}x{intrinsics[n].size[1]}")
+    detections, _ = detections_from_frames(frames_dir, intrinsics.names, board, progress)
     if floor is None and any("floor" in d for d in detections.values()):
         floor = "floor"
     return calibrate_extrinsics(intrinsics, detections, board, floor_moment=floor,

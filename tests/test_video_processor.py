@@ -195,7 +195,7 @@ class _Handler:
 
 
 def test_writer_overflow_drops_until_next_keyframe(tmp_path):
-    writer = CameraWriter(tmp_path, _Handler(), RecordingConfig(queue_seconds=0.1), 500)  # not started: queue fills
+    writer = CameraWriter(tmp_path, _Handler(), RecordingConfig(queue_seconds=0.1))  # not started: queue fills
     capacity = writer._queue.maxsize
     for seq in range(capacity):
         writer.offer(_frame(seq, key=seq == 0))

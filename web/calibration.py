@@ -8,7 +8,7 @@ from flask_socketio import join_room
 from pydantic import BaseModel, ConfigDict, Field
 
 from calibration import store
-from calibration.intrinsics import CalibrationError
+from calibration.intrinsics import COVERAGE_GRID, MIN_VIEWS, CalibrationError
 from calibration.io import CalibrationFileError
 from CalibrationWizard import WizardError, rig_summary
 from web.events import socket_event
@@ -120,8 +120,6 @@ def begin(data):
     join_room(CALIBRATION_ROOM)
     wizard = _wizard()
     b = wizard.board
-    from calibration.intrinsics import COVERAGE_GRID, MIN_VIEWS
-
     return {"cameras": current_app.extensions["vsion.processor"].health(),
             "board": {"cols": b.cols, "rows": b.rows, "square_mm": b.square_mm},
             "coverage_grid": list(COVERAGE_GRID), "min_views": MIN_VIEWS, "state": wizard.begin()}

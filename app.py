@@ -276,13 +276,14 @@ def _board(spec: str, square_mm: float, charuco: bool = False):
 class _Progress:
     """The pipeline's progress callback as a tqdm bar on standard error."""
 
-    def __init__(self, desc: str):
+    def __init__(self, desc: str, counted: str = "detection", unit: str = "view"):
         from tqdm import tqdm
 
-        self.bar = tqdm(desc=desc, unit="view", leave=False, disable=None)
+        self.counted = counted
+        self.bar = tqdm(desc=desc, unit=unit, leave=False, disable=None)
 
     def __call__(self, done, total, stage):
-        if stage == "detection":
+        if stage == self.counted:
             self.bar.total = total
             self.bar.n = done
             self.bar.refresh()
@@ -407,6 +408,77 @@ def calibrate_import_cmd(source, out):
     group = _run_calibration(lambda progress: load_calibration(source), "reading")
     save_toml(group, out)
     click.echo(f"imported {len(group)} camera(s) ({', '.join(group.names)}) from {source}; saved {out}")
+
+
+PROCESS_OPTIONS = [
+    click.option("--calibration", "calibration", required=True,
+                 type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Calibration TOML."),
+    click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder."),
+    click.option("--cutoff", default=6.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+                 help="Low-pass filter cutoff (Hz)."),
+    click.option("--no-filter", is_flag=True, help="Do not low-pass filter the 3D trajectories (gaps are still filled)."),
+]
+
+
+def process_options(fn):
+    for option in reversed(PROCESS_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def _run_reconstruction(fn, calibration: Path):
+    """Load the calibration and run ``fn(group, progress)``; input errors become one-line command errors."""
+    from calibration.io import CalibrationFileError, load_calibration
+    from reconstruction.pipeline import ProcessError
+
+    progress = _Progress("2d pose", counted="2d pose", unit="frame")
+    try:
+        return fn(load_calibration(calibration), progress)
+    except (ProcessError, CalibrationFileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        progress.close()
+
+
+def _summary(report: dict, out: Path) -> None:
+    median = report["median_reprojection_px"]
+    cv = report["mean_segment_cv_pct"]
+    click.echo(f"{report['frames']} frames from {len(report['cameras'])} cameras: "
+               f"{report['reconstructed_pct']:.1f} % of joints reconstructed, median reprojection error "
+               f"{'-' if median is None else f'{median:.1f} px'}, limb length variation "
+               f"{'-' if cv is None else f'{cv:.1f} %'}; outputs in {out}")
+
+
+@cli.command("process")
+@click.argument("take_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@process_options
+@click.option("--sync", "sync_method", type=click.Choice(["auto", "timestamps", "none"]), default=None,
+              help="How to align the cameras [default: timestamps if the take has them, else auto].")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="2D pose processes [default: one per core].")
+def process_cmd(take_dir, calibration, out, cutoff, no_filter, sync_method, workers):
+    """2D pose, synchronization, triangulation, filtering and exports of a take."""
+    from reconstruction.pipeline import Options, process_take
+
+    options = Options(sync=sync_method, cutoff_hz=None if no_filter else cutoff, workers=workers)
+    report = _run_reconstruction(lambda group, progress: process_take(take_dir, group, out, options, progress),
+                                 calibration)
+    if report["sync"]["method"] == "auto":
+        offsets = ", ".join(f"{n} {o:+d}" for n, o in report["sync"]["offsets"].items())
+        click.echo(f"synchronization offsets (frames): {offsets}")
+    _summary(report, out)
+
+
+@cli.command("triangulate")
+@click.argument("keypoints", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@process_options
+def triangulate_cmd(keypoints, calibration, out, cutoff, no_filter):
+    """3D reconstruction from 2D keypoints alone (a keypoints2d.npz)."""
+    from reconstruction.pipeline import Options, triangulate_file
+
+    options = Options(cutoff_hz=None if no_filter else cutoff)
+    report = _run_reconstruction(lambda group, progress: triangulate_file(keypoints, group, out, options, progress),
+                                 calibration)
+    _summary(report, out)
 
 
 if __name__ == "__main__":

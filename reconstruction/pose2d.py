@@ -1,0 +1,431 @@
+"""2D pose of every frame of a take's videos: MediaPipe Pose in worker processes.
+
+``probe_video`` lists a video's frames (their pts) without decoding. ``PoseEstimator`` wraps one
+MediaPipe Pose graph (``model_complexity=1``, the only model shipped with VSION). ``estimate_videos``
+cuts every video into chunks of consecutive frames and runs the chunks on a pool of worker
+processes, so that all cores work even for one camera; each frame's result lands at the position
+of its pts in the sorted pts of the video, so the output does not depend on how the chunks were
+cut or in which order frames came out of the decoder. ``bare_inference`` runs the same chunks on
+the same pool without keeping anything, for the benchmark in ``bench/``.
+
+Points are in pixels of the video's frames (x to the right, y down, origin at the top-left corner
+of the top-left pixel); scores are MediaPipe's landmark visibility in [0, 1].
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+import queue as queue_module
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from reconstruction.landmarks import N_JOINTS
+
+logger = logging.getLogger(__name__)
+
+STAGE = "2d pose"
+PROGRESS_PERIOD_S = 0.5  # the caller hears about progress at least this often
+_WORKER_REPORT_S = 0.25  # a worker sends its count at most this often
+_PROGRESS_QUEUE_SIZE = 1024
+
+Progress = Callable[[int, int, str], None]
+
+
+class PoseError(ValueError):
+    """A video cannot be read or its 2D pose cannot be estimated; the message names the file or camera."""
+
+
+@dataclass(frozen=True, eq=False)
+class VideoInfo:
+    """What ``probe_video`` learns about a video without decoding it.
+
+    ``pts`` (``(frames,)`` int64, read-only, sorted) holds the presentation timestamp of every frame
+    in units of ``time_base`` (s); frame ``i`` of the video is the frame whose pts is ``pts[i]``.
+    ``fps`` is the stream's nominal rate (frames/s); ``width`` and ``height`` are in px.
+    Compared by identity (it holds an array).
+    """
+
+    path: Path
+    frames: int
+    fps: float
+    width: int
+    height: int
+    pts: np.ndarray = field(repr=False)
+    time_base: Fraction
+
+    @property
+    def times(self) -> np.ndarray:
+        """``(frames,)`` float64: each frame's presentation time (s) on the stream's clock."""
+        return self.pts.astype(np.float64) * float(self.time_base)
+
+
+@dataclass(frozen=True, eq=False)
+class CameraKeypoints:
+    """2D pose of every frame of one camera's video.
+
+    ``points``: ``(F, 33, 2)`` float32 px in the video's frames, NaN where nobody was found or the
+    frame could not be decoded; ``scores``: ``(F, 33)`` float32 landmark visibility in [0, 1], 0 there.
+    ``F == info.frames`` and row ``i`` belongs to the frame with pts ``info.pts[i]``.
+    """
+
+    info: VideoInfo
+    points: np.ndarray
+    scores: np.ndarray
+
+
+# ---------------------------------------------------------------------------------------------- probing
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.is_file():
+        raise PoseError(f"{path}: no such video file")
+    try:
+        return av.open(str(path))
+    except (av.FFmpegError, OSError) as exc:
+        raise PoseError(f"{path}: not a readable video ({exc})") from exc
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """List the frames of a video's first video stream in one demux pass (no decoding).
+
+    Works on VSION's fragmented MP4 recordings (whose header announces 0 frames) as on ordinary
+    files. A file cut short after its first packets (a recording that was killed) keeps the frames
+    read so far. Raises :class:`PoseError` for a missing, unreadable or empty file or a file
+    without a video stream. Thread-safe (nothing is shared).
+    """
+    path = Path(path)
+    with _open(path) as container:
+        if not container.streams.video:
+            raise PoseError(f"{path}: no video stream")
+        stream = container.streams.video[0]
+        pts: list[int] = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size and packet.pts is not None:
+                    pts.append(packet.pts)
+        except (av.FFmpegError, OSError) as exc:
+            if not pts:
+                raise PoseError(f"{path}: not a readable video ({exc})") from exc
+            logger.warning("%s: unreadable after %d frames, keeping those (%s)", path, len(pts), exc)
+        if not pts:
+            raise PoseError(f"{path}: the video has no frames")
+        times = np.sort(np.asarray(pts, dtype=np.int64))
+        times.setflags(write=False)
+        time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 90000)
+        rate = stream.average_rate or stream.guessed_rate
+        if rate:
+            fps = float(rate)
+        elif len(times) > 1 and np.median(np.diff(times)) > 0:
+            fps = 1.0 / (float(np.median(np.diff(times))) * float(time_base))
+        else:
+            raise PoseError(f"{path}: cannot tell the frame rate")
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if not width or not height:
+            raise PoseError(f"{path}: the video stream has no picture size")
+    return VideoInfo(path=path, frames=len(times), fps=fps, width=width, height=height, pts=times,
+                     time_base=time_base)
+
+
+# ---------------------------------------------------------------------------------------------- one graph
+class PoseEstimator:
+    """One MediaPipe Pose graph in tracking mode (``model_complexity=1``, no smoothing).
+
+    Not thread-safe: the graph keeps tracking state from frame to frame, so every thread or process
+    needs its own estimator and must feed it frames in order. Call :meth:`reset` before a frame that
+    does not follow the previous one. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
+        import mediapipe as mp  # heavy (~0.5 s): only where a graph is really built
+
+        self._pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=False,
+                                            enable_segmentation=False,
+                                            min_detection_confidence=min_detection_confidence,
+                                            min_tracking_confidence=min_tracking_confidence)
+
+    def process(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pose of one ``(H, W, 3)`` uint8 RGB image.
+
+        Returns ``points`` ``(33, 2)`` float32 px of this image (x = landmark.x * W, y = landmark.y
+        * H; may fall outside the image for landmarks MediaPipe guesses off-screen) and ``scores``
+        ``(33,)`` float32 visibility in [0, 1]. With nobody found: points all NaN, scores all 0.
+        """
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
+        result = self._pose.process(rgb)
+        if result.pose_landmarks is None:
+            return np.full((N_JOINTS, 2), np.nan, np.float32), np.zeros(N_JOINTS, np.float32)
+        values = np.array([(lm.x, lm.y, lm.visibility) for lm in result.pose_landmarks.landmark], np.float64)
+        height, width = rgb.shape[:2]
+        points = (values[:, :2] * (width, height)).astype(np.float32)
+        return points, values[:, 2].astype(np.float32)
+
+    def reset(self) -> None:
+        """Forget the tracked person: the next frame runs the detector."""
+        self._pose.reset()
+
+    def close(self) -> None:
+        self._pose.close()
+
+    def __enter__(self) -> PoseEstimator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------------------------- chunks
+@dataclass(frozen=True, eq=False)
+class _Chunk:
+    """Frames ``start .. start + len(pts) - 1`` of one camera's video (``pts``: their sorted pts)."""
+
+    task: int
+    camera: str
+    path: str
+    start: int
+    pts: np.ndarray = field(repr=False)
+
+
+def _plan(infos: dict[str, VideoInfo], chunk_frames: int) -> list[_Chunk]:
+    chunks: list[_Chunk] = []
+    for camera, info in infos.items():
+        for start in range(0, info.frames, chunk_frames):
+            chunks.append(_Chunk(len(chunks), camera, str(info.path), start, info.pts[start:start + chunk_frames]))
+    return chunks
+
+
+def _decoded(container, stream) -> Iterator[av.VideoFrame]:
+    """Decode ``stream`` from the container's position; a packet that does not decode is skipped."""
+    try:
+        for packet in container.demux(stream):
+            try:
+                yield from stream.decode(packet)
+            except av.FFmpegError as exc:
+                logger.debug("%s: a packet at pts %s did not decode (%s)", container.name, packet.pts, exc)
+    except (av.FFmpegError, OSError) as exc:
+        logger.warning("%s: reading stopped (%s)", container.name, exc)
+
+
+def _chunk_frames(path: str, start: int, pts: np.ndarray) -> Iterator[tuple[int, av.VideoFrame]]:
+    """Yield ``(i, frame)`` for the frames of a chunk, ``i`` = position of the frame's pts in ``pts``.
+
+    Seeks to the keyframe at or before the chunk's first frame and decodes from there. Should the
+    seek land past that frame (an index that is not precise enough), decodes from the beginning
+    of the file instead. A frame that does not decode is simply not yielded.
+    """
+    first, last = int(pts[0]), int(pts[-1])
+    for from_start in (start == 0, True):
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            if not from_start:
+                try:
+                    container.seek(first, stream=stream, backward=True, any_frame=False)
+                except av.FFmpegError as exc:
+                    logger.debug("%s: seek to pts %d failed (%s), decoding from the start", path, first, exc)
+                    continue
+            overshot, seen_any = False, False
+            for frame in _decoded(container, stream):
+                if frame.pts is None:
+                    continue
+                if not seen_any and not from_start and frame.pts > first:
+                    overshot = True
+                    break
+                seen_any = True
+                if frame.pts < first:
+                    continue
+                if frame.pts > last:
+                    return
+                i = int(np.searchsorted(pts, frame.pts))
+                if i < len(pts) and pts[i] == frame.pts:
+                    yield i, frame
+            if not overshot:
+                return
+            logger.debug("%s: seek to pts %d landed on pts %s, decoding from the start", path, first, frame.pts)
+
+
+# Worker-process state, set once per process by _init_worker (spawned processes share nothing).
+_ESTIMATOR: PoseEstimator | None = None
+_PROGRESS = None
+
+
+def _init_worker(progress_queue, nice: int) -> None:
+    global _ESTIMATOR, _PROGRESS
+    if nice > 0:
+        os.nice(nice)
+    if progress_queue is not None:
+        progress_queue.cancel_join_thread()  # a count lost at exit is harmless; a hang on exit is not
+    _PROGRESS = progress_queue
+    _ESTIMATOR = PoseEstimator()
+
+
+def _run_chunk(chunk: _Chunk, bare: bool) -> tuple[int, np.ndarray | None, np.ndarray | None, int]:
+    """Pose of one chunk in a worker: ``(task, points (n, 33, 2) | None, scores (n, 33) | None, decoded)``.
+
+    ``bare`` only decodes, converts to RGB and runs the graph, keeping nothing (benchmark).
+    """
+    estimator = _ESTIMATOR
+    if estimator is None:
+        raise RuntimeError("worker process was not initialized")
+    estimator.reset()
+    n = len(chunk.pts)
+    decoded = 0
+    if bare:
+        for _, frame in _chunk_frames(chunk.path, chunk.start, chunk.pts):
+            estimator._pose.process(frame.to_ndarray(format="rgb24"))
+            decoded += 1
+        return chunk.task, None, None, decoded
+    points = np.full((n, N_JOINTS, 2), np.nan, np.float32)
+    scores = np.zeros((n, N_JOINTS), np.float32)
+    last_report = time.monotonic()
+    for i, frame in _chunk_frames(chunk.path, chunk.start, chunk.pts):
+        points[i], scores[i] = estimator.process(frame.to_ndarray(format="rgb24"))
+        decoded += 1
+        now = time.monotonic()
+        if _PROGRESS is not None and now - last_report >= _WORKER_REPORT_S:
+            last_report = now
+            try:
+                _PROGRESS.put_nowait((chunk.task, i + 1))
+            except queue_module.Full:
+                pass  # progress is advisory: drop the count, the next one says more
+    return chunk.task, points, scores, decoded
+
+
+def _run_chunks(chunks: list[_Chunk], workers: int | None, nice: int, bare: bool,
+                progress: Progress | None) -> tuple[list[tuple], float, int]:
+    """Run ``chunks`` on a spawn process pool: ``(results by task, seconds, workers)``.
+
+    ``seconds`` is the wall time from the pool's creation to its last result. Progress goes to
+    ``progress`` from this thread. The pool is shut down whatever happens.
+    """
+    total = sum(len(c.pts) for c in chunks)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(chunks)))
+    ctx = multiprocessing.get_context("spawn")
+    progress_queue = ctx.Queue(_PROGRESS_QUEUE_SIZE) if progress is not None else None
+    counts = [0] * len(chunks)
+    results: list[tuple | None] = [None] * len(chunks)
+    reported, last_call = -1, time.monotonic()
+
+    def report(force: bool = False) -> None:
+        nonlocal reported, last_call
+        if progress_queue is not None:
+            while True:
+                try:
+                    task, count = progress_queue.get_nowait()
+                except queue_module.Empty:
+                    break
+                if results[task] is None:
+                    counts[task] = max(counts[task], count)
+        done = sum(counts)
+        now = time.monotonic()
+        if progress is not None and (force or done != reported or now - last_call >= PROGRESS_PERIOD_S):
+            progress(done, total, STAGE)
+            reported, last_call = done, now
+
+    started = time.perf_counter()
+    executor = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                      initargs=(progress_queue, nice))
+    futures: dict[cf.Future, _Chunk] = {}
+    try:
+        futures = {executor.submit(_run_chunk, chunk, bare): chunk for chunk in chunks}
+        pending = set(futures)
+        while pending:
+            finished, pending = cf.wait(pending, timeout=_WORKER_REPORT_S, return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                chunk = futures[future]
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - any worker failure becomes a PoseError naming the video
+                    raise PoseError(f"camera {chunk.camera}: 2D pose failed on {chunk.path} (frames "
+                                    f"{chunk.start}-{chunk.start + len(chunk.pts) - 1}): {exc}") from exc
+                results[chunk.task] = result
+                counts[chunk.task] = len(chunk.pts)
+                if result[3] < len(chunk.pts):
+                    logger.warning("camera %s: %d of frames %d-%d did not decode", chunk.camera,
+                                   len(chunk.pts) - result[3], chunk.start, chunk.start + len(chunk.pts) - 1)
+            report(force=bool(finished))
+        seconds = time.perf_counter() - started
+    finally:
+        for future in futures:
+            future.cancel()
+        executor.shutdown(wait=True, cancel_futures=True)
+        if progress_queue is not None:
+            progress_queue.close()
+    return results, seconds, workers
+
+
+def _probe_all(videos: dict[str, Path]) -> dict[str, VideoInfo]:
+    infos = {}
+    for camera, path in videos.items():
+        try:
+            infos[camera] = probe_video(path)
+        except PoseError as exc:
+            raise PoseError(f"camera {camera}: {exc}") from exc
+    return infos
+
+
+def _check_chunk_frames(chunk_frames: int) -> None:
+    if chunk_frames < 1:
+        raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
+
+
+def estimate_videos(videos: dict[str, Path], workers: int | None = None, progress: Progress | None = None,
+                    chunk_frames: int = 240, nice: int = 0, timings: dict | None = None) -> dict[str, CameraKeypoints]:
+    """2D pose of every frame of every video (camera name -> path), on a pool of worker processes.
+
+    Each video is cut into chunks of ``chunk_frames`` consecutive frames; ``workers`` processes
+    (default: the number of cores, at most the number of chunks) each hold one MediaPipe graph and
+    take chunks in turn, tracking from frame to frame inside a chunk and detecting anew at its
+    start. Workers run at niceness ``nice`` when it is positive (so that a live server stays
+    responsive). ``progress(done_frames, total_frames, "2d pose")`` is called from this thread
+    after every chunk and at least every 0.5 s, and once at the end with done == total.
+
+    Returns camera name -> :class:`CameraKeypoints` with ``F == info.frames`` rows. ``timings``,
+    when given, receives ``seconds`` (wall time from pool creation to the last result), ``frames``,
+    ``fps`` and ``workers``. Raises :class:`PoseError` naming the camera for a video that cannot
+    be read or a worker that fails. Blocking; call it from one thread at a time per process.
+    """
+    _check_chunk_frames(chunk_frames)
+    infos = _probe_all(videos)
+    chunks = _plan(infos, chunk_frames)
+    if not chunks:
+        return {}
+    results, seconds, used = _run_chunks(chunks, workers, nice, bare=False, progress=progress)
+    out: dict[str, CameraKeypoints] = {}
+    for camera, info in infos.items():
+        points = np.full((info.frames, N_JOINTS, 2), np.nan, np.float32)
+        scores = np.zeros((info.frames, N_JOINTS), np.float32)
+        for chunk in chunks:
+            if chunk.camera == camera:
+                _, chunk_points, chunk_scores, _ = results[chunk.task]
+                points[chunk.start:chunk.start + len(chunk.pts)] = chunk_points
+                scores[chunk.start:chunk.start + len(chunk.pts)] = chunk_scores
+        out[camera] = CameraKeypoints(info=info, points=points, scores=scores)
+    frames = sum(info.frames for info in infos.values())
+    logger.info("2D pose of %d frames from %d cameras in %.1f s (%.1f frames/s, %d workers)", frames, len(infos),
+                seconds, frames / seconds, used)
+    if timings is not None:
+        timings.update(seconds=seconds, frames=frames, fps=frames / seconds, workers=used)
+    return out
+
+
+def bare_inference(videos: dict[str, Path], workers: int | None = None, chunk_frames: int = 240) -> dict:
+    """Benchmark baseline: the chunks and pool of :func:`estimate_videos`, keeping no result.
+
+    Each chunk is decoded, converted to RGB and run through the graph; nothing else. Returns
+    ``{"frames": n, "seconds": wall time (s) from pool creation to the last result,
+    "fps": frames/s, "workers": w}``.
+    """
+    _check_chunk_frames(chunk_frames)
+    infos = _probe_all(videos)
+    chunks = _plan(infos, chunk_frames)
+    if not chunks:
+        return {"frames": 0, "seconds": 0.0, "fps": 0.0, "workers": 0}
+    results, seconds, used = _run_chunks(chunks, workers, nice=0, bare=True, progress=None)
+    frames = sum(result[3] for result in results)
+    return {"frames": frames, "seconds": seconds, "fps": frames / seconds, "workers": used}

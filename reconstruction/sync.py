@@ -1,0 +1,237 @@
+"""Time alignment of the cameras of a take.
+
+- VSION takes: every frame has an arrival time (``<camera>.timestamps.csv``); the cameras are
+  resampled onto one common grid of frame times (:func:`timestamp_alignment`).
+- Videos without timestamps: the cameras see the same movements, so the speed of their 2D
+  keypoints rises and falls together; the lag that best correlates each camera's speed curve
+  with a reference camera's is its frame offset (:func:`auto_offsets`).
+
+An alignment is an index map (C, F) int: frame f of the aligned take is frame ``index[c, f]``
+of camera c's video, -1 where that camera has no frame.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import butter, sosfiltfilt
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """index (C, F) int, -1 where missing; offsets (C,) int: the video frame at aligned frame 0
+    (the first frame each camera contributes); score (C,) a quality figure per camera
+    (correlation for ``auto``, fraction of grid slots filled for ``timestamps``)."""
+
+    index: np.ndarray
+    offsets: np.ndarray
+    score: np.ndarray
+    method: str
+
+
+def identity_alignment(lengths: list[int]) -> Alignment:
+    """Frame f of every camera is aligned frame f (``--sync none``); the shortest video sets F."""
+    F = min(lengths)
+    index = np.tile(np.arange(F), (len(lengths), 1))
+    return Alignment(index, np.zeros(len(lengths), int), np.ones(len(lengths)), "none")
+
+
+def offset_alignment(lengths: list[int], offsets) -> Alignment:
+    """Aligned frame f is frame ``f + offsets[c]`` of camera c (offsets >= 0)."""
+    offsets = np.asarray(offsets, int)
+    F = min(n - o for n, o in zip(lengths, offsets))
+    if F <= 0:
+        raise ValueError("the videos do not overlap in time once synchronized")
+    index = offsets[:, None] + np.arange(F)[None]
+    return Alignment(index, offsets, np.ones(len(lengths)), "offsets")
+
+
+def keypoint_speed(points: np.ndarray, scores: np.ndarray, fps: float, min_score: float = 0.4,
+                   cutoff_hz: float = 6.0) -> np.ndarray:
+    """Speed curve (F,) of one camera: median keypoint speed per frame, in body sizes per frame.
+
+    ``points`` (F, J, 2) px, ``scores`` (F, J). Joints below ``min_score`` are ignored. Each
+    joint's track is low-passed (zero phase, ``cutoff_hz``) before differencing, so detection
+    jitter does not drive the correlation; jumps (the skeleton moving to somebody else) are
+    dropped. The curve is NaN where fewer than 3 joints are seen.
+    """
+    F = len(points)
+    ok = np.isfinite(points).all(axis=-1) & (scores >= min_score)
+    smooth = np.where(ok[..., None], points, np.nan).astype(np.float64)
+    if F > 15 and cutoff_hz < fps / 2:
+        sos = butter(2, cutoff_hz, fs=fps, output="sos")
+        frames = np.arange(F)
+        for j in range(points.shape[1]):
+            seen = ok[:, j]
+            if seen.sum() > 15:
+                for k in range(2):
+                    filled = np.interp(frames, frames[seen], smooth[seen, j, k])
+                    smooth[:, j, k] = np.where(seen, sosfiltfilt(sos, filled), np.nan)
+    # Displacement over +-k frames (about 0.1 s): movement grows with k, detection noise does not.
+    k = max(1, int(round(fps / 10)))
+    speed = np.full(F, np.nan)
+    if F > 2 * k:
+        step = np.linalg.norm(smooth[2 * k:] - smooth[:-2 * k], axis=-1) / (2 * k)
+        both = ok[2 * k:] & ok[:-2 * k]
+        step[~both] = np.nan
+        enough = both.sum(axis=1) >= 3
+        if enough.any():
+            speed[k:F - k][enough] = np.nanmedian(step[enough], axis=1)
+    span = np.where(ok[..., None], points, np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames without any joint
+        size = np.nanmedian(np.linalg.norm(np.nanmax(span, axis=1) - np.nanmin(span, axis=1), axis=-1))
+        speed[speed > 4 * np.nanmedian(speed)] = np.nan
+    if np.isfinite(size) and size > 0:
+        speed /= size
+    return speed
+
+
+def _correlation(a: np.ndarray, b: np.ndarray, lag: int, min_overlap: int) -> float:
+    """Pearson correlation of a[t] and b[t + lag] over the frames both have."""
+    if lag >= 0:
+        x, y = a[:len(b) - lag], b[lag:lag + len(a)]
+    else:
+        x, y = a[-lag:], b[:len(a) + lag]
+    n = min(len(x), len(y))
+    x, y = x[:n], y[:n]
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < min_overlap:
+        return -np.inf
+    x, y = x[ok] - x[ok].mean(), y[ok] - y[ok].mean()
+    denom = np.sqrt((x * x).sum() * (y * y).sum())
+    return float((x * y).sum() / denom) if denom > 0 else -np.inf
+
+
+def default_max_lag(lengths: list[int], fps: float = 30.0) -> int:
+    """The widest offset searched: a third of the shortest video, at most 10 s."""
+    return int(min(min(lengths) // 3, 10 * fps))
+
+
+def auto_offsets(speeds: list[np.ndarray], max_lag: int | None = None, reference: int | None = None) -> Alignment:
+    """Offsets that best correlate every camera's speed curve with the reference camera's.
+
+    ``speeds``: one (F_c,) curve per camera (see :func:`keypoint_speed`). ``max_lag`` bounds the
+    search (default: :func:`default_max_lag`); the overlap must cover at least half the
+    shortest video. The reference is the camera with the most valid samples by default.
+    Raises ValueError when a camera never shows the person moving.
+    """
+    lengths = [len(s) for s in speeds]
+    shortest = min(lengths)
+    if max_lag is None:
+        max_lag = default_max_lag(lengths)
+    if reference is None:
+        reference = int(np.argmax([np.isfinite(s).sum() for s in speeds]))
+    min_overlap = max(10, shortest // 2)
+    lags = np.zeros(len(speeds), int)
+    score = np.ones(len(speeds))
+    for c, s in enumerate(speeds):
+        if c == reference:
+            continue
+        values = [_correlation(speeds[reference], s, lag, min_overlap) for lag in range(-max_lag, max_lag + 1)]
+        best = int(np.argmax(values))
+        if not np.isfinite(values[best]):
+            raise ValueError(f"camera {c}: not enough frames with a detected person to synchronize it")
+        lags[c], score[c] = best - max_lag, values[best]
+    offsets = lags - lags.min()
+    alignment = offset_alignment(lengths, offsets)
+    return Alignment(alignment.index, alignment.offsets, score, "auto")
+
+
+def geometric_offsets(group, points: list[np.ndarray], scores: list[np.ndarray], offsets: np.ndarray,
+                      max_lag: int, min_score: float = 0.3, rounds: int = 4) -> Alignment:
+    """Refine offsets with the calibration: each camera's lag is the one whose keypoints best
+    agree with the 3D points triangulated from the other cameras (inlier fraction).
+
+    ``group`` is the calibrated :class:`CameraGroup` in camera order, ``points`` / ``scores`` the
+    raw (F_c, J, 2) px / (F_c, J) keypoints of each camera, ``offsets`` a first guess (C,).
+    Needs three cameras or more (with two, the other view alone cannot vouch for a lag);
+    robust to a camera following somebody else for part of the take, which foils speed curves.
+    """
+    from calibration.camera import CameraGroup
+
+    from .triangulate import DEFAULT_THRESHOLD, triangulate
+
+    C = len(points)
+    lengths = [len(p) for p in points]
+    offsets = np.asarray(offsets, int).copy()
+    score = np.zeros(C)
+    for _ in range(rounds):
+        before = offsets.copy()
+        for c in range(C):
+            others = [k for k in range(C) if k != c]
+            span = min(lengths[k] - offsets[k] for k in others)
+            if span <= 0:
+                continue
+            idx = [offsets[k] + np.arange(span) for k in others]
+            tri = triangulate(CameraGroup([group.cameras[k] for k in others]),
+                              np.stack([points[k][i] for k, i in zip(others, idx)]),
+                              np.stack([scores[k][i] for k, i in zip(others, idx)]), min_score=min_score)
+            X = tri.points.reshape(-1, 3)
+            has3d = np.isfinite(X).all(axis=1)
+            cam = group.cameras[c]
+            proj = np.full((len(X), 2), np.nan)
+            proj[has3d] = cam.project(X[has3d])
+            proj = proj.reshape(span, -1, 2)
+            tau = DEFAULT_THRESHOLD * float(np.hypot(*cam.size))
+            best = (-1.0, 0)
+            for lag in range(-max_lag, max_lag + 1):
+                raw = offsets[c] + lag + np.arange(span)
+                inside = (raw >= 0) & (raw < lengths[c])
+                if inside.sum() < max(10, span // 2):
+                    continue
+                obs = points[c][raw[inside]]
+                ok = (scores[c][raw[inside]] >= min_score) & np.isfinite(obs).all(axis=-1)
+                ok &= np.isfinite(proj[inside]).all(axis=-1)
+                if ok.sum() < 10:
+                    continue
+                err = np.linalg.norm(obs - proj[inside], axis=-1)[ok]
+                fraction = float((err < tau).mean())
+                if fraction > best[0] + 1e-9 or (abs(fraction - best[0]) <= 1e-9 and abs(lag) < abs(best[1])):
+                    best = (fraction, lag)
+            if best[0] >= 0:
+                offsets[c] += best[1]
+                score[c] = best[0]
+        offsets -= offsets.min()
+        if (offsets == before - before.min()).all():
+            break
+    alignment = offset_alignment(lengths, offsets)
+    return Alignment(alignment.index, alignment.offsets, score, "auto")
+
+
+def timestamp_alignment(times_ns: list[np.ndarray], fps: float) -> Alignment:
+    """Resample cameras onto a common grid of frame times from their per-frame times (ns).
+
+    The grid runs at ``fps`` over the interval every camera covers; each slot takes the camera
+    frame nearest in time if it is within half a frame period (else -1: a dropped frame).
+    """
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    starts = [int(t[0]) for t in times_ns if len(t)]
+    ends = [int(t[-1]) for t in times_ns if len(t)]
+    if len(starts) < len(times_ns):
+        raise ValueError("a camera has no frame timestamps")
+    start, end = max(starts), min(ends)
+    period = 1e9 / fps
+    if end < start:
+        raise ValueError("the cameras' recordings do not overlap in time")
+    grid = start + np.arange(int((end - start) / period) + 1) * period
+    index = np.full((len(times_ns), len(grid)), -1, dtype=int)
+    for c, t in enumerate(times_ns):
+        t = np.asarray(t, dtype=np.float64)
+        pos = np.clip(np.searchsorted(t, grid), 1, len(t) - 1) if len(t) > 1 else np.zeros(len(grid), int)
+        prev = pos - 1 if len(t) > 1 else pos
+        nearest = np.where(np.abs(t[prev] - grid) <= np.abs(t[pos] - grid), prev, pos)
+        close = np.abs(t[nearest] - grid) <= period / 2
+        index[c, close] = nearest[close]
+    filled = (index >= 0).mean(axis=1)
+    offsets = np.array([row[row >= 0][0] if (row >= 0).any() else 0 for row in index])
+    return Alignment(index, offsets, filled, "timestamps")
+
+
+def apply_alignment(values: np.ndarray, index: np.ndarray, fill) -> np.ndarray:
+    """Pick rows ``index`` (F,) of ``values`` (F_c, ...), with ``fill`` where index is -1."""
+    out = values[np.clip(index, 0, max(len(values) - 1, 0))]
+    out[index < 0] = fill
+    return out

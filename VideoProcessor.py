@@ -58,15 +58,22 @@ class RecordingError(RuntimeError):
 class LatestFrame:
     """A one-frame slot: the camera thread replaces, readers wait for something newer."""
 
-    def __init__(self):
+    def __init__(self, history: int = 4):
         self._cond = threading.Condition()
         self._frame: Frame | None = None
         self._seq = 0
+        self._recent: collections.deque[Frame] = collections.deque(maxlen=history)
 
     def put(self, frame: Frame) -> None:
         with self._cond:
             self._frame, self._seq = frame, self._seq + 1
+            self._recent.append(frame)
             self._cond.notify_all()
+
+    def recent(self) -> list[Frame]:
+        """The last few frames, oldest first (for picking the one nearest a given time)."""
+        with self._cond:
+            return list(self._recent)
 
     def get(self) -> tuple[int, Frame | None]:
         with self._cond:

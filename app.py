@@ -5,6 +5,7 @@ lists the subcommands (see ``../shared/CONTRACT.md``).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -51,17 +52,25 @@ def _secret_key(data_dir: Path) -> str:
 
 
 class Runtime:
-    """What a running app owns besides Flask: the camera group and the status broadcaster."""
+    """What a running app owns besides Flask: the camera group, the status broadcaster, live
+    pose and the background jobs."""
 
-    def __init__(self, app: Flask, processor):
+    def __init__(self, app: Flask, processor, live_pose, jobs):
         self.app, self.processor = app, processor
+        self.live_pose, self.jobs = live_pose, jobs
         self._status_thread = None
+
+    def take_stopped(self, take: dict) -> None:
+        """Process a finished take in the background (its outputs go to ``<take>/processed``)."""
+        if take.get("status") in ("complete", "incomplete"):
+            self.jobs.submit("process", take["id"], {"take_dir": str(self.processor.takes_dir / take["id"])})
 
     def start(self) -> Runtime:
         from web.extensions import socketio
 
         self.processor.start()
         self.app.extensions["vsion.wizard"].start()
+        self.live_pose.start()
         self._status_thread = socketio.start_background_task(self._status_loop)
         return self
 
@@ -78,6 +87,8 @@ class Runtime:
 
     def shutdown(self) -> None:
         """Finish a take in progress, stop every camera and join every thread."""
+        self.live_pose.stop()
+        self.jobs.shutdown()
         self.app.extensions["vsion.wizard"].stop()
         self.processor.stop()
         if self._status_thread is not None:
@@ -91,10 +102,13 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     once; call ``app.extensions['vsion.runtime'].shutdown()`` to stop them.
     """
     from CalibrationWizard import CalibrationWizard
+    from jobs import LocalJobRunner
+    from LivePose import LivePose
     from training.db import db
     from VideoProcessor import VideoProcessor
     from web import register
     from web.calibration import emitter as calibration_emitter
+    from web.events import job_emitter, pose_emitter
     from web.extensions import csrf, login_manager, socketio
 
     if settings is None:
@@ -128,7 +142,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     processor = VideoProcessor(settings)
     app.extensions["vsion.processor"] = processor
     app.extensions["vsion.wizard"] = CalibrationWizard(processor, settings, calibration_emitter)
-    runtime = Runtime(app, processor)
+    runtime = Runtime(app, processor, LivePose(processor, settings, pose_emitter), LocalJobRunner(job_emitter))
     app.extensions["vsion.runtime"] = runtime
     if start:
         runtime.start()
@@ -205,6 +219,28 @@ def _demo_users(app: Flask, folder: Path) -> list[tuple[str, str, str]]:
     return users
 
 
+def _demo_calibration(settings: Settings) -> None:
+    """Install the demo videos' own calibration (Pose2Sim's Qualisys file) once, so that live
+    3D works at once; the technician can replace it from the Calibration page."""
+    if settings.calibration_path.is_file():
+        return
+    import demo
+    from calibration.camera import CameraGroup
+    from calibration.io import load_qca
+    from calibration.store import activate, save_set
+
+    try:
+        group = load_qca(demo.pose2sim_file("calibration/Calib.qca.txt"))
+    except (RuntimeError, OSError, KeyError, ValueError) as exc:
+        logger.warning("demo calibration unavailable (%s): live 3D needs a calibration", exc)
+        return
+    names = [c.name for c in settings.cameras]
+    cams = [dataclasses.replace(cam, name=name) for name, cam in zip(names, group.cameras)]
+    root = settings.data_dir / "calibration" / "sets"
+    meta = save_set(root, CameraGroup(cams, dict(group.metadata)), note="demo cameras (Pose2Sim, Qualisys)")
+    activate(root, meta["id"], settings.calibration_path)
+
+
 @cli.command("demo")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
@@ -222,7 +258,9 @@ def demo_cmd(port, no_browser):
     click.echo("Preparing the demo cameras (the first time, this downloads and converts the demo videos)...")
     for n in range(demo.DEMO_VIDEOS):
         demo.demo_video(n)
-    app = create_app(_load(str(config)))
+    demo_settings = _load(str(config))
+    _demo_calibration(demo_settings)
+    app = create_app(demo_settings)
     users = _demo_users(app, folder)
     url = f"http://127.0.0.1:{port}/"
     click.echo(f"VSION demo: {url}  (configuration {config})")

@@ -1,4 +1,4 @@
-"""JSON endpoints that scripts use (contract): ``/healthz`` and ``/api/cameras``."""
+"""JSON endpoints: ``/healthz`` and ``/api/cameras`` (contract), ``/api/jobs``."""
 from flask import Blueprint, current_app, jsonify
 
 bp = Blueprint("api", __name__)
@@ -18,3 +18,9 @@ def healthz():
 def cameras():
     """Name, status, measured fps and dropped frames of every camera (URLs masked)."""
     return jsonify(current_app.extensions["vsion.processor"].health())
+
+
+@bp.route("/api/jobs")
+def jobs():
+    """Background jobs (processing of takes), newest first."""
+    return jsonify(jobs=[job.to_dict() for job in current_app.extensions["vsion.runtime"].jobs.jobs()])

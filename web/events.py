@@ -9,9 +9,9 @@ from __future__ import annotations
 import functools
 import logging
 
-from flask import current_app
+from flask import current_app, request
 from flask_login import current_user
-from flask_socketio import emit, join_room
+from flask_socketio import emit, join_room, leave_room
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from training.models import ROLES
@@ -21,12 +21,18 @@ from web.extensions import socketio
 logger = logging.getLogger(__name__)
 
 LIVE_ROOM = "live"
+POSE_ROOM = "pose"  # clients that asked for live pose
 RECORDING_ROLES = ROLES  # the contract: admin, technician, expert, trainee (their own attempt)
 
 
 class StartRecording(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     label: str | None = Field(default=None, max_length=120)
+
+
+class LivePoseToggle(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    enabled: bool
 
 
 class StopRecording(BaseModel):
@@ -124,4 +130,28 @@ def stop_recording(data: StopRecording) -> dict:
     state = {"recording": False, "take_id": take["id"], "folder": str(processor.takes_dir / take["id"]),
              "status": take["status"], "take": take}
     socketio.emit("recording status", state, to=LIVE_ROOM)
+    current_app.extensions["vsion.runtime"].take_stopped(take)
     return state
+
+
+@socketio.on("disconnect")
+def on_disconnect(*args):
+    runtime = current_app.extensions.get("vsion.runtime")
+    if runtime is not None:
+        runtime.live_pose.forget(request.sid)
+
+
+@socket_event("live pose", LivePoseToggle, ROLES, "live pose error")
+def live_pose(data: LivePoseToggle) -> dict:
+    (join_room if data.enabled else leave_room)(POSE_ROOM)
+    return current_app.extensions["vsion.runtime"].live_pose.enable(request.sid, data.enabled)
+
+
+def pose_emitter(event: str, payload: dict) -> None:
+    """Live pose results go to the clients that asked for them."""
+    socketio.emit(event, payload, to=POSE_ROOM)
+
+
+def job_emitter(job) -> None:
+    """Every change of a background job, to every signed-in page."""
+    socketio.emit("job status", job.to_dict(), to=LIVE_ROOM)

@@ -1,4 +1,6 @@
-// VSION live page: camera health, Record / Stop over Socket.IO. No inline script (CSP).
+// VSION live page: camera health, Record / Stop over Socket.IO, the live skeleton (2D overlays
+// here, 3D in skeleton3d.js, fed through "vsion:skeleton" events) and the processing jobs.
+// No inline script (CSP).
 (function () {
   "use strict";
   const labels = JSON.parse(document.body.dataset.labels || "{}");
@@ -73,10 +75,288 @@
   recordBtn.addEventListener("click", () => send("start recording"));
   stopBtn.addEventListener("click", () => send("stop recording"));
 
-  socket.on("connect", () => { linkLost.hidden = true; });
+  socket.on("connect", () => {
+    linkLost.hidden = true;
+    if (poseEnabled) sendLivePose();  // again on every reconnect: the server forgets a client that went away
+    loadJobs();
+  });
   socket.on("disconnect", () => { linkLost.hidden = false; });
   socket.on("connect_error", () => { linkLost.hidden = false; });
   socket.on("camera status", (data) => (data.cameras || []).forEach(updateCamera));
   socket.on("recording status", (state) => { if (!busy) setRecording(!!state.recording, state); });
   socket.on("recording error", (error) => showError(error.message));
+
+  /** A label with {name} placeholders filled in. */
+  function L(key, values) {
+    return (labels[key] || key).replace(/\{(\w+)\}/g, (m, name) => (values && name in values ? values[name] : m));
+  }
+
+  // ------------------------------------------------------------------ live pose: toggle, 2D overlays
+  // MediaPipe Pose: 33 landmarks joined by these index pairs; odd indices from 11 on are the left side.
+  const EDGES = [[0, 1], [1, 2], [2, 3], [3, 7], [0, 4], [4, 5], [5, 6], [6, 8], [9, 10], [11, 12], [11, 13],
+    [13, 15], [15, 17], [15, 19], [15, 21], [17, 19], [12, 14], [14, 16], [16, 18], [16, 20], [16, 22], [18, 20],
+    [11, 23], [12, 24], [23, 24], [23, 25], [24, 26], [25, 27], [26, 28], [27, 29], [28, 30], [29, 31], [30, 32],
+    [27, 31], [28, 32]];
+  const SIDE_COLOURS = { left: "#f97316", right: "#22d3ee", centre: "#f8fafc" };
+  const MIN_SCORE = 0.5;
+  const STALE_MS = 1000;     // older pose data is wiped (measured on this machine's clock)
+  const POSE_KEY = "vsion.livePose";
+  const poseToggle = $("live-pose-toggle"), poseRate = $("pose-rate"), layout = $("live-layout");
+  const skeletonPanel = $("skeleton-panel"), skeletonMessage = $("skeleton-message");
+
+  function side(i) {
+    if (i === 0) return "centre";
+    if (i < 11) return [1, 2, 3, 7, 9].includes(i) ? "left" : "right";
+    return i % 2 === 1 ? "left" : "right";
+  }
+  function edgeSide(a, b) {
+    const sa = side(a), sb = side(b);
+    return sa === sb ? sa : "centre";
+  }
+
+  const overlays = new Map();  // camera index -> {frame, img, canvas, points}
+  document.querySelectorAll(".camera").forEach((card) => {
+    const frame = card.querySelector(".frame"), canvas = frame && frame.querySelector("canvas.pose-overlay");
+    if (!canvas) return;
+    const overlay = { frame, img: frame.querySelector("img"), canvas, points: null, drawn: false };
+    overlays.set(Number(card.dataset.index), overlay);
+    new ResizeObserver(() => drawOverlay(overlay)).observe(frame);
+  });
+
+  let poseEnabled = true;    // the default; the user's choice is remembered in this browser
+  try { poseEnabled = localStorage.getItem(POSE_KEY) !== "0"; } catch (e) { /* storage blocked: default */ }
+  let poseAck = null;         // the last `live pose` answer, or {ok: false, message} when none came
+  let latest = null;          // the last pose3d payload, and when it arrived (performance.now())
+  let latestAt = 0;
+  let pendingDraw = false;
+
+  /** Where the picture is drawn inside the frame (CSS px): the <img> box, letterboxed by object-fit: contain. */
+  function pictureRect(overlay) {
+    const img = overlay.img, iw = img.naturalWidth, ih = img.naturalHeight;
+    if (!iw || !ih) return null;
+    const f = overlay.frame.getBoundingClientRect(), b = img.getBoundingClientRect();
+    const s = Math.min(b.width / iw, b.height / ih), w = iw * s, h = ih * s;
+    return { x: b.left - f.left + (b.width - w) / 2, y: b.top - f.top + (b.height - h) / 2, w, h };
+  }
+
+  function drawOverlay(overlay) {
+    const canvas = overlay.canvas, w = overlay.frame.clientWidth, h = overlay.frame.clientHeight;
+    const dpr = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+      canvas.width = Math.round(w * dpr);
+      canvas.height = Math.round(h * dpr);
+    }
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    overlay.drawn = false;
+    const pts = overlay.points, r = pts && pictureRect(overlay);
+    if (!r) return;
+    const ok = (p) => Array.isArray(p) && p.length >= 3 && p[2] >= MIN_SCORE;
+    const at = (p) => [r.x + p[0] * r.w, r.y + p[1] * r.h];
+    ctx.lineWidth = 2.5;
+    ctx.lineCap = "round";
+    EDGES.forEach(([a, b]) => {
+      if (!ok(pts[a]) || !ok(pts[b])) return;
+      const [x0, y0] = at(pts[a]), [x1, y1] = at(pts[b]);
+      ctx.strokeStyle = SIDE_COLOURS[edgeSide(a, b)];
+      ctx.beginPath();
+      ctx.moveTo(x0, y0);
+      ctx.lineTo(x1, y1);
+      ctx.stroke();
+    });
+    ctx.lineWidth = 1;
+    ctx.strokeStyle = "rgba(0, 0, 0, 0.6)";
+    pts.forEach((p, i) => {
+      if (!ok(p)) return;
+      const [x, y] = at(p);
+      ctx.fillStyle = SIDE_COLOURS[side(i)];
+      ctx.beginPath();
+      ctx.arc(x, y, 3.5, 0, 2 * Math.PI);
+      ctx.fill();
+      ctx.stroke();
+    });
+    overlay.drawn = true;
+  }
+
+  /** Draw the latest payload at the next animation frame: many events between two frames draw once. */
+  function drawLatest() {
+    pendingDraw = false;
+    if (!latest || !poseEnabled) return;
+    const byIndex = new Map((latest.cameras || []).map((c) => [c.index, c.points]));
+    overlays.forEach((overlay, index) => {
+      overlay.points = Array.isArray(byIndex.get(index)) ? byIndex.get(index) : null;
+      drawOverlay(overlay);
+    });
+    document.dispatchEvent(new CustomEvent("vsion:skeleton", { detail: { points3d: latest.points3d || null } }));
+    showPoseState();
+  }
+
+  /** Wipe the overlays and the 3D skeleton (data stale, live pose off). */
+  function clearPose() {
+    latest = null;
+    overlays.forEach((overlay) => {
+      overlay.points = null;
+      if (overlay.drawn) drawOverlay(overlay);
+    });
+    document.dispatchEvent(new CustomEvent("vsion:skeleton-clear"));
+    showPoseState();
+  }
+
+  function showMessage(text) {
+    skeletonMessage.textContent = text || "";
+    skeletonMessage.hidden = !text;
+  }
+
+  /** The rate and the message over the 3D view, from the last answer and the freshest data. */
+  function showPoseState() {
+    const fresh = latest && performance.now() - latestAt <= STALE_MS;
+    const rate = fresh && typeof latest.rate === "number" ? latest.rate.toFixed(1) : "–";
+    poseRate.textContent = L("live_pose_rate", { rate });
+    if (!fresh) {
+      if (poseAck && (!poseAck.ok || poseAck.available === false)) showMessage(poseAck.message || labels.live_pose_unavailable);
+      else if (poseAck && poseAck.calibrated === false) showMessage(labels.live_pose_no_calibration);
+      else showMessage(labels.live_pose_waiting);
+    } else if (!latest.calibrated) {
+      showMessage(labels.live_pose_no_calibration);
+    } else if (!Array.isArray(latest.points3d) || !latest.points3d.some((p) => Array.isArray(p))) {
+      showMessage(labels.live_pose_no_person);
+    } else {
+      showMessage("");
+    }
+  }
+
+  /** Show the 3D / jobs column only when it has something in it (else the cameras take the width). */
+  function layoutSide() {
+    skeletonPanel.hidden = !poseEnabled;
+    layout.classList.toggle("with-side", poseEnabled || !jobsPanel.hidden);
+  }
+
+  function sendLivePose() {
+    if (!socket.connected) return;
+    const enabled = poseEnabled;
+    socket.timeout(10000).emit("live pose", { enabled }, (err, ack) => {
+      if (enabled !== poseEnabled) return;  // toggled again meanwhile: that newer request answers
+      poseAck = err ? { ok: false, message: labels.live_pose_unavailable } : (ack || { ok: false });
+      showPoseState();
+    });
+  }
+
+  poseToggle.checked = poseEnabled;
+  poseToggle.addEventListener("change", () => {
+    poseEnabled = poseToggle.checked;
+    try { localStorage.setItem(POSE_KEY, poseEnabled ? "1" : "0"); } catch (e) { /* private mode: not remembered */ }
+    poseAck = null;
+    clearPose();
+    layoutSide();
+    sendLivePose();
+  });
+
+  socket.on("pose3d", (data) => {
+    if (!poseEnabled || !data) return;
+    latest = data;
+    latestAt = performance.now();
+    if (!pendingDraw) {
+      pendingDraw = true;
+      requestAnimationFrame(drawLatest);
+    }
+  });
+
+  setInterval(() => {
+    if (latest && performance.now() - latestAt > STALE_MS) clearPose();
+  }, 250);
+
+  // ------------------------------------------------------------------ processing jobs
+  const jobsPanel = $("jobs"), jobsList = $("jobs-list");
+  const MAX_JOBS = 8;
+  const jobs = new Map();  // id -> job, in arrival order; shown newest first
+
+  const isNumber = (v) => typeof v === "number" && isFinite(v);
+
+  function jobRow(job) {
+    let row = document.getElementById("job-" + job.id);
+    if (!row) {
+      row = document.createElement("li");
+      row.id = "job-" + job.id;
+      row.className = "job";
+      row.innerHTML = '<div class="job-head"><span class="job-take"></span> <span class="badge" data-role="job-status"></span>' +
+        ' <span class="muted" data-role="job-stage"></span></div><progress max="1" value="0"></progress>' +
+        '<p class="job-detail" data-role="job-detail" hidden></p>';
+    }
+    row.querySelector(".job-take").textContent = L("job_take", { take: job.take_id || job.id });
+    const badge = row.querySelector("[data-role=job-status]");
+    badge.className = "badge job-" + job.status;
+    badge.textContent = labels["job_status_" + job.status] || job.status;
+    const stageKey = "job_stage_" + String(job.stage || "").toLowerCase().replace(/[^a-z0-9]+/g, "_");
+    const finished = job.status === "done" || job.status === "failed";
+    const bar = row.querySelector("progress");
+    const total = Number(job.total) > 0 ? Number(job.total) : 0;
+    const count = total ? " · " + (Number(job.done) || 0) + " / " + total : "";
+    row.querySelector("[data-role=job-stage]").textContent = finished ? "" : (labels[stageKey] || job.stage || "") + count;
+    if (job.status === "done") {
+      bar.max = 1;
+      bar.value = 1;
+    } else if (total) {
+      bar.max = total;
+      bar.value = Math.min(total, Math.max(0, Number(job.done) || 0));
+    } else if (job.status === "running") {
+      bar.removeAttribute("value");  // indeterminate: the stage has no count
+    } else {
+      bar.max = 1;
+      bar.value = 0;
+    }
+    bar.hidden = job.status === "failed";
+    const detail = row.querySelector("[data-role=job-detail]");
+    let text = "";
+    if (job.status === "failed") {
+      // The server may send a label key (translated here) or a plain sentence.
+      text = job.message ? L("job_failed", { message: labels[job.message] || job.message }) : labels.job_failed_no_message;
+    } else if (job.status === "done" && job.report) {
+      const r = job.report, parts = [];
+      if (isNumber(r.median_reprojection_px)) parts.push(L("job_reprojection", { px: r.median_reprojection_px.toFixed(1) }));
+      if (isNumber(r.reconstructed_pct)) parts.push(L("job_reconstructed", { pct: r.reconstructed_pct.toFixed(0) }));
+      text = parts.join(" · ");
+    } else if (job.message) {
+      text = labels[job.message] || job.message;
+    }
+    detail.textContent = text;
+    detail.hidden = !text;
+    detail.classList.toggle("error", job.status === "failed");
+    return row;
+  }
+
+  function renderJobs() {
+    const newest = [...jobs.values()].reverse().slice(0, MAX_JOBS);
+    jobsList.replaceChildren(...newest.map(jobRow));
+    jobsPanel.hidden = newest.length === 0;
+    layoutSide();
+  }
+
+  function putJob(job) {
+    if (!job || typeof job.id !== "string") return;
+    jobs.delete(job.id);  // (re-)added: it becomes the newest
+    jobs.set(job.id, job);
+    while (jobs.size > MAX_JOBS * 4) jobs.delete(jobs.keys().next().value);
+  }
+
+  function loadJobs() {
+    fetch("/api/jobs", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((response) => (response.ok ? response.json() : null))
+      .then((body) => {
+        if (!body || !Array.isArray(body.jobs)) return;  // no job list on this server (404): nothing to show
+        jobs.clear();
+        body.jobs.slice().reverse().forEach(putJob);  // the list comes newest first
+        renderJobs();
+      })
+      .catch(() => { /* offline: the socket's link-lost warning already says so */ });
+  }
+
+  socket.on("job status", (job) => {
+    if (!job || typeof job.id !== "string") return;
+    if (jobs.has(job.id)) jobs.set(job.id, job); else putJob(job);
+    renderJobs();
+  });
+
+  layoutSide();
+  showPoseState();
 })();

@@ -1,0 +1,246 @@
+// VSION live skeleton in 3D (three.js; world in metres, Z up). An ES module (vendored three.js,
+// no CDN, no import map: CSP). live.js is a classic script that owns the socket; it hands the
+// skeleton over as DOM events on `document`:
+//   "vsion:skeleton"        detail {points3d: [[x, y, z] | null, ... 33] | null}  one pose3d event drawn
+//   "vsion:skeleton-clear"  no detail                                           data went stale / live pose off
+// #skeleton-view carries data-points (non-null points last drawn) and data-frames (pose3d events
+// drawn) so that a browser test can see the view is alive.
+import * as THREE from "../vendor/three/three.module.min.js";
+import { OrbitControls } from "../vendor/three/OrbitControls.js";
+
+/** MediaPipe Pose: 33 landmarks joined by these index pairs. */
+export const EDGES = [[0, 1], [1, 2], [2, 3], [3, 7], [0, 4], [4, 5], [5, 6], [6, 8], [9, 10], [11, 12], [11, 13],
+  [13, 15], [15, 17], [15, 19], [15, 21], [17, 19], [12, 14], [14, 16], [16, 18], [16, 20], [16, 22], [18, 20],
+  [11, 23], [12, 24], [23, 24], [23, 25], [24, 26], [25, 27], [26, 28], [27, 29], [28, 30], [29, 31], [30, 32],
+  [27, 31], [28, 32]];
+export const N_POINTS = 33;
+
+/** "left", "right" or "centre" for a MediaPipe landmark index (the nose is the only centre point). */
+export function side(i) {
+  if (i === 0) return "centre";
+  if (i < 11) return [1, 2, 3, 7, 9].includes(i) ? "left" : "right";
+  return i % 2 === 1 ? "left" : "right";
+}
+
+/** An edge is on one side when both its ends are, else it crosses the body. */
+export function edgeSide(a, b) {
+  const sa = side(a), sb = side(b);
+  return sa === sb ? sa : "centre";
+}
+
+const COLOURS = { left: new THREE.Color(0xea580c), right: new THREE.Color(0x0891b2), centre: new THREE.Color(0x334155) };
+const BACKGROUND = 0xf3f5f8;
+const JOINT_RADIUS = 0.022;  // m
+
+function readLabels() {
+  try {
+    return JSON.parse(document.body.dataset.labels || "{}");
+  } catch (e) {
+    return {};
+  }
+}
+
+const isPoint = (p) => Array.isArray(p) && p.length >= 3 && p.every((v) => Number.isFinite(v));
+
+/** World axes at the origin: X red, Y green, Z blue, drawn over the floor grid. */
+function worldAxes(length) {
+  const group = new THREE.Group();
+  [[1, 0, 0, 0xe11d48], [0, 1, 0, 0x16a34a], [0, 0, 1, 0x2563eb]].forEach(([x, y, z, colour]) => {
+    const arrow = new THREE.ArrowHelper(new THREE.Vector3(x, y, z), new THREE.Vector3(0, 0, 0), length, colour,
+      length * 0.18, length * 0.09);
+    arrow.traverse((o) => {
+      if (o.material) o.material.depthTest = false;
+      o.renderOrder = 5;
+    });
+    group.add(arrow);
+  });
+  return group;
+}
+
+/** The skeleton: preallocated buffers, rewritten in place on each update (no allocation per frame). */
+class SkeletonView {
+  constructor(container) {
+    this.container = container;
+    this.renderer = new THREE.WebGLRenderer({ antialias: true });  // throws without WebGL
+    this.renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
+    this.renderer.domElement.className = "skeleton-canvas";
+    container.append(this.renderer.domElement);
+
+    this.scene = new THREE.Scene();
+    this.scene.background = new THREE.Color(BACKGROUND);
+    this.camera = new THREE.PerspectiveCamera(45, 1, 0.01, 200);
+    this.camera.up.set(0, 0, 1);  // before the controls: they orbit around camera.up
+    this.controls = new OrbitControls(this.camera, this.renderer.domElement);
+    this.onChange = () => this.render();
+    this.controls.addEventListener("change", this.onChange);
+
+    const grid = new THREE.GridHelper(10, 20, 0x9aa4b2, 0xd5dae1);  // 10 m, 50 cm squares
+    grid.rotation.x = Math.PI / 2;  // GridHelper lies in XZ; our floor is XY (Z up)
+    this.scene.add(grid, worldAxes(0.5));
+
+    // Bones: two vertices per edge, drawn up to drawRange (edges with a missing end are left out).
+    this.bonePositions = new Float32Array(EDGES.length * 2 * 3);
+    this.boneColours = new Float32Array(EDGES.length * 2 * 3);
+    const bones = new THREE.BufferGeometry();
+    bones.setAttribute("position", new THREE.BufferAttribute(this.bonePositions, 3).setUsage(THREE.DynamicDrawUsage));
+    bones.setAttribute("color", new THREE.BufferAttribute(this.boneColours, 3).setUsage(THREE.DynamicDrawUsage));
+    bones.setDrawRange(0, 0);
+    this.bones = new THREE.LineSegments(bones, new THREE.LineBasicMaterial({ vertexColors: true }));
+    this.bones.frustumCulled = false;  // the cached bounding sphere would not follow the person
+
+    // Joints: one instanced sphere per landmark; `count` is the number of points present.
+    this.joints = new THREE.InstancedMesh(new THREE.SphereGeometry(JOINT_RADIUS, 12, 8),
+      new THREE.MeshBasicMaterial(), N_POINTS);
+    this.joints.instanceMatrix.setUsage(THREE.DynamicDrawUsage);
+    for (let i = 0; i < N_POINTS; i++) this.joints.setColorAt(i, COLOURS.centre);
+    this.joints.count = 0;
+    this.joints.frustumCulled = false;
+    this.matrix = new THREE.Matrix4();
+    this.point = new THREE.Vector3();
+    this.box = new THREE.Box3();
+    this.scene.add(this.bones, this.joints);
+
+    this.lastBox = new THREE.Box3();
+    this.hasBox = false;
+    this.framed = false;
+    this.frame();
+    this.resizeObserver = new ResizeObserver(() => this.resize());
+    this.resizeObserver.observe(container);
+  }
+
+  resize() {
+    const w = this.container.clientWidth, h = this.container.clientHeight;
+    if (!w || !h) return;
+    this.renderer.setSize(w, h, false);
+    this.camera.aspect = w / h;
+    this.camera.updateProjectionMatrix();
+    this.render();
+  }
+
+  render() {
+    if (this.container.clientWidth) this.renderer.render(this.scene, this.camera);
+  }
+
+  /** Draw `points3d` (33 x [x, y, z] in m, world frame, entries may be null). Returns the points drawn. */
+  update(points3d) {
+    const pts = Array.isArray(points3d) ? points3d : [];
+    let nBones = 0, nJoints = 0;
+    EDGES.forEach(([a, b]) => {
+      const pa = pts[a], pb = pts[b];
+      if (!isPoint(pa) || !isPoint(pb)) return;
+      const colour = COLOURS[edgeSide(a, b)], o = nBones * 6, pos = this.bonePositions;
+      pos[o] = pa[0]; pos[o + 1] = pa[1]; pos[o + 2] = pa[2];
+      pos[o + 3] = pb[0]; pos[o + 4] = pb[1]; pos[o + 5] = pb[2];
+      colour.toArray(this.boneColours, o);
+      colour.toArray(this.boneColours, o + 3);
+      nBones++;
+    });
+    this.box.makeEmpty();
+    for (let i = 0; i < Math.min(N_POINTS, pts.length); i++) {
+      const p = pts[i];
+      if (!isPoint(p)) continue;
+      const scale = i <= 10 ? 0.6 : 1;  // the face's points are close together
+      this.matrix.makeScale(scale, scale, scale).setPosition(p[0], p[1], p[2]);
+      this.joints.setMatrixAt(nJoints, this.matrix);
+      this.joints.setColorAt(nJoints, COLOURS[side(i)]);
+      this.box.expandByPoint(this.point.set(p[0], p[1], p[2]));
+      nJoints++;
+    }
+    const bones = this.bones.geometry;
+    bones.setDrawRange(0, nBones * 2);
+    bones.attributes.position.needsUpdate = true;
+    bones.attributes.color.needsUpdate = true;
+    this.joints.count = nJoints;
+    this.joints.instanceMatrix.needsUpdate = true;
+    this.joints.instanceColor.needsUpdate = true;
+    if (nJoints > 0) {
+      this.lastBox.copy(this.box);  // what "Reset view" frames, even after the person has left
+      this.hasBox = true;
+    }
+    if (this.hasBox && !this.framed) {
+      this.framed = true;  // the first skeleton: look at it; afterwards the user's view is kept
+      this.frame();
+    }
+    this.render();
+    return nJoints;
+  }
+
+  clear() {
+    this.update(null);
+  }
+
+  /** Look at the last skeleton seen (else the floor around the origin) from the front, a little above. */
+  frame() {
+    const sphere = new THREE.Sphere();
+    if (this.hasBox) this.lastBox.getBoundingSphere(sphere);
+    else sphere.set(new THREE.Vector3(0, 0, 0.9), 1);
+    const radius = Math.max(1.2, sphere.radius * 1.2);
+    const distance = radius / Math.sin(THREE.MathUtils.degToRad(this.camera.fov / 2));
+    const direction = new THREE.Vector3(0.45, -1, 0.45).normalize();
+    this.camera.position.copy(sphere.center).addScaledVector(direction, distance);
+    this.camera.near = distance / 100;
+    this.camera.far = distance * 50;
+    this.camera.updateProjectionMatrix();
+    this.controls.target.copy(sphere.center);
+    this.controls.update();
+    this.resize();
+    this.render();
+  }
+
+  dispose() {
+    this.resizeObserver.disconnect();
+    this.controls.removeEventListener("change", this.onChange);
+    this.controls.dispose();
+    this.scene.traverse((o) => {
+      if (o.geometry) o.geometry.dispose();
+      if (o.material) o.material.dispose();
+    });
+    this.renderer.dispose();
+    this.renderer.domElement.remove();
+  }
+}
+
+/**
+ * A live skeleton view in `container`: {update(points3d) -> n points drawn, clear(), frame(), dispose()}.
+ * Throws when WebGL is not available.
+ */
+export function createSkeletonView(container) {
+  const view = new SkeletonView(container);
+  return {
+    update: (points3d) => view.update(points3d),
+    clear: () => view.clear(),
+    frame: () => view.frame(),
+    dispose: () => view.dispose(),
+  };
+}
+
+/** The live page: one view in #skeleton-view, fed by live.js through document events. */
+function attach() {
+  const container = document.getElementById("skeleton-view");
+  if (!container) return;
+  let view;
+  try {
+    view = createSkeletonView(container);
+  } catch (e) {
+    const message = document.createElement("p");
+    message.className = "skeleton-unavailable";
+    message.textContent = readLabels().skeleton_3d_unavailable || String(e);
+    container.replaceChildren(message);
+    return;
+  }
+  let frames = 0;
+  document.addEventListener("vsion:skeleton", (event) => {
+    const n = view.update(event.detail && event.detail.points3d);
+    frames++;
+    container.dataset.points = String(n);
+    container.dataset.frames = String(frames);
+  });
+  document.addEventListener("vsion:skeleton-clear", () => {
+    view.clear();
+    container.dataset.points = "0";
+  });
+  const reset = document.getElementById("skeleton-reset");
+  if (reset) reset.addEventListener("click", () => view.frame());
+}
+
+attach();

@@ -216,8 +216,8 @@ def _chunk_frames(path: str, start: int, pts: np.ndarray) -> Iterator[tuple[int,
     """Yield ``(i, frame)`` for the frames of a chunk, ``i`` = position of the frame's pts in ``pts``.
 
     Seeks to the keyframe at or before the chunk's first frame and decodes from there. Should the
-    seek land past that frame (an index that is not precise enough), decodes from the beginning
-    of the file instead. A frame that does not decode is simply not yielded.
+    seek fail or land past that frame (an index that is not precise enough), decodes from the
+    beginning of the file instead. A frame that does not decode is simply not yielded.
     """
     first, last = int(pts[0]), int(pts[-1])
     for from_start in (start == 0, True):
@@ -244,9 +244,10 @@ def _chunk_frames(path: str, start: int, pts: np.ndarray) -> Iterator[tuple[int,
                 i = int(np.searchsorted(pts, frame.pts))
                 if i < len(pts) and pts[i] == frame.pts:
                     yield i, frame
-            if not overshot:
+            if from_start or (seen_any and not overshot):
                 return
-            logger.debug("%s: seek to pts %d landed on pts %s, decoding from the start", path, first, frame.pts)
+            logger.debug("%s: seek to pts %d landed %s, decoding from the start", path, first,
+                         f"on pts {frame.pts}" if overshot else "past the end")
 
 
 # Worker-process state, set once per process by _init_worker (spawned processes share nothing).
@@ -388,7 +389,9 @@ def estimate_videos(videos: dict[str, Path], workers: int | None = None, progres
     Returns camera name -> :class:`CameraKeypoints` with ``F == info.frames`` rows. ``timings``,
     when given, receives ``seconds`` (wall time from pool creation to the last result), ``frames``,
     ``fps`` and ``workers``. Raises :class:`PoseError` naming the camera for a video that cannot
-    be read or a worker that fails. Blocking; call it from one thread at a time per process.
+    be read or a worker that fails. Blocking; safe to call from any thread (each call has its own
+    pool). On any exception (KeyboardInterrupt too) queued chunks are cancelled and the pool is
+    shut down before the exception propagates.
     """
     _check_chunk_frames(chunk_frames)
     infos = _probe_all(videos)

@@ -94,7 +94,17 @@ def test_live_page_records_a_take(demo_server, browser, viewport):
     while not page.evaluate("() => [...document.querySelectorAll('.frame img')].every(i => i.naturalWidth > 0)"):
         assert time.monotonic() < deadline, "camera previews did not load"
         page.wait_for_timeout(200)
+    # Live pose: the demo installs its calibration, so 2D overlays and the 3D skeleton appear.
+    deadline = time.monotonic() + 90
+    while page.evaluate("() => +document.getElementById('skeleton-view').dataset.points || 0") < 20:
+        assert time.monotonic() < deadline, "the 3D skeleton never appeared"
+        page.wait_for_timeout(500)
+    expect(page.locator("#pose-rate")).to_contain_text("Hz")
+    assert page.evaluate("() => [...document.querySelectorAll('canvas.pose-overlay')].some(c => {"
+                         " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                         " for (let k = 3; k < d.length; k += 4) if (d[k]) return true; return false; })")
     shot(page, f"live-{viewport['width']}")
+    page.click("#live-pose-toggle")  # off: the take below is processed sooner
 
     page.click("#record")
     expect(page.locator("#rec-label")).to_have_text("Enregistrement en cours")
@@ -104,6 +114,8 @@ def test_live_page_records_a_take(demo_server, browser, viewport):
     page.click("#stop")
     expect(page.locator("#rec-take")).to_contain_text("Prise enregistrée", timeout=30000)
     expect(page.locator("#record")).to_be_enabled()
+    # The take is processed in the background; its job row ends "done" with its figures.
+    expect(page.locator("#jobs .job-done").first).to_be_visible(timeout=180000)
     shot(page, f"saved-{viewport['width']}")
 
     page.click("#lang-switch")

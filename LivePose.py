@@ -30,9 +30,11 @@ SIZE_TOLERANCE = 0.02
 
 def _worker(conn, nice: int) -> None:
     """One MediaPipe graph answering (seq, h, w, rgb bytes) with (seq, points (33,2) normalized, scores)."""
+    from reconstruction.pose2d import PoseEstimator, quiet_native_logs
+
+    quiet_native_logs()
     if nice:
         os.nice(nice)
-    from reconstruction.pose2d import PoseEstimator
 
     with PoseEstimator() as estimator:
         while True:

@@ -57,6 +57,8 @@ test-fast: apt-test $(VENV)/.dev
 ## Benchmarks (JSON on stdout).
 bench: apt-test $(VENV)/.dev
 	$(PY) bench/live.py
+	$(PY) bench/calibration.py
+	$(PY) bench/reconstruction.py
 
 ## Refresh the vendored front-end assets from the npm registry.
 vendor:

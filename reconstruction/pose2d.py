@@ -255,8 +255,18 @@ _ESTIMATOR: PoseEstimator | None = None
 _PROGRESS = None
 
 
+def quiet_native_logs() -> None:
+    """Send this worker process's native standard error (MediaPipe's and TensorFlow Lite's
+    start-up chatter, written by C++ straight to fd 2) to /dev/null. Workers report errors to
+    their parent through their results, not through standard error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
 def _init_worker(progress_queue, nice: int) -> None:
     global _ESTIMATOR, _PROGRESS
+    quiet_native_logs()
     if nice > 0:
         os.nice(nice)
     if progress_queue is not None:
@@ -360,9 +370,12 @@ def _run_chunks(chunks: list[_Chunk], workers: int | None, nice: int, bare: bool
     return results, seconds, workers
 
 
-def _probe_all(videos: dict[str, Path]) -> dict[str, VideoInfo]:
+def _probe_all(videos: dict[str, Path | VideoInfo]) -> dict[str, VideoInfo]:
     infos = {}
     for camera, path in videos.items():
+        if isinstance(path, VideoInfo):  # probed already
+            infos[camera] = path
+            continue
         try:
             infos[camera] = probe_video(path)
         except PoseError as exc:
@@ -375,9 +388,10 @@ def _check_chunk_frames(chunk_frames: int) -> None:
         raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
 
 
-def estimate_videos(videos: dict[str, Path], workers: int | None = None, progress: Progress | None = None,
+def estimate_videos(videos: dict[str, Path | VideoInfo], workers: int | None = None, progress: Progress | None = None,
                     chunk_frames: int = 240, nice: int = 0, timings: dict | None = None) -> dict[str, CameraKeypoints]:
-    """2D pose of every frame of every video (camera name -> path), on a pool of worker processes.
+    """2D pose of every frame of every video (camera name -> path, or its :class:`VideoInfo`), on a
+    pool of worker processes.
 
     Each video is cut into chunks of ``chunk_frames`` consecutive frames; ``workers`` processes
     (default: the number of cores, at most the number of chunks) each hold one MediaPipe graph and

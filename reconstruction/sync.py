@@ -140,14 +140,17 @@ def auto_offsets(speeds: list[np.ndarray], max_lag: int | None = None, reference
 
 
 def geometric_offsets(group, points: list[np.ndarray], scores: list[np.ndarray], offsets: np.ndarray,
-                      max_lag: int, min_score: float = 0.3, rounds: int = 4) -> Alignment:
+                      max_lag: int, min_score: float = 0.3, rounds: int = 4, max_frames: int = 400) -> Alignment:
     """Refine offsets with the calibration: each camera's lag is the one whose keypoints best
-    agree with the 3D points triangulated from the other cameras (inlier fraction).
+    agree with the 3D points triangulated from the other cameras (lowest truncated squared
+    reprojection error; the score reported is the fraction of inliers at that lag).
 
     ``group`` is the calibrated :class:`CameraGroup` in camera order, ``points`` / ``scores`` the
     raw (F_c, J, 2) px / (F_c, J) keypoints of each camera, ``offsets`` a first guess (C,).
     Needs three cameras or more (with two, the other view alone cannot vouch for a lag);
     robust to a camera following somebody else for part of the take, which foils speed curves.
+    At most ``max_frames`` frames, evenly spread over the take, are used, so the cost does not
+    grow with the take's length.
     """
     from calibration.camera import CameraGroup
 
@@ -164,7 +167,8 @@ def geometric_offsets(group, points: list[np.ndarray], scores: list[np.ndarray],
             span = min(lengths[k] - offsets[k] for k in others)
             if span <= 0:
                 continue
-            idx = [offsets[k] + np.arange(span) for k in others]
+            frames = np.unique(np.linspace(0, span - 1, min(span, max_frames)).astype(int))
+            idx = [offsets[k] + frames for k in others]
             tri = triangulate(CameraGroup([group.cameras[k] for k in others]),
                               np.stack([points[k][i] for k, i in zip(others, idx)]),
                               np.stack([scores[k][i] for k, i in zip(others, idx)]), min_score=min_score)
@@ -173,13 +177,13 @@ def geometric_offsets(group, points: list[np.ndarray], scores: list[np.ndarray],
             cam = group.cameras[c]
             proj = np.full((len(X), 2), np.nan)
             proj[has3d] = cam.project(X[has3d])
-            proj = proj.reshape(span, -1, 2)
+            proj = proj.reshape(len(frames), -1, 2)
             tau = DEFAULT_THRESHOLD * float(np.hypot(*cam.size))
-            best = (-1.0, 0)
+            best = (np.inf, 0, 0.0)  # (mean truncated squared error, lag, inlier fraction)
             for lag in range(-max_lag, max_lag + 1):
-                raw = offsets[c] + lag + np.arange(span)
+                raw = offsets[c] + lag + frames
                 inside = (raw >= 0) & (raw < lengths[c])
-                if inside.sum() < max(10, span // 2):
+                if inside.sum() < max(10, len(frames) // 2):
                     continue
                 obs = points[c][raw[inside]]
                 ok = (scores[c][raw[inside]] >= min_score) & np.isfinite(obs).all(axis=-1)
@@ -187,12 +191,12 @@ def geometric_offsets(group, points: list[np.ndarray], scores: list[np.ndarray],
                 if ok.sum() < 10:
                     continue
                 err = np.linalg.norm(obs - proj[inside], axis=-1)[ok]
-                fraction = float((err < tau).mean())
-                if fraction > best[0] + 1e-9 or (abs(fraction - best[0]) <= 1e-9 and abs(lag) < abs(best[1])):
-                    best = (fraction, lag)
-            if best[0] >= 0:
+                cost = float((np.minimum(err, tau) ** 2).mean())
+                if cost < best[0] - 1e-9 or (abs(cost - best[0]) <= 1e-9 and abs(lag) < abs(best[1])):
+                    best = (cost, lag, float((err < tau).mean()))
+            if np.isfinite(best[0]):
                 offsets[c] += best[1]
-                score[c] = best[0]
+                score[c] = best[2]
         offsets -= offsets.min()
         if (offsets == before - before.min()).all():
             break

@@ -1,0 +1,276 @@
+#!/usr/bin/env python
+"""Reconstruction benchmark. Prints one JSON object:
+
+- ``synthetic``: a known 33-landmark motion seen by six calibrated 1280x720 cameras, with
+  3 px noise, 8 % of joints dropped, 5 % confident outliers 30-120 px off and 3 % of frames
+  with left/right swapped in one camera; errors of the robust pipeline and of plain weighted DLT.
+- ``triangulation_speed``: triangulation + spike removal + gap filling + low-pass of
+  10,000 frames x 33 joints x 6 cameras.
+- ``pose2sim``: ``process --sync auto`` on the Pose2Sim demo (four unsynchronized 60 fps
+  videos, Qualisys calibration), against naive triangulation (no sync, plain DLT, no filter).
+- ``pipeline_speed``: the whole ``process`` pipeline against bare MediaPipe inference (decode +
+  pose only) on the same frames with the same processes, alternated ``--rounds`` times.
+- ``live``: the demo server's live 3D rate with its 4 cameras, and their capture rate with
+  live pose off and on.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGETS = {"mpjpe_mm": 15.0, "p95_mm": 30.0, "worst_frame_mm": 150.0, "reconstructed_pct_min": 98.0,
+           "median_reprojection_px": 11.0, "mean_segment_cv_pct": 6.0, "pipeline_ratio_min": 0.85,
+           "triangulation_s": 5.0}
+
+
+def synthetic(frames: int = 1800) -> dict:
+    from calibration.camera import CameraGroup
+    from reconstruction import filtering, metrics
+    from reconstruction.triangulate import triangulate, triangulate_plain
+    from tests.motion import joint_errors, observe, person_motion
+    from tests.synthetic import camera_ring
+
+    group = CameraGroup(camera_ring(6))
+    truth = person_motion(frames, 30.0, seed=1)
+    obs = observe(list(group.cameras), truth, seed=2)
+    tri = triangulate(group, obs.points, obs.scores)
+    points = filtering.lowpass(filtering.fill_gaps(filtering.remove_spikes(tri.points)), 30.0)
+    err = joint_errors(points, truth) * 1000
+    plain = joint_errors(triangulate_plain(group, obs.points, obs.scores), truth) * 1000
+    out = {"frames": frames, "cameras": 6, "mpjpe_mm": float(np.nanmean(err)), "p95_mm": float(np.nanpercentile(err, 95)),
+           "worst_frame_mm": float(np.nanmax(np.nanmean(err, axis=1))), "worst_joint_mm": float(np.nanmax(err)),
+           "reconstructed_pct": metrics.reconstructed_percent(points),
+           "plain_dlt_mpjpe_mm": float(np.nanmean(plain)), "plain_dlt_p95_mm": float(np.nanpercentile(plain, 95)),
+           "views_unswapped": int(tri.swapped.sum())}
+    out["meets_targets"] = {"mpjpe_mm": out["mpjpe_mm"] <= TARGETS["mpjpe_mm"], "p95_mm": out["p95_mm"] <= TARGETS["p95_mm"],
+                            "worst_frame_mm": out["worst_frame_mm"] <= TARGETS["worst_frame_mm"],
+                            "reconstructed_pct": out["reconstructed_pct"] >= TARGETS["reconstructed_pct_min"]}
+    return out
+
+
+def triangulation_speed(frames: int = 10_000) -> dict:
+    from calibration.camera import CameraGroup
+    from reconstruction import filtering
+    from reconstruction.triangulate import triangulate
+    from tests.motion import observe, person_motion
+    from tests.synthetic import camera_ring
+
+    group = CameraGroup(camera_ring(6))
+    obs = observe(list(group.cameras), person_motion(frames, 30.0, seed=3), seed=4)
+    t0 = time.perf_counter()
+    tri = triangulate(group, obs.points, obs.scores)
+    t1 = time.perf_counter()
+    filtering.lowpass(filtering.fill_gaps(filtering.remove_spikes(tri.points)), 30.0)
+    t2 = time.perf_counter()
+    return {"frames": frames, "joints": 33, "cameras": 6, "triangulation_s": round(t1 - t0, 3),
+            "filtering_s": round(t2 - t1, 3), "total_s": round(t2 - t0, 3),
+            "meets_target": t2 - t0 <= TARGETS["triangulation_s"]}
+
+
+def _pose2sim_take(folder: Path) -> tuple[Path, Path]:
+    import demo
+
+    take = folder / "take"
+    take.mkdir(exist_ok=True)
+    for i in range(1, 5):
+        link = take / f"cam0{i}.mp4"
+        if not link.exists():
+            link.symlink_to(demo.pose2sim_file(f"videos/cam0{i}.mp4"))
+    calib = folder / "calibration.toml"
+    subprocess.run([sys.executable, str(ROOT / "app.py"), "calibrate", "import",
+                    str(demo.pose2sim_file("calibration/Calib.qca.txt")), "--out", str(calib)], check=True,
+                   capture_output=True)
+    return take, calib
+
+
+def pose2sim(folder: Path) -> dict:
+    from calibration.io import load_toml
+    from reconstruction import metrics
+    from reconstruction.pipeline import Options, process_take
+    from reconstruction.triangulate import triangulate_plain
+
+    take, calib = _pose2sim_take(folder)
+    group = load_toml(calib)
+    out = folder / "auto"
+    report = process_take(take, group, out, Options(sync="auto"))
+    naive_out = folder / "naive"
+    process_take(take, group, naive_out, Options(sync="none", cutoff_hz=None))
+    from reconstruction.exports import load_keypoints
+
+    kp = load_keypoints(naive_out / "keypoints2d.npz")
+    naive = triangulate_plain(group, kp.points, kp.scores)
+    naive_cv = metrics.mean_segment_cv(metrics.segment_variation(naive))
+    result = {
+        "frames": report["frames"], "sync_offsets": report["sync"]["offsets"],
+        "sync_agreement": {k: round(v, 3) for k, v in report["sync"]["score"].items()},
+        "median_reprojection_px": round(report["median_reprojection_px"], 2),
+        "median_reprojection_all_detections_px": round(report["median_reprojection_all_px"], 2),
+        "reprojection_px": {k: round(v, 2) for k, v in report["reprojection_px"].items()},
+        "mean_segment_cv_pct": round(report["mean_segment_cv_pct"], 2),
+        "segment_cv_pct": {k: round(v["cv_pct"], 2) for k, v in report["segments"].items()},
+        "reconstructed_pct": round(report["reconstructed_pct"], 2),
+        "views_unswapped": report["views_unswapped"], "views_rejected": report["views_rejected"],
+        "naive_mean_segment_cv_pct": round(naive_cv, 2),
+        "timings_s": report["timings_s"],
+    }
+    result["meets_targets"] = {"median_reprojection_px": result["median_reprojection_px"] <= TARGETS["median_reprojection_px"],
+                               "mean_segment_cv_pct": result["mean_segment_cv_pct"] <= TARGETS["mean_segment_cv_pct"]}
+    return result
+
+
+def _looped(src: Path, dst: Path, times: int) -> Path:
+    """``src`` played ``times`` times in a row, as one H.264 video at the same rate and size."""
+    import av
+
+    with av.open(str(src)) as inp:
+        stream = inp.streams.video[0]
+        rate, frames = stream.average_rate, [f.to_ndarray(format="rgb24") for f in inp.decode(stream)]
+    with av.open(str(dst), "w") as out:
+        enc = out.add_stream("libx264", rate=rate)
+        enc.height, enc.width = frames[0].shape[:2]
+        enc.pix_fmt, enc.options = "yuv420p", {"preset": "veryfast", "crf": "20", "g": str(int(rate))}
+        for _ in range(times):
+            for img in frames:
+                for packet in enc.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                    out.mux(packet)
+        for packet in enc.encode(None):
+            out.mux(packet)
+    return dst
+
+
+def pipeline_speed(folder: Path, rounds: int, workers: int, loops: int = 4) -> dict:
+    """On the Pose2Sim videos played ``loops`` times (a take of a few seconds, not a fraction)."""
+    from calibration.io import load_toml
+    from reconstruction import pose2d
+    from reconstruction.pipeline import Options, process_take
+
+    short, calib = _pose2sim_take(folder)
+    group = load_toml(calib)
+    take = folder / "looped"
+    take.mkdir(exist_ok=True)
+    videos = {p.stem: _looped(p, take / p.name, loops) for p in sorted(short.glob("*.mp4"))}
+    frames = sum(pose2d.probe_video(p).frames for p in videos.values())
+    bare, whole = [], []
+    for k in range(rounds):
+        order = ("bare", "whole") if k % 2 == 0 else ("whole", "bare")
+        for what in order:
+            if what == "bare":
+                bare.append(pose2d.bare_inference(videos, workers=workers)["fps"])
+            else:
+                started = time.perf_counter()
+                process_take(take, group, folder / "speed", Options(sync="auto", workers=workers))
+                whole.append(frames / (time.perf_counter() - started))
+    ratio = statistics.median(whole) / statistics.median(bare)
+    return {"frames": frames, "videos": f"Pose2Sim demo x{loops}", "workers": workers, "rounds": rounds, "bare_fps": [round(v, 1) for v in bare],
+            "pipeline_fps": [round(v, 1) for v in whole], "bare_fps_median": round(statistics.median(bare), 1),
+            "pipeline_fps_median": round(statistics.median(whole), 1), "ratio": round(ratio, 3),
+            "meets_target": ratio >= TARGETS["pipeline_ratio_min"]}
+
+
+def live(folder: Path, seconds: float) -> dict:
+    import requests
+
+    from tests.support import EventClient, free_port
+
+    port = free_port()
+    env = {**os.environ, "VSION_DATA": str(folder)}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "demo", "--port", str(port), "--no-browser"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=folder)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        password = None
+        while password is None:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                raise RuntimeError("the demo server stopped")
+            m = re.match(r"\s+technician\s+(\S+)\s+\(", line)
+            password = m.group(1) if m else None
+        session = requests.Session()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url + "/healthz", timeout=5).json()["connected"] == 4:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.5)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', session.get(url + "/login").text).group(1)
+        session.post(url + "/login", data={"username": "technician", "password": password, "csrf_token": token})
+
+        def fps():
+            return [c["fps"] for c in session.get(url + "/api/cameras", timeout=5).json()]
+
+        time.sleep(5)
+        fps_off = fps()
+        client = EventClient(url, session)
+        client.call("live pose", {"enabled": True})
+        client.wait_for("pose3d", timeout=120)
+        time.sleep(5)  # workers warm
+        start = len([1 for e, _ in client.events if e == "pose3d"])
+        t0 = time.monotonic()
+        samples = []
+        while time.monotonic() - t0 < seconds:
+            time.sleep(5)
+            samples.append(fps())
+        events = [d for e, d in client.events if e == "pose3d"][start:]
+        elapsed = time.monotonic() - t0
+        with_3d = sum(1 for d in events if d["points3d"])
+        client.call("live pose", {"enabled": False})
+        client.close()
+        fps_on = np.mean(samples, axis=0).tolist()
+        return {"cameras": 4, "seconds": round(elapsed, 1), "live_3d_hz": round(len(events) / elapsed, 2),
+                "reported_rate_hz": events[-1]["rate"] if events else None,
+                "sets_with_3d_pct": round(100 * with_3d / max(1, len(events)), 1),
+                "capture_fps_live_pose_off": [round(v, 2) for v in fps_off],
+                "capture_fps_live_pose_on": [round(v, 2) for v in fps_on]}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["synthetic", "speed", "pose2sim", "pipeline", "live"], action="append")
+    parser.add_argument("--rounds", type=int, default=3, help="alternated runs of the pipeline speed comparison")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--live-seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    parts = set(args.only or ["synthetic", "speed", "pose2sim", "pipeline", "live"])
+    out: dict = {"cpu_count": os.cpu_count(), "targets": TARGETS}
+    with tempfile.TemporaryDirectory(prefix="vsion-bench-") as tmp:
+        tmp = Path(tmp)
+        if "synthetic" in parts:
+            out["synthetic"] = synthetic()
+        if "speed" in parts:
+            out["triangulation_speed"] = triangulation_speed()
+        if "pose2sim" in parts:
+            (tmp / "p2s").mkdir()
+            out["pose2sim"] = pose2sim(tmp / "p2s")
+        if "pipeline" in parts:
+            (tmp / "speed").mkdir()
+            out["pipeline_speed"] = pipeline_speed(tmp / "speed", args.rounds, args.workers)
+        if "live" in parts:
+            (tmp / "live").mkdir()
+            out["live"] = live(tmp / "live", args.live_seconds)
+    json.dump(out, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -98,7 +98,7 @@ class LivePose:
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
-            self._thread.join(10)
+            self._thread.join(ANSWER_TIMEOUT_S * len(self.names) + 5)  # it may be waiting on each worker
         self._close_workers()
 
     def enable(self, client: str, on: bool) -> dict:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -181,67 +180,44 @@ def pipeline_speed(folder: Path, rounds: int, workers: int, loops: int = 4) -> d
 
 
 def live(folder: Path, seconds: float) -> dict:
-    import requests
+    from tests.support import DemoServer, EventClient
 
-    from tests.support import EventClient, free_port
-
-    port = free_port()
-    env = {**os.environ, "VSION_DATA": str(folder)}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "demo", "--port", str(port), "--no-browser"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=folder)
-    url = f"http://127.0.0.1:{port}"
+    server = DemoServer(folder)
     try:
-        password = None
-        while password is None:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                raise RuntimeError("the demo server stopped")
-            m = re.match(r"\s+technician\s+(\S+)\s+\(", line)
-            password = m.group(1) if m else None
-        session = requests.Session()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(url + "/healthz", timeout=5).json()["connected"] == 4:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.5)
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', session.get(url + "/login").text).group(1)
-        session.post(url + "/login", data={"username": "technician", "password": password, "csrf_token": token})
+        server.start()
+        session = server.login("technician")
 
         def fps():
-            return [c["fps"] for c in session.get(url + "/api/cameras", timeout=5).json()]
+            return [c["fps"] for c in session.get(server.url + "/api/cameras", timeout=5).json()]
 
         time.sleep(5)
         fps_off = fps()
-        client = EventClient(url, session)
+        client = EventClient(server.url, session)
         client.call("live pose", {"enabled": True})
         client.wait_for("pose3d", timeout=120)
         time.sleep(5)  # workers warm
         start = len([1 for e, _ in client.events if e == "pose3d"])
         t0 = time.monotonic()
-        samples = []
+        samples, take = [], None
         while time.monotonic() - t0 < seconds:
+            if take is None and time.monotonic() - t0 > seconds / 3:
+                take = client.call("start recording", {})
             time.sleep(5)
             samples.append(fps())
-        events = [d for e, d in client.events if e == "pose3d"][start:]
         elapsed = time.monotonic() - t0
-        with_3d = sum(1 for d in events if d["points3d"])
+        events = [d for e, d in client.events if e == "pose3d"][start:]
+        recorded = client.call("stop recording", {})["take"]["cameras"]
         client.call("live pose", {"enabled": False})
         client.close()
-        fps_on = np.mean(samples, axis=0).tolist()
         return {"cameras": 4, "seconds": round(elapsed, 1), "live_3d_hz": round(len(events) / elapsed, 2),
                 "reported_rate_hz": events[-1]["rate"] if events else None,
-                "sets_with_3d_pct": round(100 * with_3d / max(1, len(events)), 1),
+                "sets_with_3d_pct": round(100 * sum(1 for d in events if d["points3d"]) / max(1, len(events)), 1),
                 "capture_fps_live_pose_off": [round(v, 2) for v in fps_off],
-                "capture_fps_live_pose_on": [round(v, 2) for v in fps_on]}
+                "capture_fps_live_pose_on": [round(v, 2) for v in np.mean(samples, axis=0)],
+                "take_recorded_during_live_pose": {c["name"]: {"frames": c.get("frames"), "dropped": c.get("dropped")}
+                                                   for c in recorded}}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        server.kill()
 
 
 def main() -> None:

@@ -121,9 +121,9 @@ class LocalJobRunner(JobRunner):
             finished = [j for j in self._jobs if j.status in ("done", "failed")]
             for old in finished[MAX_KEPT:]:
                 self._jobs.remove(old)
-        self._pool.submit(self._run, job)
         logger.info("job %s: %s of take %s queued", job.id, kind, take_id)
-        self._notify(job)
+        self._notify(job)  # before the worker can announce "running"
+        self._pool.submit(self._run, job)
         return job
 
     def jobs(self) -> list[Job]:
@@ -170,3 +170,4 @@ class LocalJobRunner(JobRunner):
             for job in self._jobs:
                 if job.status == "queued":
                     job.status, job.message = "failed", "cancelled: the server stopped"
+                    self._notify(job)

@@ -233,3 +233,61 @@ class EventClient:
 
     def close(self) -> None:
         self.client.disconnect()
+
+
+DEMO_ROLES = ("admin", "technician", "expert", "trainee")
+LOGIN_LINE = re.compile(r"\s+(admin|technician|expert|trainee)\s+(\S+)\s+\(")
+
+
+class DemoServer:
+    """``python app.py demo`` on a free port with its data in ``data``; output in ``data/server.log``."""
+
+    def __init__(self, data):
+        self.data, self.port = data, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data / "server.log"
+        self.logins: dict[str, str] = {}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 300.0) -> DemoServer:
+        env = {**os.environ, "VSION_DATA": str(self.data)}
+        with open(self.log_path, "w") as log:  # a file, not a pipe: a full pipe would block the server
+            self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "demo", "--port", str(self.port),
+                                          "--no-browser"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.data)
+        deadline = time.monotonic() + timeout
+        while len(self.logins) < len(DEMO_ROLES):
+            assert self.proc.poll() is None, f"the demo server exited:\n{self.log()}"
+            assert time.monotonic() < deadline, f"the demo server printed no logins:\n{self.log()}"
+            self.logins = dict(LOGIN_LINE.findall(self.log()))
+            time.sleep(0.2)
+
+        def ready():
+            try:
+                return requests.get(self.url + "/healthz", timeout=5).json()["connected"] == 4
+            except requests.ConnectionError:
+                return False
+
+        assert wait_until(ready, timeout=max(1.0, deadline - time.monotonic()), step=0.5), self.log()
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def login(self, role: str) -> requests.Session:
+        session = requests.Session()
+        page = session.get(self.url + "/login", timeout=10).text
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        reply = session.post(self.url + "/login", data={"username": role, "password": self.logins[role],
+                                                         "csrf_token": token}, timeout=10, allow_redirects=False)
+        assert reply.status_code == 302, reply.text[:500]
+        return session
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        """SIGTERM, as a service manager would stop it; the exit code."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)

@@ -1,15 +1,11 @@
 """The live page in a real browser (Debian's Chromium driven by Playwright) on the demo cameras."""
-import os
 import re
-import subprocess
-import sys
 import time
 
 import pytest
-import requests
 from playwright.sync_api import expect, sync_playwright
 
-from tests.support import ROOT, free_port
+from tests.support import ROOT, DemoServer
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "test-artifacts"
@@ -19,39 +15,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("demo")
-    port = free_port()
-    env = {**os.environ, "VSION_DATA": str(data)}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "demo", "--port", str(port), "--no-browser"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=data)
+    server = DemoServer(tmp_path_factory.mktemp("demo"))
     try:
-        logins, lines = {}, []
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and "trainee" not in logins:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-            lines.append(line)
-            m = re.match(r"\s+(admin|technician|expert|trainee)\s+(\S+)\s+\(", line)
-            if m:
-                logins[m.group(1)] = m.group(2)
-        assert "trainee" in logins, "".join(lines)
-        url = f"http://127.0.0.1:{port}"
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(url + "/healthz", timeout=5).json()["connected"] == 4:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.5)
-        yield url, logins
-        proc.terminate()
-        proc.wait(30)
-        assert proc.returncode == 0
+        server.start()
+        yield server.url, server.logins
+        assert server.terminate() == 0, server.log()
     finally:
-        if proc.poll() is None:  # never leave a server behind, whatever failed
-            proc.kill()
-            proc.wait(10)
+        server.kill()  # never leave a server behind, whatever failed
 
 
 @pytest.fixture(scope="module")

@@ -519,5 +519,27 @@ def triangulate_cmd(keypoints, calibration, out, cutoff, no_filter):
     _summary(report, out)
 
 
+@cli.command("compare")
+@click.argument("attempt_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("reference_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Result JSON file.")
+@click.option("--steps", "steps_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Steps JSON [default: steps.json in REFERENCE_DIR, if any].")
+def compare_cmd(attempt_dir, reference_dir, out, steps_file):
+    """Score a processed take against a reference (both folders hold pose3d.csv)."""
+    from reconstruction.exports import ExportError, write_json
+    from training.comparison import ComparisonError, compare_folders, load_steps
+
+    try:
+        steps = load_steps(steps_file) if steps_file else None
+        result = compare_folders(attempt_dir, reference_dir, steps)
+        write_json(out, result)
+    except (ComparisonError, ExportError) as exc:
+        raise click.ClickException(str(exc)) from None
+    worst = ", ".join(f"{m['joint']} at {m['reference_s']:.1f} s" for m in result["worst"])
+    click.echo(f"score {result['score']:.1f} / 100 (mean angle difference {result['difference_deg']:.1f} deg, "
+               f"speed x{result['speed_ratio']}); worst: {worst or '-'}; saved {out}")
+
+
 if __name__ == "__main__":
     cli()

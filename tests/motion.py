@@ -25,11 +25,13 @@ def _rot(axis: np.ndarray, angle: np.ndarray, v: np.ndarray) -> np.ndarray:
     return v * c + np.cross(axis, v) * s + axis * (axis * v).sum(axis=1, keepdims=True) * (1 - c)
 
 
-def person_motion(frames: int = 600, fps: float = 30.0, seed: int = 0) -> np.ndarray:
+def person_motion(frames: int = 600, fps: float = 30.0, seed: int = 0, task: str = "walk") -> np.ndarray:
     """Landmark trajectories (F, 33, 3) m of one person, smooth (content below ~3 Hz).
 
     Like a worker at a task, the person alternates bursts of movement and pauses: every
     movement follows a clock that runs at a randomly varying pace, stopping now and then.
+    ``task``: ``walk`` (walking slowly round a circle, swinging the arms) or ``lift`` (standing,
+    bending the knees and trunk to pick something up from the floor and lifting it).
     """
     rng = np.random.default_rng(seed)
     seconds = frames / fps
@@ -43,6 +45,15 @@ def person_motion(frames: int = 600, fps: float = 30.0, seed: int = 0) -> np.nda
     up = np.tile([0.0, 0.0, 1.0], (frames, 1))
     left = np.cross(up, fwd)
     lean = 0.15 + 0.15 * np.sin(2 * np.pi * 0.3 * t + ph[1])
+    depth = (1 - np.cos(2 * np.pi * 0.3 * t + ph[1])) / 2  # lift: 0 standing .. 1 at the floor
+    if task == "lift":
+        yaw = np.full_like(t, ph[0])
+        fwd = np.stack([np.cos(yaw), np.sin(yaw), np.zeros_like(t)], 1)
+        left = np.cross(up, fwd)
+        root = np.tile([0.2, -0.1, 0.95], (frames, 1)) - np.outer(0.3 * depth, [0, 0, 1])
+        lean = 0.1 + 0.7 * depth
+    elif task != "walk":
+        raise ValueError(f"unknown task {task!r}")
     trunk = _rot(left, -lean, up)  # lean forward
     P = np.zeros((frames, N_JOINTS, 3))
     J = INDEX
@@ -55,11 +66,15 @@ def person_motion(frames: int = 600, fps: float = 30.0, seed: int = 0) -> np.nda
         # arm: swing forward/back and raise sideways, elbow flexion
         swing = 0.6 * np.sin(2 * np.pi * 0.5 * t + ph[2] + (0 if s > 0 else np.pi))
         raise_ = 0.3 + 0.25 * np.sin(2 * np.pi * 0.35 * t + ph[3] + s)
+        if task == "lift":
+            swing, raise_ = 0.3 + 0.9 * depth, 0.15 + 0 * t
         down = -trunk
         upper = _rot(left, -swing, down)
         upper = _rot(fwd, -s * raise_, upper)
         elbow = P[:, J[f"{name}_shoulder"]] + 0.30 * upper
         flex = 0.4 + 0.5 * (1 + np.sin(2 * np.pi * 0.6 * t + ph[4] + s)) / 2
+        if task == "lift":
+            flex = 0.3 + 0.8 * (1 - depth)
         fore = _rot(left, -flex, upper)
         wrist = elbow + 0.26 * fore
         P[:, J[f"{name}_elbow"]] = elbow
@@ -72,6 +87,11 @@ def person_motion(frames: int = 600, fps: float = 30.0, seed: int = 0) -> np.nda
         thigh = _rot(left, -hipflex, -up)
         knee = P[:, J[f"{name}_hip"]] + 0.45 * thigh
         bend = 0.2 + 0.35 * (1 + np.sin(2 * np.pi * 0.5 * t + ph[6] + s)) / 2
+        if task == "lift":
+            hipflex = 0.1 + 1.1 * depth
+            thigh = _rot(left, -hipflex, -up)
+            knee = P[:, J[f"{name}_hip"]] + 0.45 * thigh
+            bend = 0.1 + 1.3 * depth
         shank = _rot(left, bend, thigh)
         ankle = knee + 0.43 * shank
         P[:, J[f"{name}_knee"]] = knee

@@ -70,6 +70,17 @@ def make_test_video(width: int = 640, height: int = 360, fps: int = 30, seconds:
     return path
 
 
+def form_login(url: str, name: str, password: str) -> requests.Session:
+    """A requests session logged in through the real form (CSRF token included)."""
+    session = requests.Session()
+    page = session.get(url + "/login", timeout=10).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    reply = session.post(url + "/login", data={"username": name, "password": password, "csrf_token": token},
+                         timeout=10, allow_redirects=False)
+    assert reply.status_code == 302, reply.text[:500]
+    return session
+
+
 class RtspServer:
     """gst-rtsp-server on 127.0.0.1 serving ``streams`` as ``/cam1`` ... ``/camN``.
 
@@ -168,14 +179,7 @@ class VsionServer:
         raise AssertionError(f"only {health.get('connected')} of {count} cameras connected: {health}")
 
     def login(self, name: str = "tech") -> requests.Session:
-        """A requests session logged in through the real form (CSRF token included)."""
-        session = requests.Session()
-        page = session.get(self.url + "/login", timeout=10).text
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-        reply = session.post(self.url + "/login", data={"username": name, "password": self.passwords[name],
-                                                         "csrf_token": token}, timeout=10, allow_redirects=False)
-        assert reply.status_code == 302, reply.text[:500]
-        return session
+        return form_login(self.url, name, self.passwords[name])
 
     def socket(self, session: requests.Session) -> EventClient:
         return EventClient(self.url, session)
@@ -274,13 +278,7 @@ class DemoServer:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def login(self, role: str) -> requests.Session:
-        session = requests.Session()
-        page = session.get(self.url + "/login", timeout=10).text
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-        reply = session.post(self.url + "/login", data={"username": role, "password": self.logins[role],
-                                                         "csrf_token": token}, timeout=10, allow_redirects=False)
-        assert reply.status_code == 302, reply.text[:500]
-        return session
+        return form_login(self.url, role, self.logins[role])
 
     def terminate(self, timeout: float = 60.0) -> int:
         """SIGTERM, as a service manager would stop it; the exit code."""

@@ -8,9 +8,11 @@ PORT ?= 5000
 
 # OpenCV and MediaPipe wheels need libGL and GLib; venv needs python3-venv on Debian.
 APT_RUNTIME := python3-venv libgl1 libglib2.0-0
-# Tests and benchmarks: a real RTSP server (gst-rtsp-server) and a real browser (Chromium).
+# Tests and benchmarks: a real RTSP server (gst-rtsp-server), a real browser (Chromium), a real
+# redis-server for the Celery job runner and a real PostgreSQL server (tests/postgres.py).
 APT_TEST := $(APT_RUNTIME) python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp \
-	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad chromium fonts-dejavu-core
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad chromium fonts-dejavu-core redis-server \
+	postgresql
 
 .PHONY: demo serve test test-fast bench vendor apt-runtime apt-test clean
 

@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     from CalibrationWizard import CalibrationWizard
     from jobs import LocalJobRunner
     from LivePose import LivePose
-    from training.db import db
+    from training.db import db, upgrade_database
     from VideoProcessor import VideoProcessor
     from web import register
     from web.calibration import emitter as calibration_emitter
@@ -136,8 +136,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     # Our loggers (not python-socketio's own handlers) so the masking filter sees their lines.
     socketio.init_app(app, async_mode="threading", logger=logging.getLogger("socketio.server"),
                       engineio_logger=logging.getLogger("engineio.server"))
-    with app.app_context():
-        db.create_all()
+    upgrade_database(app, resource("migrations"))
     register(app)
     processor = VideoProcessor(settings)
     app.extensions["vsion.processor"] = processor

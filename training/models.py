@@ -1,18 +1,54 @@
-"""Database models."""
+"""Database models: users, calibration sets, work cards (steps, published versions), takes, comparisons.
+
+Portable to SQLite and PostgreSQL: JSON columns, string enums checked by the database,
+datetimes stored in UTC and always returned timezone-aware. The schema itself is made by
+the migrations in ``migrations/``; a change here needs a new revision there.
+"""
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+import sqlalchemy as sa
+from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from training.db import db
 
 ROLES = ("admin", "technician", "expert", "trainee")
+CARD_STATUSES = ("draft", "published")
+TAKE_KINDS = ("reference", "attempt", "free")
+TAKE_STATUSES = ("recording", "complete", "incomplete", "interrupted")
+PROCESSING = ("none", "queued", "running", "done", "failed")
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no offset, so it is stored as UTC)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: VSION stores timezone-aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _choice(name: str, values: tuple[str, ...]) -> sa.Enum:
+    """A string column limited to ``values`` by a CHECK constraint (no native enum type to migrate)."""
+    return sa.Enum(*values, name=name, native_enum=False, create_constraint=True, validate_strings=True,
+                   length=16)
 
 
 class User(db.Model):
@@ -28,7 +64,7 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     active: Mapped[bool] = mapped_column(default=True, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, nullable=False)
 
     is_anonymous = False
 
@@ -45,3 +81,152 @@ class User(db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username} ({self.role})>"
+
+
+class CalibrationSet(db.Model):
+    """A saved calibration (mirror of ``calibration/sets/<id>/meta.json``; the folder stays the source)."""
+
+    __tablename__ = "calibration_sets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the store's set id, YYYYmmdd-HHMMSS[-n]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    note: Mapped[str] = mapped_column(String(200), default="", nullable=False)
+    cameras: Mapped[list] = mapped_column(JSON, default=list, nullable=False)   # camera names
+    rms: Mapped[dict] = mapped_column(JSON, default=dict, nullable=False)       # camera name -> reprojection RMS, px
+    active: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+
+    created_by: Mapped[User | None] = relationship()
+
+
+class WorkCard(db.Model):
+    """A task to learn: the working copy an author edits, plus ``version``, the last published one.
+
+    ``status`` is ``draft`` while the working copy may change and ``published`` when it is the
+    version in force. ``version`` 0 means never published; a card revised after publication
+    is a draft again while its last :class:`WorkCardVersion` stays in force for trainees.
+    """
+
+    __tablename__ = "work_cards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    tags: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True, nullable=False)
+    status: Mapped[str] = mapped_column(_choice("card_status", CARD_STATUSES), default="draft", nullable=False)
+    version: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # The tables reference each other: this key is added after ``takes`` exists.
+    reference_take_id: Mapped[str | None] = mapped_column(
+        ForeignKey("takes.id", ondelete="SET NULL", use_alter=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, onupdate=_now, nullable=False)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    author: Mapped[User] = relationship()
+    reference_take: Mapped[Take | None] = relationship(foreign_keys=[reference_take_id], post_update=True)
+    steps: Mapped[list[WorkCardStep]] = relationship(
+        back_populates="work_card", order_by="WorkCardStep.position", cascade="all, delete-orphan")
+    versions: Mapped[list[WorkCardVersion]] = relationship(
+        back_populates="work_card", order_by="WorkCardVersion.version", cascade="all, delete-orphan")
+
+    def __repr__(self) -> str:
+        return f"<WorkCard {self.id} {self.title!r} v{self.version} {self.status}>"
+
+
+class WorkCardStep(db.Model):
+    """One step of a card's working copy; ``start_s``/``end_s`` are on the reference take's timeline (s)."""
+
+    __tablename__ = "work_card_steps"
+    __table_args__ = (
+        UniqueConstraint("work_card_id", "position"),
+        CheckConstraint("start_s >= 0 AND end_s > start_s", name="times"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_card_id: Mapped[int] = mapped_column(ForeignKey("work_cards.id", ondelete="CASCADE"), index=True,
+                                              nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)  # 1, 2, ... in the order performed
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    instructions: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    start_s: Mapped[float] = mapped_column(Float, nullable=False)
+    end_s: Mapped[float] = mapped_column(Float, nullable=False)
+
+    work_card: Mapped[WorkCard] = relationship(back_populates="steps")
+
+    def to_dict(self) -> dict:
+        return {"position": self.position, "name": self.name, "instructions": self.instructions,
+                "start_s": self.start_s, "end_s": self.end_s}
+
+
+class WorkCardVersion(db.Model):
+    """A published version of a card, kept unchanged: ``snapshot`` holds title, description, tags,
+    steps and reference take as they were published (attempts and comparisons name the version)."""
+
+    __tablename__ = "work_card_versions"
+    __table_args__ = (UniqueConstraint("work_card_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_card_id: Mapped[int] = mapped_column(ForeignKey("work_cards.id", ondelete="CASCADE"), index=True,
+                                              nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    snapshot: Mapped[dict] = mapped_column(JSON, nullable=False)
+    # Also in the snapshot; a column so a published reference can be found (and not deleted).
+    reference_take_id: Mapped[str] = mapped_column(ForeignKey("takes.id"), index=True, nullable=False)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, nullable=False)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+
+    work_card: Mapped[WorkCard] = relationship(back_populates="versions")
+
+
+class Take(db.Model):
+    """One recording (``data_dir/takes/<id>/``): who made it, for which card, and its processing state.
+
+    ``kind`` is ``reference`` (an expert's model performance), ``attempt`` (a trainee's try at a
+    published card) or ``free``. ``metrics`` is the processing report's summary.
+    """
+
+    __tablename__ = "takes"
+    __table_args__ = (CheckConstraint("kind = 'free' OR work_card_id IS NOT NULL", name="card_for_kind"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # e.g. 20261121-105547-5003
+    work_card_id: Mapped[int | None] = mapped_column(ForeignKey("work_cards.id"), index=True)
+    work_card_version: Mapped[int | None] = mapped_column(Integer)  # the published version an attempt followed
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True, nullable=False)
+    kind: Mapped[str] = mapped_column(_choice("take_kind", TAKE_KINDS), default="free", nullable=False)
+    calibration_set_id: Mapped[str | None] = mapped_column(
+        ForeignKey("calibration_sets.id", ondelete="SET NULL"), index=True)
+    folder: Mapped[str] = mapped_column(String(500), nullable=False)  # relative to data_dir when inside it
+    files: Mapped[list] = mapped_column(JSON, default=list, nullable=False)  # [{camera, file, timestamps, frames}]
+    status: Mapped[str] = mapped_column(_choice("take_status", TAKE_STATUSES), default="recording", nullable=False)
+    processing: Mapped[str] = mapped_column(_choice("processing", PROCESSING), default="none", nullable=False)
+    processing_message: Mapped[str | None] = mapped_column(Text)
+    metrics: Mapped[dict | None] = mapped_column(JSON)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, nullable=False)
+
+    work_card: Mapped[WorkCard | None] = relationship(foreign_keys=[work_card_id])
+    user: Mapped[User] = relationship()
+    calibration_set: Mapped[CalibrationSet | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Take {self.id} {self.kind} {self.status}/{self.processing}>"
+
+
+class Comparison(db.Model):
+    """An attempt scored against the reference of the card version it followed."""
+
+    __tablename__ = "comparisons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[str] = mapped_column(ForeignKey("takes.id", ondelete="CASCADE"), index=True, nullable=False)
+    reference_id: Mapped[str] = mapped_column(ForeignKey("takes.id"), index=True, nullable=False)
+    work_card_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    score: Mapped[float | None] = mapped_column(Float)
+    per_step: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
+    per_joint: Mapped[dict] = mapped_column(JSON, default=dict, nullable=False)
+    worst: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, nullable=False)
+
+    attempt: Mapped[Take] = relationship(foreign_keys=[attempt_id])
+    reference: Mapped[Take] = relationship(foreign_keys=[reference_id])

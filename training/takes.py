@@ -1,0 +1,250 @@
+"""Takes in the database: registered when recording stops, processing state, visibility; calibration sets.
+
+The take folder (``data_dir/takes/<id>/take.json`` and the videos) stays the source of the
+recording; the database says whose it is, what it is for and how its processing went.
+
+Visibility: admins, technicians and experts see every take. Anyone else (trainees) sees
+only their own takes and the reference takes of published work card versions — never
+another trainee's attempt; asking for one answers "not found", as for a take that does
+not exist.
+
+Services run inside an app context, commit their own changes and raise
+:class:`TrainingError` with a message for the user.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from training.db import db
+from training.models import PROCESSING, TAKE_KINDS, TAKE_STATUSES, CalibrationSet, Take, User, WorkCard, WorkCardVersion
+from training.workcards import TrainingError, can_edit, visible_cards
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["TrainingError", "active_calibration_set", "get_take", "list_takes", "register_take", "set_processing",
+           "sync_calibration_sets", "visible_takes"]
+
+TAKE_ID = re.compile(r"^\d{8}-\d{6}(-[0-9A-Za-z]{1,8})?$")
+SEES_ALL_TAKES = ("admin", "technician", "expert")
+MAX_MESSAGE = 2_000
+
+
+# --------------------------------------------------------------------------- visibility
+def visible_takes(user: User):
+    """A SQL condition on :class:`Take`: the takes ``user`` may see."""
+    if user.role in SEES_ALL_TAKES:
+        return sa.true()
+    published_references = sa.select(WorkCardVersion.reference_take_id)
+    return sa.or_(Take.user_id == user.id, Take.id.in_(published_references))
+
+
+def list_takes(user: User, work_card: WorkCard | None = None, kind: str | None = None) -> list[Take]:
+    """The takes ``user`` may see (of ``work_card`` and ``kind`` when given), newest first."""
+    query = sa.select(Take).where(visible_takes(user))
+    if work_card is not None:
+        query = query.where(Take.work_card_id == work_card.id)
+    if kind is not None:
+        query = query.where(Take.kind == kind)
+    return list(db.session.scalars(query.order_by(Take.created_at.desc(), Take.id.desc())))
+
+
+def get_take(user: User, take_id: str) -> Take:
+    """Take ``take_id`` if ``user`` may see it; otherwise "not found" (whether it exists or not)."""
+    if not isinstance(take_id, str) or not TAKE_ID.fullmatch(take_id):
+        raise TrainingError("take not found")
+    take = db.session.scalars(sa.select(Take).where(Take.id == take_id, visible_takes(user))).first()
+    if take is None:
+        raise TrainingError("take not found")
+    return take
+
+
+# --------------------------------------------------------------------------- registration
+def _duration_s(take_json: dict) -> float | None:
+    try:
+        start, stop = take_json["start"]["monotonic_ns"], take_json["stop"]["monotonic_ns"]
+    except (KeyError, TypeError):
+        return None
+    return max(0.0, (stop - start) / 1e9)
+
+
+def _created_at(take_json: dict) -> datetime:
+    try:
+        return datetime.fromtimestamp(take_json["start"]["wall_time_ns"] / 1e9, UTC)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return datetime.now(UTC)
+
+
+def _files(take_json: dict) -> list[dict]:
+    files = []
+    for camera in take_json.get("cameras") or []:
+        if isinstance(camera, dict) and camera.get("file"):
+            files.append({"camera": camera.get("name"), "file": camera["file"], "timestamps": camera.get("timestamps"),
+                          "frames": camera.get("frames")})
+    return files
+
+
+def _relative_folder(folder: Path | str) -> str:
+    """``folder`` relative to the data directory when inside it (the data directory may move)."""
+    folder = Path(folder)
+    settings = current_app.config.get("VSION_SETTINGS")
+    if settings is not None:
+        try:
+            return folder.resolve().relative_to(Path(settings.data_dir).resolve()).as_posix()
+        except ValueError:
+            pass
+    return folder.as_posix()
+
+
+def _calibration(calibration_set: CalibrationSet | str | None) -> CalibrationSet | None:
+    if calibration_set is None or isinstance(calibration_set, CalibrationSet):
+        return calibration_set
+    found = db.session.get(CalibrationSet, calibration_set)
+    if found is None:
+        raise TrainingError(f"unknown calibration set {calibration_set!r}")
+    return found
+
+
+def _check_purpose(user: User, work_card: WorkCard | None, kind: str) -> int | None:
+    """The card version an attempt follows; raises when ``user`` may not record this kind of take."""
+    if kind not in TAKE_KINDS:
+        raise TrainingError(f"unknown kind of take {kind!r}: use one of {', '.join(TAKE_KINDS)}")
+    if kind == "free":
+        if work_card is not None:
+            raise TrainingError("a take for a work card is a reference or an attempt")
+        return None
+    if work_card is None:
+        raise TrainingError(f"an {kind} take needs its work card")
+    if kind == "reference":
+        if not can_edit(user, work_card):
+            raise TrainingError("only the card's author or an admin records its reference")
+        return None
+    visible = db.session.scalars(sa.select(WorkCard.id).where(WorkCard.id == work_card.id, visible_cards(user)))
+    if work_card.version < 1 or visible.first() is None:
+        raise TrainingError("this work card is not published yet")
+    return work_card.version
+
+
+def register_take(take_json: dict, folder: Path | str, user: User, work_card: WorkCard | None = None,
+                  kind: str = "free", calibration_set: CalibrationSet | str | None = None) -> Take:
+    """Record the take described by ``take_json`` (its ``take.json``) in ``folder`` as ``user``'s.
+
+    Calling it again for the same take (e.g. when it stops after being registered at start,
+    or from two threads at once) updates its status, files and duration; it never changes
+    whose take it is or what it is for (that raises).
+    """
+    take_id = take_json.get("id") if isinstance(take_json, dict) else None
+    if not isinstance(take_id, str) or not TAKE_ID.fullmatch(take_id):
+        raise TrainingError(f"not a VSION take id: {take_id!r}")
+    status = take_json.get("status", "recording")
+    if status not in TAKE_STATUSES:
+        raise TrainingError(f"take {take_id}: unknown status {status!r}")
+    version = _check_purpose(user, work_card, kind)
+    calibration = _calibration(calibration_set)
+    fields = {"status": status, "files": _files(take_json), "duration_s": _duration_s(take_json)}
+    for attempt in (1, 2):
+        take = db.session.get(Take, take_id)
+        if take is not None:
+            if (take.user_id, take.kind, take.work_card_id) != (user.id, kind, work_card.id if work_card else None):
+                raise TrainingError(f"take {take_id} is already registered for another user or purpose")
+            for name, value in fields.items():
+                setattr(take, name, value)
+        else:
+            take = Take(id=take_id, user_id=user.id, kind=kind, work_card_id=work_card.id if work_card else None,
+                        work_card_version=version, calibration_set_id=calibration.id if calibration else None,
+                        folder=_relative_folder(folder), created_at=_created_at(take_json), **fields)
+            db.session.add(take)
+        try:
+            db.session.commit()
+            return take
+        except IntegrityError:
+            db.session.rollback()  # registered by another thread meanwhile: update that row instead
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def set_processing(take_id: str, status: str, message: str | None = None, metrics: dict | None = None) -> Take:
+    """Record the processing state of a take (``none|queued|running|done|failed``).
+
+    ``metrics`` is the report's summary (stored as given); with ``frames`` and ``fps`` it
+    also sets the take's duration on the processed timeline (s), the one steps are timed on.
+    Thread-safe when each thread has its own app context (job workers do).
+    """
+    if status not in PROCESSING:
+        raise TrainingError(f"unknown processing state {status!r}: use one of {', '.join(PROCESSING)}")
+    if metrics is not None and not isinstance(metrics, dict):
+        raise TrainingError("processing metrics must be a mapping")
+    take = db.session.get(Take, take_id) if isinstance(take_id, str) else None
+    if take is None:
+        raise TrainingError("take not found")
+    take.processing = status
+    take.processing_message = message[:MAX_MESSAGE] if message else None
+    if metrics is not None:
+        take.metrics = metrics
+        frames, fps = metrics.get("frames"), metrics.get("fps")
+        if isinstance(frames, int | float) and isinstance(fps, int | float) and frames > 0 and fps > 0:
+            take.duration_s = float(frames) / float(fps)
+    db.session.commit()
+    return take
+
+
+# --------------------------------------------------------------------------- calibration sets
+def _set_time(value) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return datetime.now(UTC)
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def sync_calibration_sets(root: Path | str, active_id: str | None) -> list[CalibrationSet]:
+    """Mirror the calibration sets saved under ``root`` (``calibration/store.py``) in the database.
+
+    Sets are added or updated from their ``meta.json``; ``active_id`` is marked active and
+    every other set inactive. Rows of sets no longer on disk are kept (takes name them).
+    Returns the sets on disk, newest first.
+    """
+    from calibration.store import SET_ID, list_sets
+
+    metas = [meta for meta in list_sets(Path(root)) if SET_ID.fullmatch(meta["id"])]
+    for attempt in (1, 2):
+        users = {}
+        rows = []
+        for meta in metas:
+            row = db.session.get(CalibrationSet, meta["id"])
+            if row is None:
+                row = CalibrationSet(id=meta["id"], created_at=_set_time(meta.get("created_at")))
+                creator = meta.get("created_by")
+                if isinstance(creator, str):
+                    users.setdefault(creator, db.session.scalars(sa.select(User.id).filter_by(username=creator)).first())
+                    row.created_by_id = users[creator]
+                db.session.add(row)
+            row.note = str(meta.get("note") or "")[:200]
+            row.cameras = [str(name) for name in meta.get("cameras") or []]
+            rms = meta.get("rms_px")
+            row.rms = {str(k): v for k, v in rms.items()} if isinstance(rms, dict) else {}
+            row.active = meta["id"] == active_id
+            rows.append(row)
+        on_disk = [meta["id"] for meta in metas]
+        db.session.execute(sa.update(CalibrationSet).where(CalibrationSet.id.not_in(on_disk), CalibrationSet.active)
+                           .values(active=False))
+        try:
+            db.session.commit()
+            return rows
+        except IntegrityError:
+            db.session.rollback()  # another process added the same set meanwhile: update it instead
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def active_calibration_set() -> CalibrationSet | None:
+    """The set marked active by the last :func:`sync_calibration_sets`, if any."""
+    return db.session.scalars(sa.select(CalibrationSet).filter_by(active=True)).first()

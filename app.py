@@ -27,6 +27,7 @@ from settings import (
     load_settings,
     parse_settings,
     register_secrets,
+    safe_url,
     setup_logging,
 )
 
@@ -53,17 +54,95 @@ def _secret_key(data_dir: Path) -> str:
 
 class Runtime:
     """What a running app owns besides Flask: the camera group, the status broadcaster, live
-    pose and the background jobs."""
+    pose and the background jobs, and the glue between them and the database.
 
-    def __init__(self, app: Flask, processor, live_pose, jobs):
+    ``jobs`` is set by :func:`create_app` (its listener is :meth:`job_changed`).
+    """
+
+    def __init__(self, app: Flask, processor, live_pose, job_emitter=None, jobs=None):
         self.app, self.processor = app, processor
         self.live_pose, self.jobs = live_pose, jobs
+        self.job_emitter = job_emitter
         self._status_thread = None
 
+    def recording_state(self) -> dict:
+        """The camera group's recording state, with the work card and kind of the take recording."""
+        state = self.processor.recording_state()
+        take = self.processor.take
+        meta = take.meta if take is not None and state.get("recording") else {}
+        return {**state, "work_card_id": meta.get("work_card"), "kind": meta.get("kind", "free") if meta else None}
+
+    def start_take(self, user, label: str | None = None, work_card_id: int | None = None,
+                   kind: str | None = None) -> dict:
+        """Start recording a take by ``user`` for a purpose they may record (see
+        :func:`training.takes.recording_purpose`, raising ``TrainingError``); returns the state.
+        Who, which card and which kind are kept in the take's ``take.json`` for :meth:`take_stopped`."""
+        from training.takes import recording_purpose
+
+        card, kind = recording_purpose(user, work_card_id, kind)
+        meta = {"created_by": user.username, "user_id": user.id, "label": label,
+                "work_card": card.id if card is not None else None, "kind": kind}
+        state = self.processor.start_recording(meta)
+        logger.info("user %s started take %s (%s%s)", user.username, state["take_id"], kind,
+                    f", work card {card.id}" if card is not None else "")
+        return {**state, "work_card_id": meta["work_card"], "kind": kind}
+
+    def stop_take(self, user, take_id: str | None = None) -> dict:
+        """Stop the take recording (trainees: only their own); returns the ``recording status`` state.
+        Call :meth:`take_stopped` with its ``take`` next."""
+        from VideoProcessor import RecordingError
+
+        current = self.processor.take
+        if user.role == "trainee" and current is not None and current.meta.get("user_id") != user.id:
+            raise RecordingError("this take was started by someone else: they or a technician stop it")
+        take = self.processor.stop_recording(take_id)
+        logger.info("user %s stopped take %s", user.username, take["id"])
+        return {"recording": False, "take_id": take["id"], "folder": str(self.processor.takes_dir / take["id"]),
+                "status": take["status"], "take": take, "work_card_id": take.get("work_card"),
+                "kind": take.get("kind", "free")}
+
     def take_stopped(self, take: dict) -> None:
-        """Process a finished take in the background (its outputs go to ``<take>/processed``)."""
+        """Register a finished take in the database (for the user, card and kind kept in its
+        ``take.json``) and process it in the background (outputs in ``<take>/processed``; an
+        attempt is then compared with its reference)."""
+        from training.comparisons import job_params
+        from training.takes import TrainingError, register_recorded_take
+
+        folder = self.processor.takes_dir / take["id"]
+        row = None
+        with self.app.app_context():
+            try:
+                row = register_recorded_take(take, folder)
+            except TrainingError as exc:
+                logger.error("take %s: not registered: %s", take["id"], exc)
+            params = job_params(row, self.processor.takes_dir)
         if take.get("status") in ("complete", "incomplete"):
-            self.jobs.submit("process", take["id"], {"take_dir": str(self.processor.takes_dir / take["id"])})
+            self.jobs.submit("process", take["id"], {"take_dir": str(folder), **params})
+
+    def job_changed(self, job) -> None:
+        """The job listener (called from the runner's threads): store what the job says about its
+        take, then tell the pages. Every database write happens in this thread's own app context."""
+        from training.comparisons import record_job
+
+        try:
+            with self.app.app_context():
+                record_job(job.take_id, job.kind, job.status, job.message, job.report)
+        except Exception:  # noqa: BLE001 - the pages must still hear about the job
+            logger.exception("job %s: its take %s could not be updated", job.id, job.take_id)
+        if self.job_emitter is not None:
+            self.job_emitter(job)
+
+    def sync_calibrations(self) -> None:
+        """Mirror the saved calibration sets (and which one is active) in the database."""
+        from calibration.store import active_id
+        from training.takes import sync_calibration_sets
+
+        root = self.app.extensions["vsion.wizard"].sets_root
+        try:
+            with self.app.app_context():
+                sync_calibration_sets(root, active_id(root))
+        except Exception:  # noqa: BLE001 - the files stay the source: a failed mirror is retried next time
+            logger.exception("calibration sets could not be mirrored in the database")
 
     def start(self) -> Runtime:
         from web.extensions import socketio
@@ -95,6 +174,18 @@ class Runtime:
             self._status_thread.join(5)
 
 
+def job_runner(settings: Settings, listener):
+    """The Celery runner of the processing cluster when ``jobs.broker_url`` is set, else jobs in this process."""
+    from jobs import LocalJobRunner
+
+    if settings.jobs.broker_url:
+        from jobs.celery_runner import CeleryJobRunner
+
+        logger.info("processing jobs go to the Celery cluster at %s", safe_url(settings.jobs.broker_url))
+        return CeleryJobRunner(settings.jobs.broker_url, settings.jobs.backend_url, listener=listener)
+    return LocalJobRunner(listener)
+
+
 def create_app(settings: Settings | None = None, test_config: dict | None = None, start: bool = True) -> Flask:
     """Build the Flask app for ``settings`` (default: ``$VSION_CONFIG`` or ``config.yaml``).
 
@@ -102,9 +193,8 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     once; call ``app.extensions['vsion.runtime'].shutdown()`` to stop them.
     """
     from CalibrationWizard import CalibrationWizard
-    from jobs import LocalJobRunner
     from LivePose import LivePose
-    from training.db import db, upgrade_database
+    from training.db import db, normalize_url, upgrade_database
     from VideoProcessor import VideoProcessor
     from web import register
     from web.calibration import emitter as calibration_emitter
@@ -118,7 +208,8 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app = Flask(__name__, template_folder=str(resource("templates")), static_folder=str(resource("static")))
     app.config.from_mapping(
         SECRET_KEY=_secret_key(settings.data_dir),
-        SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL") or f"sqlite:///{settings.data_dir / 'vsion.db'}",
+        SQLALCHEMY_DATABASE_URI=normalize_url(os.environ.get("DATABASE_URL") or "")
+        or f"sqlite:///{settings.data_dir / 'vsion.db'}",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True,
@@ -141,8 +232,10 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     processor = VideoProcessor(settings)
     app.extensions["vsion.processor"] = processor
     app.extensions["vsion.wizard"] = CalibrationWizard(processor, settings, calibration_emitter)
-    runtime = Runtime(app, processor, LivePose(processor, settings, pose_emitter), LocalJobRunner(job_emitter))
+    runtime = Runtime(app, processor, LivePose(processor, settings, pose_emitter), job_emitter)
+    runtime.jobs = job_runner(settings, runtime.job_changed)
     app.extensions["vsion.runtime"] = runtime
+    runtime.sync_calibrations()
     if start:
         runtime.start()
     return app

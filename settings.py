@@ -40,12 +40,28 @@ def mask_secrets(text: str) -> str:
 
 
 def register_secrets(settings: Settings) -> None:
-    """Remember the configured camera passwords, so they are masked even where no URL surrounds them."""
-    for camera in settings.cameras:
-        if isinstance(camera.url, str) and "://" in camera.url:
-            password = urlsplit(camera.url).password
+    """Remember the configured passwords (camera URLs, job broker and backend URLs), so they
+    are masked even where no URL surrounds them."""
+    urls = [camera.url for camera in settings.cameras] + [settings.jobs.broker_url, settings.jobs.backend_url]
+    for url in urls:
+        if isinstance(url, str) and "://" in url:
+            try:
+                password = urlsplit(url).password
+            except ValueError:
+                continue
             if password and len(password) >= 3:
                 _known_secrets.update({password, unquote(password)})
+
+
+def safe_url(url: str) -> str:
+    """``url`` with its password masked: the only form of a URL with credentials that may be shown or logged."""
+    if "://" in url:
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            host = parts.netloc.rpartition("@")[2]
+            user = f"{parts.username}:***" if parts.password is not None else "***"
+            return mask_secrets(urlunsplit(parts._replace(netloc=f"{user}@{host}")))
+    return mask_secrets(url)
 
 
 class _Strict(BaseModel):
@@ -82,13 +98,7 @@ class CameraConfig(_Strict):
     @property
     def safe_url(self) -> str:
         """The URL with its password masked: the only form that may be shown or logged."""
-        if isinstance(self.url, str) and "://" in self.url:
-            parts = urlsplit(self.url)
-            if parts.username is not None or parts.password is not None:
-                host = parts.netloc.rpartition("@")[2]
-                user = f"{parts.username}:***" if parts.password is not None else "***"
-                return mask_secrets(urlunsplit(parts._replace(netloc=f"{user}@{host}")))
-        return mask_secrets(str(self.url))
+        return safe_url(str(self.url))
 
     @property
     def is_file(self) -> bool:
@@ -133,6 +143,43 @@ class CameraTuning(_Strict):
     failed_after: Annotated[int, Field(ge=1, le=1000)] = 5
 
 
+_JOB_SCHEMES = ("redis", "rediss", "amqp", "amqps", "sentinel", "memory", "cache+memory")
+
+
+def _job_url(value):
+    if value is None:
+        return None
+    value = value.strip() if isinstance(value, str) else value
+    if not value:
+        return None
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    if scheme not in _JOB_SCHEMES:
+        raise ValueError(f"must be a URL starting with one of {', '.join(s + '://' for s in _JOB_SCHEMES)}")
+    return value
+
+
+class JobsConfig(_Strict):
+    """Background processing: in this process by default; on a Celery cluster when ``broker_url``
+    is set (e.g. ``redis://user:password@redis-host:6379/0``; results in ``backend_url``, default
+    the broker). The URLs may carry passwords: they are masked like camera URLs."""
+
+    broker_url: str | None = None
+    backend_url: str | None = None
+
+    @field_validator("broker_url", "backend_url")
+    @classmethod
+    def _url(cls, value):
+        return _job_url(value)
+
+    def __repr__(self) -> str:  # never print a password, even in a traceback
+        def show(url):
+            return None if url is None else safe_url(url)
+
+        return f"JobsConfig(broker_url={show(self.broker_url)!r}, backend_url={show(self.backend_url)!r})"
+
+    __str__ = __repr__
+
+
 class Settings(_Strict):
     """The whole ``config.yaml``. Relative paths are resolved against the file's folder."""
 
@@ -143,6 +190,7 @@ class Settings(_Strict):
     preview: PreviewConfig = PreviewConfig()
     recording: RecordingConfig = RecordingConfig()
     camera: CameraTuning = CameraTuning()
+    jobs: JobsConfig = JobsConfig()
 
     @model_validator(mode="after")
     def _unique_names(self):

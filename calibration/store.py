@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import cv2
 import numpy as np
 
 from calibration.camera import CameraGroup
-from calibration.io import CalibrationFileError, load_toml, save_toml
+from calibration.io import CalibrationFileError, load_calibration, load_toml, save_toml
 
 SET_ID = re.compile(r"^\d{8}-\d{6}(-\d{1,3})?$")
 
@@ -56,6 +57,28 @@ def save_set(root: Path, group: CameraGroup, note: str = "", extra: dict | None 
             "cameras": group.names, "rms_px": dict(group.metadata.get("reprojection_rms_px") or {}), **(extra or {})}
     _write_json(folder / "meta.json", meta)
     return meta
+
+
+def import_set(root: Path, source: Path, rig: list[str], note: str = "") -> dict:
+    """Store the calibration in ``source`` (TOML or Qualisys ``.qca.txt``) as a new set for the
+    cameras named ``rig``; returns its metadata, with ``mapped`` {file camera: rig camera}.
+
+    The file's cameras are matched to the rig by name; when the names differ but the counts are
+    equal, in order (a file made elsewhere names its cameras its own way). Raises
+    :class:`CalibrationFileError` when the file cannot serve this rig.
+    """
+    group = load_calibration(source)
+    if all(name in group.names for name in rig):
+        cams = [group[name] for name in rig]
+        mapped = {name: name for name in rig}
+    elif len(group) == len(rig):
+        cams = [replace(cam, name=name) for cam, name in zip(group.cameras, rig)]
+        mapped = dict(zip(group.names, rig))
+    else:
+        raise CalibrationFileError(f"{Path(source).name}: the file has {len(group)} camera(s) "
+                                   f"({', '.join(group.names)}) but the rig has {len(rig)} ({', '.join(rig)})")
+    meta = save_set(root, CameraGroup(cams, dict(group.metadata)), note=note, extra={"imported_from": Path(source).name})
+    return {**meta, "mapped": mapped}
 
 
 def active_id(root: Path) -> str | None:

@@ -15,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 PROCESSED_DIR = "processed"  # a take's outputs: <take>/processed/
 MAX_KEPT = 50                # finished jobs remembered for the page (oldest forgotten first)
+SUMMARY_KEYS = ("median_reprojection_px", "reconstructed_pct", "mean_segment_cv_pct", "frames")
+COMPARISON_FILE = "comparison.json"  # an attempt's comparison with its reference, in <take>/processed/
 
 
 class JobCancelled(Exception):
@@ -38,14 +40,21 @@ class Job:
     created: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict:
-        """The ``job status`` event payload (a summary of the report, never the parameters)."""
+        """The ``job status`` event payload (a summary of the report, never the parameters).
+
+        ``kind`` is the job's kind (a key of ``TASKS``: ``process``); ``take_kind`` and ``work_card_id``
+        say what the take is for (``free`` / None for takes recorded outside a work card). The
+        report of an attempt compared with its reference also carries ``score`` (0-100).
+        """
         summary = None
         if self.report:
-            summary = {key: self.report.get(key) for key in
-                       ("median_reprojection_px", "reconstructed_pct", "mean_segment_cv_pct", "frames")}
+            summary = {key: self.report.get(key) for key in SUMMARY_KEYS}
+            if "score" in self.report:
+                summary["score"] = self.report["score"]
         return {"id": self.id, "take_id": self.take_id, "kind": self.kind, "status": self.status, "stage": self.stage,
                 "done": self.done, "total": self.total, "message": self.message, "report": summary,
-                "created": self.created}
+                "created": self.created, "work_card_id": self.params.get("work_card_id"),
+                "take_kind": self.params.get("take_kind", "free")}
 
 
 def process_take_task(params: dict, progress) -> dict:
@@ -63,7 +72,49 @@ def process_take_task(params: dict, progress) -> dict:
     except CalibrationFileError as exc:
         raise ProcessError(str(exc)) from None
     options = Options(nice=int(params.get("nice", 10)), workers=params.get("workers"))
-    return process_take(take_dir, group, take_dir / PROCESSED_DIR, options, progress)
+    report = process_take(take_dir, group, take_dir / PROCESSED_DIR, options, progress)
+    if params.get("compare"):
+        report = {**report, **compare_take_task(params, progress)}
+    return report
+
+
+def compare_take_task(params: dict, progress) -> dict:
+    """The last step of the ``process`` job for an attempt: score the processed
+    take ``<take_dir>/processed`` against ``params["compare"]``:
+    ``{"reference_dir", "reference_take_id", "work_card_version", "steps": [{"name", "start_s", "end_s"}]}``.
+
+    Returns ``{"score": float | None, "comparison": {...} | None, "comparison_error": str | None}``;
+    the full result (``training.comparison.compare`` plus ``reference_take_id`` and
+    ``work_card_version``) is also written to ``<take>/processed/comparison.json``. A comparison
+    that cannot be made (e.g. no joint seen in both takes) is reported, not raised: the take's
+    processing itself succeeded.
+    """
+    from reconstruction.exports import ExportError, write_json
+    from training.comparison import ComparisonError, Step, compare_folders
+
+    spec = params.get("compare")
+    if not isinstance(spec, dict) or not spec.get("reference_dir"):
+        raise ValueError("nothing to compare this take with: it is not an attempt at a published work card")
+    processed = Path(params["take_dir"]) / PROCESSED_DIR
+    progress(0, 1, "comparison")
+    try:
+        steps = [Step(str(s["name"]), float(s["start_s"]), float(s["end_s"])) for s in spec.get("steps") or []]
+        result = compare_folders(processed, Path(spec["reference_dir"]), steps)
+    except (ComparisonError, KeyError, TypeError) as exc:
+        message = f"the comparison with the reference failed: {exc}"
+        logger.warning("take %s: %s", Path(params["take_dir"]).name, message)
+        progress(1, 1, "comparison")
+        return {"score": None, "comparison": None, "comparison_error": message}
+    result.pop("attempt", None)
+    result.pop("reference", None)  # server paths: not for the pages
+    result["reference_take_id"] = spec.get("reference_take_id")
+    result["work_card_version"] = spec.get("work_card_version")
+    try:
+        write_json(processed / COMPARISON_FILE, result)
+    except ExportError as exc:
+        logger.warning("take %s: %s", Path(params["take_dir"]).name, exc)
+    progress(1, 1, "comparison")
+    return {"score": result["score"], "comparison": result, "comparison_error": None}
 
 
 TASKS: dict[str, Callable[[dict, Callable], dict]] = {"process": process_take_task}

@@ -23,7 +23,17 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from training.db import db
-from training.models import PROCESSING, TAKE_KINDS, TAKE_STATUSES, CalibrationSet, Take, User, WorkCard, WorkCardVersion
+from training.models import (
+    PROCESSING,
+    TAKE_KINDS,
+    TAKE_STATUSES,
+    CalibrationSet,
+    Comparison,
+    Take,
+    User,
+    WorkCard,
+    WorkCardVersion,
+)
 from training.workcards import TrainingError, can_edit, visible_cards
 
 logger = logging.getLogger(__name__)
@@ -248,3 +258,159 @@ def sync_calibration_sets(root: Path | str, active_id: str | None) -> list[Calib
 def active_calibration_set() -> CalibrationSet | None:
     """The set marked active by the last :func:`sync_calibration_sets`, if any."""
     return db.session.scalars(sa.select(CalibrationSet).filter_by(active=True)).first()
+
+
+# --------------------------------------------------------------------------- recording for a purpose
+def recording_purpose(user: User, work_card_id: int | None, kind: str | None) -> tuple[WorkCard | None, str]:
+    """The card and kind of take ``user`` may start recording now, or :class:`TrainingError` saying why not.
+
+    ``kind`` defaults to ``free``, which is only for takes without a card. A ``reference`` is
+    recorded by the card's author (an expert) or an admin while the card is a draft; an
+    ``attempt`` at a card with a published version in force, by anyone who sees it. Trainees
+    record attempts only.
+    """
+    from training.workcards import get_work_card
+
+    if kind is None:
+        if work_card_id is not None:
+            raise TrainingError("say whether this take is the work card's reference or an attempt")
+        kind = "free"
+    if kind not in TAKE_KINDS:
+        raise TrainingError(f"unknown kind of take {kind!r}: use one of {', '.join(TAKE_KINDS)}")
+    if user.role == "trainee" and kind != "attempt":
+        raise TrainingError("trainees record attempts at a published work card: open the work card, then "
+                            "record your attempt from its page")
+    if kind == "free":
+        if work_card_id is not None:
+            raise TrainingError("a take for a work card is a reference or an attempt")
+        return None, kind
+    if work_card_id is None:
+        raise TrainingError(f"an {kind} take needs its work card")
+    card = get_work_card(user, work_card_id)
+    if kind == "reference":
+        if not can_edit(user, card):
+            raise TrainingError("only the card's author or an admin records its reference")
+        if card.status != "draft":
+            raise TrainingError("the card is published: revise it before recording a new reference")
+    elif card.version < 1:
+        raise TrainingError("this work card is not published yet: attempts are recorded at published cards")
+    return card, kind
+
+
+def register_recorded_take(take_json: dict, folder: Path | str) -> Take | None:
+    """Register a take that just stopped, for the user, card and kind kept in its ``take.json``
+    (``user_id``, ``work_card``, ``kind``, written at start), with the active calibration set
+    when a calibration was in force. None for a take recorded without a known user."""
+    user_id = take_json.get("user_id")
+    user = db.session.get(User, user_id) if isinstance(user_id, int) and not isinstance(user_id, bool) else None
+    if user is None:
+        logger.warning("take %s: no known user recorded it: not registered", take_json.get("id"))
+        return None
+    card_id = take_json.get("work_card")
+    card = db.session.get(WorkCard, card_id) if isinstance(card_id, int) and not isinstance(card_id, bool) else None
+    if card_id is not None and card is None:
+        raise TrainingError(f"take {take_json.get('id')}: work card {card_id!r} no longer exists")
+    calibration = active_calibration_set() if take_json.get("calibration") else None
+    return register_take(take_json, folder, user, card, take_json.get("kind") or "free", calibration)
+
+
+# --------------------------------------------------------------------------- what the pages show
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def take_view(take: Take, score: float | None = None) -> dict:
+    """The contract's ``take`` object (JSON-ready); ``score`` from the attempt's latest comparison."""
+    return {"id": take.id, "kind": take.kind, "user": take.user.username, "work_card_id": take.work_card_id,
+            "work_card_version": take.work_card_version, "created_at": _iso(take.created_at),
+            "duration_s": take.duration_s, "status": take.status, "processing": take.processing,
+            "processing_message": take.processing_message, "metrics": take.metrics, "score": score}
+
+
+def card_takes(user: User, card: WorkCard) -> list[Take]:
+    """The takes of ``card`` that ``user`` is shown, newest first: everything for admins,
+    technicians and experts; for trainees their own attempts and the reference in force."""
+    from training.workcards import published_version
+
+    takes = list_takes(user, work_card=card)
+    if user.role in SEES_ALL_TAKES:
+        return takes
+    published = published_version(card)
+    reference = published.reference_take_id if published else None
+    return [t for t in takes if (t.user_id == user.id and t.kind == "attempt") or t.id == reference]
+
+
+def find_user(name: str) -> User | None:
+    """The user called ``name`` (exact), or None."""
+    if not isinstance(name, str) or not name:
+        return None
+    return db.session.scalars(sa.select(User).filter_by(username=name)).first()
+
+
+def own_take_ids(user: User, take_ids) -> set[str]:
+    """Which of ``take_ids`` ``user`` recorded (e.g. to show a trainee only their own jobs)."""
+    ids = [t for t in take_ids if isinstance(t, str)]
+    if not ids:
+        return set()
+    return set(db.session.scalars(sa.select(Take.id).where(Take.id.in_(ids), Take.user_id == user.id)))
+
+
+def latest_comparison(take_id: str) -> Comparison | None:
+    """The latest comparison of attempt ``take_id`` with its reference, if any."""
+    return db.session.scalars(sa.select(Comparison).filter_by(attempt_id=take_id)
+                              .order_by(Comparison.created_at.desc(), Comparison.id.desc())).first()
+
+
+def latest_scores(take_ids) -> dict[str, float | None]:
+    """The score of each attempt's latest comparison (attempts without one are left out)."""
+    ids = [t for t in take_ids if isinstance(t, str)]
+    if not ids:
+        return {}
+    rows = db.session.scalars(sa.select(Comparison).where(Comparison.attempt_id.in_(ids))
+                              .order_by(Comparison.created_at, Comparison.id))
+    return {row.attempt_id: row.score for row in rows}
+
+
+def _steps(snapshot_steps) -> list[dict]:
+    return [{"name": s["name"], "instructions": s.get("instructions", ""), "start_s": s["start_s"],
+             "end_s": s["end_s"]} for s in snapshot_steps or []]
+
+
+def take_steps(user: User, take: Take) -> list[dict]:
+    """The card steps shown with a take: for an attempt, those of the version it followed; for a
+    reference, the card as ``user`` sees it; none for a free take (or a card ``user`` may not see)."""
+    from training.workcards import card_content, published_version
+
+    card = take.work_card
+    if card is None:
+        return []
+    if take.kind == "attempt" and take.work_card_version:
+        version = published_version(card, take.work_card_version)
+        return _steps(version.snapshot.get("steps")) if version else []
+    try:
+        return _steps(card_content(user, card)["steps"])
+    except TrainingError:
+        return []
+
+
+def take_detail(user: User, take: Take, takes_dir: Path | str) -> dict:
+    """The contract's take detail without URLs: :func:`take_view` plus ``fps``, ``frames`` (of the
+    3D timeline once processed), ``steps``, ``processed`` and ``cameras`` [{"name", "offset_s"}]."""
+    from training import takefiles
+
+    try:
+        folder = takefiles.take_folder(takes_dir, take.id)
+    except takefiles.TakeFileMissing:
+        folder = None
+    report = takefiles.read_report(folder) if folder else {}
+    metrics = take.metrics or {}
+    fps = metrics.get("fps") or report.get("fps")
+    if fps is None and folder is not None:
+        fps = takefiles.read_take_json(folder).get("fps")
+    offsets = takefiles.camera_offsets(folder) if folder else {}
+    cameras = [{"name": cam["name"], "offset_s": offsets.get(cam["name"], 0.0)}
+               for cam in (takefiles.recorded_cameras(folder) if folder else [])]
+    score = latest_scores([take.id]).get(take.id) if take.kind == "attempt" else None
+    return {**take_view(take, score), "fps": fps, "frames": metrics.get("frames") or report.get("frames"),
+            "steps": take_steps(user, take), "processed": bool(folder and takefiles.processed(folder)),
+            "cameras": cameras}

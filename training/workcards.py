@@ -304,3 +304,30 @@ def revise(user: User, card: WorkCard) -> WorkCard:
     card.updated_at = datetime.now(UTC)
     db.session.commit()
     return card
+
+
+# --------------------------------------------------------------------------- what the pages show
+def card_view(user: User, card: WorkCard) -> dict:
+    """The contract's ``card`` object (JSON-ready) as ``user`` sees it (:func:`card_content`).
+
+    ``can_edit`` says whether ``user`` is its author or an admin: they change a draft
+    directly, and a published card after :func:`revise`.
+    """
+    content = card_content(user, card)
+    editor = sees_drafts(user, card)
+    published_at = content.get("published_at")
+    if editor:
+        updated_at = card.updated_at.isoformat()
+    else:  # the version in force: the draft being revised stays private
+        updated_at = published_at
+    return {"id": card.id, "title": content["title"], "description": content["description"],
+            "tags": list(content["tags"]), "status": content["status"], "version": content["version"],
+            "author": card.author.username, "reference_take_id": content.get("reference_take"),
+            "steps": [{"name": s["name"], "instructions": s.get("instructions", ""), "start_s": s["start_s"],
+                       "end_s": s["end_s"]} for s in content["steps"]],
+            "updated_at": updated_at, "published_at": published_at, "can_edit": can_edit(user, card)}
+
+
+def list_card_views(user: User) -> list[dict]:
+    """:func:`card_view` of every card ``user`` may see, most recently changed first."""
+    return [card_view(user, card) for card in list_work_cards(user)]

@@ -1,5 +1,8 @@
 """JSON endpoints: ``/healthz`` and ``/api/cameras`` (contract), ``/api/jobs``."""
 from flask import Blueprint, current_app, jsonify
+from flask_login import current_user
+
+from web.events import STAFF_ROLES
 
 bp = Blueprint("api", __name__)
 
@@ -22,5 +25,7 @@ def cameras():
 
 @bp.route("/api/jobs")
 def jobs():
-    """Background jobs (processing of takes), newest first."""
-    return jsonify(jobs=[job.to_dict() for job in current_app.extensions["vsion.runtime"].jobs.jobs()])
+    """Background jobs (processing of takes), newest first; trainees see the jobs of their own takes only."""
+    jobs = current_app.extensions["vsion.runtime"].jobs.jobs()
+    staff = current_user.role in STAFF_ROLES
+    return jsonify(jobs=[job.to_dict() for job in jobs if staff or job.params.get("user_id") == current_user.id])

@@ -1,6 +1,8 @@
 """The calibration wizard page, its Socket.IO events, and the calibration sets API (technicians)."""
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Literal
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
@@ -103,7 +105,39 @@ def activate_set(set_id: str):
     except OSError as exc:
         abort(409, f"cannot write the calibration in force: {exc.strerror}")
     current_app.logger.info("calibration set %s activated", set_id)
+    current_app.extensions["vsion.runtime"].sync_calibrations()
     return jsonify(ok=True, active=set_id)
+
+
+IMPORT_MAX_BYTES = 1024 * 1024
+IMPORT_SUFFIXES = (".toml", ".txt")
+
+
+@bp.route("/api/calibrations/import", methods=["POST"])
+@roles_required(*CALIBRATION_ROLES)
+def import_set():
+    """A calibration file (TOML, or a Qualisys .qca.txt) uploaded, stored as a set and activated."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        abort(400, "choose a calibration file (.toml or .qca.txt)")
+    if not upload.filename.lower().endswith(IMPORT_SUFFIXES):
+        abort(400, "a calibration file is a .toml or a Qualisys .qca.txt")
+    data = upload.stream.read(IMPORT_MAX_BYTES + 1)
+    if len(data) > IMPORT_MAX_BYTES:
+        abort(413, "a calibration file is at most 1 MB")
+    suffix = ".qca.txt" if upload.filename.lower().endswith(".txt") else ".toml"
+    rig = [c.name for c in current_app.config["VSION_SETTINGS"].cameras]
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / f"upload{suffix}"
+        source.write_bytes(data)
+        try:
+            meta = store.import_set(_wizard().sets_root, source, rig, note=request.form.get("note", "")[:200])
+        except CalibrationFileError as exc:
+            abort(400, str(exc).replace(str(source), upload.filename))
+    store.activate(_wizard().sets_root, meta["id"], _wizard().active_path)
+    current_app.logger.info("calibration set %s imported from %s and activated", meta["id"], upload.filename)
+    current_app.extensions["vsion.runtime"].sync_calibrations()
+    return jsonify({**meta, "active": True}), 201
 
 
 @bp.route("/api/calibrations/compare")
@@ -168,7 +202,9 @@ def solve(data):
 
 @calibration_event("calibration save", Save)
 def save(data):
-    return {"set": _wizard().save(data.note)}
+    saved = _wizard().save(data.note)
+    current_app.extensions["vsion.runtime"].sync_calibrations()  # takes name the set in force
+    return {"set": saved}
 
 
 def emitter(event: str, payload: dict) -> None:

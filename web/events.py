@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import Literal
 
 from flask import current_app, request
 from flask_login import current_user
@@ -15,6 +16,7 @@ from flask_socketio import emit, join_room, leave_room
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from training.models import ROLES
+from training.workcards import TrainingError
 from VideoProcessor import RecordingError
 from web.extensions import socketio
 
@@ -22,12 +24,21 @@ logger = logging.getLogger(__name__)
 
 LIVE_ROOM = "live"
 POSE_ROOM = "pose"  # clients that asked for live pose
+STAFF_ROOM = "staff"  # admins, technicians and experts: every take's job status
+STAFF_ROLES = ("admin", "technician", "expert")
 RECORDING_ROLES = ROLES  # the contract: admin, technician, expert, trainee (their own attempt)
+
+
+def user_room(user_id: int) -> str:
+    """The room of one user's clients (job status of their own takes)."""
+    return f"user:{user_id}"
 
 
 class StartRecording(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     label: str | None = Field(default=None, max_length=120)
+    work_card_id: int | None = Field(default=None, ge=1, strict=True)
+    kind: Literal["reference", "attempt", "free"] | None = None
 
 
 class LivePoseToggle(BaseModel):
@@ -44,7 +55,12 @@ def _processor():
     return current_app.extensions["vsion.processor"]
 
 
-def _explain(exc: ValidationError) -> str:
+def _runtime():
+    return current_app.extensions["vsion.runtime"]
+
+
+def explain(exc: ValidationError) -> str:
+    """A pydantic error as one line for the user: ``invalid payload (field: problem; ...)``."""
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "payload"
@@ -80,7 +96,7 @@ def socket_event(name: str, model: type[BaseModel], roles, error_event: str, ref
             try:
                 data = model.model_validate(payload or {})
             except ValidationError as exc:
-                return refuse("invalid", _explain(exc))
+                return refuse("invalid", explain(exc))
             try:
                 return {"ok": True, **fn(data)}
             except refused as exc:
@@ -96,7 +112,7 @@ def socket_event(name: str, model: type[BaseModel], roles, error_event: str, ref
 
 def recording_event(name: str, model: type[BaseModel]):
     """A recording event: roles of the contract, errors as ``recording error``."""
-    return socket_event(name, model, RECORDING_ROLES, "recording error", (RecordingError,))
+    return socket_event(name, model, RECORDING_ROLES, "recording error", (RecordingError, TrainingError))
 
 
 def camera_status(processor) -> dict:
@@ -109,28 +125,26 @@ def on_connect(auth=None):
     if not current_user.is_authenticated:
         raise ConnectionRefusedError("login required")
     join_room(LIVE_ROOM)
-    emit("recording status", _processor().recording_state())
+    join_room(user_room(current_user.id))
+    if current_user.role in STAFF_ROLES:
+        join_room(STAFF_ROOM)
+    emit("recording status", _runtime().recording_state())
     emit("camera status", camera_status(_processor()))
 
 
 @recording_event("start recording", StartRecording)
 def start_recording(data: StartRecording) -> dict:
-    meta = {"created_by": current_user.username, "label": data.label}
-    state = _processor().start_recording(meta)
-    logger.info("user %s started take %s", current_user.username, state["take_id"])
+    """Contract: optional ``work_card_id`` and ``kind``; trainees record attempts only."""
+    state = _runtime().start_take(current_user, data.label, data.work_card_id, data.kind)
     socketio.emit("recording status", state, to=LIVE_ROOM)
     return state
 
 
 @recording_event("stop recording", StopRecording)
 def stop_recording(data: StopRecording) -> dict:
-    processor = _processor()
-    take = processor.stop_recording(data.take_id)
-    logger.info("user %s stopped take %s", current_user.username, take["id"])
-    state = {"recording": False, "take_id": take["id"], "folder": str(processor.takes_dir / take["id"]),
-             "status": take["status"], "take": take}
+    state = _runtime().stop_take(current_user, data.take_id)
     socketio.emit("recording status", state, to=LIVE_ROOM)
-    current_app.extensions["vsion.runtime"].take_stopped(take)
+    _runtime().take_stopped(state["take"])
     return state
 
 
@@ -153,5 +167,8 @@ def pose_emitter(event: str, payload: dict) -> None:
 
 
 def job_emitter(job) -> None:
-    """Every change of a background job, to every signed-in page."""
-    socketio.emit("job status", job.to_dict(), to=LIVE_ROOM)
+    """Every change of a background job, to the staff and to the user whose take it is
+    (trainees hear only about their own takes)."""
+    user_id = job.params.get("user_id")
+    rooms = [STAFF_ROOM] + ([user_room(user_id)] if isinstance(user_id, int) else [])
+    socketio.emit("job status", job.to_dict(), to=rooms)

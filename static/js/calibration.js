@@ -1040,6 +1040,30 @@
   $("result-go-extrinsics").addEventListener("click", () => goTo("extrinsics"));
   $("save").addEventListener("click", saveRig);
   $("sets-refresh").addEventListener("click", loadSets);
+  $("calib-import-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = $("calib-import-file").files[0];
+    const error = $("calib-import-error"), done = $("calib-import-done");
+    error.hidden = done.hidden = true;
+    if (!file) { error.textContent = labels.calib_import_pick; error.hidden = false; return; }
+    const form = new FormData();
+    form.append("file", file);
+    let reply, data = {};
+    try {
+      reply = await fetch("/api/calibrations/import", { method: "POST", body: form, credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": csrf } });
+      data = await reply.json().catch(() => ({}));
+    } catch (err) {
+      error.textContent = labels.live_disconnected;
+      error.hidden = false;
+      return;
+    }
+    if (!reply.ok) { error.textContent = data.error || reply.statusText; error.hidden = false; return; }
+    const mapped = Object.entries(data.mapped || {}).filter(([a, b]) => a !== b).map(([a, b]) => a + " → " + b).join(", ");
+    done.textContent = L("calib_import_done", { id: data.id }) + (mapped ? " " + L("calib_import_mapped", { mapped }) : "");
+    done.hidden = false;
+    await loadSets();
+  });
   $("compare").addEventListener("click", compareSets);
   $("rig3d-reset").addEventListener("click", () => { if (window.VsionRig3D) window.VsionRig3D.resetView(); });
   $("rig3d-current").addEventListener("click", () => showRig3d(state.rig, ""));

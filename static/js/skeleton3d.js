@@ -5,6 +5,8 @@
 //   "vsion:skeleton-clear"  no detail                                           data went stale / live pose off
 // #skeleton-view carries data-points (non-null points last drawn) and data-frames (pose3d events
 // drawn) so that a browser test can see the view is alive.
+// The replay player (replay.js) imports createSkeletonView for its own view, and draws a second
+// skeleton in another colour with updateOverlay (a reference over an attempt).
 import * as THREE from "../vendor/three/three.module.min.js";
 import { OrbitControls } from "../vendor/three/OrbitControls.js";
 
@@ -29,6 +31,9 @@ export function edgeSide(a, b) {
 }
 
 const COLOURS = { left: new THREE.Color(0xea580c), right: new THREE.Color(0x0891b2), centre: new THREE.Color(0x334155) };
+/** The second skeleton's single colour (violet: apart from both sides' colours). */
+export const OVERLAY_COLOUR_CSS = "#7c3aed";
+const OVERLAY_COLOUR = new THREE.Color(OVERLAY_COLOUR_CSS);
 const BACKGROUND = 0xf3f5f8;
 const JOINT_RADIUS = 0.022;  // m
 
@@ -57,7 +62,79 @@ function worldAxes(length) {
   return group;
 }
 
-/** The skeleton: preallocated buffers, rewritten in place on each update (no allocation per frame). */
+/**
+ * One figure (bones and joints) drawn from 33 points: preallocated buffers, rewritten in place on
+ * each update (no allocation per frame). `colour` is a fixed THREE.Color, or null for the left /
+ * right / centre colours.
+ */
+class Figure {
+  constructor(colour, opacity) {
+    this.colour = colour;
+    const transparent = opacity < 1;
+    // Bones: two vertices per edge, drawn up to drawRange (edges with a missing end are left out).
+    this.bonePositions = new Float32Array(EDGES.length * 2 * 3);
+    this.boneColours = new Float32Array(EDGES.length * 2 * 3);
+    const bones = new THREE.BufferGeometry();
+    bones.setAttribute("position", new THREE.BufferAttribute(this.bonePositions, 3).setUsage(THREE.DynamicDrawUsage));
+    bones.setAttribute("color", new THREE.BufferAttribute(this.boneColours, 3).setUsage(THREE.DynamicDrawUsage));
+    bones.setDrawRange(0, 0);
+    this.bones = new THREE.LineSegments(bones, new THREE.LineBasicMaterial({ vertexColors: true, transparent, opacity }));
+    this.bones.frustumCulled = false;  // the cached bounding sphere would not follow the person
+
+    // Joints: one instanced sphere per landmark; `count` is the number of points present.
+    this.joints = new THREE.InstancedMesh(new THREE.SphereGeometry(JOINT_RADIUS, 12, 8),
+      new THREE.MeshBasicMaterial({ transparent, opacity }), N_POINTS);
+    this.joints.instanceMatrix.setUsage(THREE.DynamicDrawUsage);
+    for (let i = 0; i < N_POINTS; i++) this.joints.setColorAt(i, colour || COLOURS.centre);
+    this.joints.count = 0;
+    this.joints.frustumCulled = false;
+    if (transparent) this.bones.renderOrder = this.joints.renderOrder = 2;
+    this.matrix = new THREE.Matrix4();
+    this.point = new THREE.Vector3();
+    this.box = new THREE.Box3();  // the points last drawn
+  }
+
+  add(scene) {
+    scene.add(this.bones, this.joints);
+  }
+
+  /** Draw `points3d` (33 x [x, y, z] in m, entries may be null). Returns the number of points drawn. */
+  set(points3d) {
+    const pts = Array.isArray(points3d) ? points3d : [];
+    let nBones = 0, nJoints = 0;
+    EDGES.forEach(([a, b]) => {
+      const pa = pts[a], pb = pts[b];
+      if (!isPoint(pa) || !isPoint(pb)) return;
+      const colour = this.colour || COLOURS[edgeSide(a, b)], o = nBones * 6, pos = this.bonePositions;
+      pos[o] = pa[0]; pos[o + 1] = pa[1]; pos[o + 2] = pa[2];
+      pos[o + 3] = pb[0]; pos[o + 4] = pb[1]; pos[o + 5] = pb[2];
+      colour.toArray(this.boneColours, o);
+      colour.toArray(this.boneColours, o + 3);
+      nBones++;
+    });
+    this.box.makeEmpty();
+    for (let i = 0; i < Math.min(N_POINTS, pts.length); i++) {
+      const p = pts[i];
+      if (!isPoint(p)) continue;
+      const scale = i <= 10 ? 0.6 : 1;  // the face's points are close together
+      this.matrix.makeScale(scale, scale, scale).setPosition(p[0], p[1], p[2]);
+      this.joints.setMatrixAt(nJoints, this.matrix);
+      this.joints.setColorAt(nJoints, this.colour || COLOURS[side(i)]);
+      this.box.expandByPoint(this.point.set(p[0], p[1], p[2]));
+      nJoints++;
+    }
+    const bones = this.bones.geometry;
+    bones.setDrawRange(0, nBones * 2);
+    bones.attributes.position.needsUpdate = true;
+    bones.attributes.color.needsUpdate = true;
+    this.joints.count = nJoints;
+    this.joints.instanceMatrix.needsUpdate = true;
+    this.joints.instanceColor.needsUpdate = true;
+    return nJoints;
+  }
+}
+
+/** The view: the main skeleton (side colours) and an optional second one in OVERLAY_COLOUR. */
 class SkeletonView {
   constructor(container) {
     this.container = container;
@@ -78,27 +155,9 @@ class SkeletonView {
     grid.rotation.x = Math.PI / 2;  // GridHelper lies in XZ; our floor is XY (Z up)
     this.scene.add(grid, worldAxes(0.5));
 
-    // Bones: two vertices per edge, drawn up to drawRange (edges with a missing end are left out).
-    this.bonePositions = new Float32Array(EDGES.length * 2 * 3);
-    this.boneColours = new Float32Array(EDGES.length * 2 * 3);
-    const bones = new THREE.BufferGeometry();
-    bones.setAttribute("position", new THREE.BufferAttribute(this.bonePositions, 3).setUsage(THREE.DynamicDrawUsage));
-    bones.setAttribute("color", new THREE.BufferAttribute(this.boneColours, 3).setUsage(THREE.DynamicDrawUsage));
-    bones.setDrawRange(0, 0);
-    this.bones = new THREE.LineSegments(bones, new THREE.LineBasicMaterial({ vertexColors: true }));
-    this.bones.frustumCulled = false;  // the cached bounding sphere would not follow the person
-
-    // Joints: one instanced sphere per landmark; `count` is the number of points present.
-    this.joints = new THREE.InstancedMesh(new THREE.SphereGeometry(JOINT_RADIUS, 12, 8),
-      new THREE.MeshBasicMaterial(), N_POINTS);
-    this.joints.instanceMatrix.setUsage(THREE.DynamicDrawUsage);
-    for (let i = 0; i < N_POINTS; i++) this.joints.setColorAt(i, COLOURS.centre);
-    this.joints.count = 0;
-    this.joints.frustumCulled = false;
-    this.matrix = new THREE.Matrix4();
-    this.point = new THREE.Vector3();
-    this.box = new THREE.Box3();
-    this.scene.add(this.bones, this.joints);
+    this.figure = new Figure(null, 1);
+    this.figure.add(this.scene);
+    this.overlay = null;  // created on first use: the live page never pays for it
 
     this.lastBox = new THREE.Box3();
     this.hasBox = false;
@@ -123,38 +182,9 @@ class SkeletonView {
 
   /** Draw `points3d` (33 x [x, y, z] in m, world frame, entries may be null). Returns the points drawn. */
   update(points3d) {
-    const pts = Array.isArray(points3d) ? points3d : [];
-    let nBones = 0, nJoints = 0;
-    EDGES.forEach(([a, b]) => {
-      const pa = pts[a], pb = pts[b];
-      if (!isPoint(pa) || !isPoint(pb)) return;
-      const colour = COLOURS[edgeSide(a, b)], o = nBones * 6, pos = this.bonePositions;
-      pos[o] = pa[0]; pos[o + 1] = pa[1]; pos[o + 2] = pa[2];
-      pos[o + 3] = pb[0]; pos[o + 4] = pb[1]; pos[o + 5] = pb[2];
-      colour.toArray(this.boneColours, o);
-      colour.toArray(this.boneColours, o + 3);
-      nBones++;
-    });
-    this.box.makeEmpty();
-    for (let i = 0; i < Math.min(N_POINTS, pts.length); i++) {
-      const p = pts[i];
-      if (!isPoint(p)) continue;
-      const scale = i <= 10 ? 0.6 : 1;  // the face's points are close together
-      this.matrix.makeScale(scale, scale, scale).setPosition(p[0], p[1], p[2]);
-      this.joints.setMatrixAt(nJoints, this.matrix);
-      this.joints.setColorAt(nJoints, COLOURS[side(i)]);
-      this.box.expandByPoint(this.point.set(p[0], p[1], p[2]));
-      nJoints++;
-    }
-    const bones = this.bones.geometry;
-    bones.setDrawRange(0, nBones * 2);
-    bones.attributes.position.needsUpdate = true;
-    bones.attributes.color.needsUpdate = true;
-    this.joints.count = nJoints;
-    this.joints.instanceMatrix.needsUpdate = true;
-    this.joints.instanceColor.needsUpdate = true;
+    const nJoints = this.figure.set(points3d);
     if (nJoints > 0) {
-      this.lastBox.copy(this.box);  // what "Reset view" frames, even after the person has left
+      this.lastBox.copy(this.figure.box);  // what "Reset view" frames, even after the person has left
       this.hasBox = true;
     }
     if (this.hasBox && !this.framed) {
@@ -163,6 +193,18 @@ class SkeletonView {
     }
     this.render();
     return nJoints;
+  }
+
+  /** Draw the second skeleton (e.g. the reference over an attempt); null hides it. Returns the points drawn. */
+  updateOverlay(points3d) {
+    if (!this.overlay) {
+      if (!points3d) return 0;
+      this.overlay = new Figure(OVERLAY_COLOUR, 0.75);
+      this.overlay.add(this.scene);
+    }
+    const n = this.overlay.set(points3d);
+    this.render();
+    return n;
   }
 
   clear() {
@@ -201,7 +243,9 @@ class SkeletonView {
 }
 
 /**
- * A live skeleton view in `container`: {update(points3d) -> n points drawn, clear(), frame(), dispose()}.
+ * A skeleton view in `container`: {update(points3d) -> n points drawn, clear(), frame(), dispose(),
+ * updateOverlay(points3d) -> n points drawn, clearOverlay()}. The overlay is a second skeleton in
+ * OVERLAY_COLOUR_CSS (a reference over an attempt); it does not move the view.
  * Throws when WebGL is not available.
  */
 export function createSkeletonView(container) {
@@ -209,6 +253,8 @@ export function createSkeletonView(container) {
   return {
     update: (points3d) => view.update(points3d),
     clear: () => view.clear(),
+    updateOverlay: (points3d) => view.updateOverlay(points3d),
+    clearOverlay: () => view.updateOverlay(null),
     frame: () => view.frame(),
     dispose: () => view.dispose(),
   };

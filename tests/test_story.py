@@ -107,9 +107,10 @@ def test_the_whole_story(server, browser):
     # 2. The technician loads the rig's calibration from a file (the demo cameras' Qualisys export).
     tech = Person(browser, url, "technician", server.logins["technician"])
     tech.page.goto(url + "/calibration")
+    tech.page.click("#step-result")  # the saved sets, where a file can be loaded
     tech.page.set_input_files("#calib-import-file", str(demo.pose2sim_file("calibration/Calib.qca.txt")))
     tech.page.click("#calib-import")
-    expect(tech.page.locator("#calib-import-done")).to_be_visible(timeout=30000)
+    expect(tech.page.locator("#calib-import-done")).to_contain_text("cam01 → cam1", timeout=30000)
     tech.shot("2-technician-calibration")
     tech.close()
 
@@ -131,6 +132,7 @@ def test_the_whole_story(server, browser):
     choose.click()
     wait_for(page, "() => +(document.getElementById('replay') || {dataset: {}}).dataset.frame >= 0", 60,
              "the reference replay did not load")
+    expert.shot("4-expert-reference")
     for name, start, end in (("Saisir le support", "0.2", "1.6"), ("Fixer le support", "1.6", "3.2")):
         page.click("#step-add")
         row = page.locator("#steps-edit-list li.step-row").last
@@ -141,10 +143,10 @@ def test_the_whole_story(server, browser):
         row.locator("[data-role=end]").dispatch_event("change")
     page.click("#steps-save")
     expect(page.locator("#steps-dirty")).to_be_hidden(timeout=15000)
-    expert.shot("4-expert-steps")
+    expert.shot("5-expert-steps")
     page.click("#card-publish")
     expect(page.locator("#card-status")).to_contain_text("ubli", timeout=30000)
-    expert.shot("5-expert-published")
+    expert.shot("6-expert-published")
     expert.close()
 
     # 4. The trainee replays the card, records an attempt and sees a score.
@@ -157,13 +159,24 @@ def test_the_whole_story(server, browser):
     page.click("#replay-play")
     wait_for(page, "() => +document.getElementById('replay').dataset.frame > 5", 30, "the replay did not play")
     page.click("#replay-play")
-    page.locator("#replay-steps [data-step='1']").click()
-    trainee.shot("6-trainee-replay")
+    page.locator("#replay-steps button[data-step='1']").click()
+    trainee.shot("7-trainee-replay")
     record(page, "att", 4)
     score = page.locator("#attempts [data-role=score]").first
     expect(score).to_be_visible(timeout=PROCESSING_S * 1000)
-    trainee.shot("7-trainee-attempts")
+    trainee.shot("8-trainee-attempts")
     page.locator("#attempts a").first.click()
     expect(page.locator("#score")).to_contain_text(re.compile(r"\d"), timeout=30000)
-    trainee.shot("8-trainee-result")
+    trainee.shot("9-trainee-result")
+    take_url = page.url
+    # The printable summary of the trainee's results.
+    page.goto(card_url + "/summary")
+    expect(page.locator("#summary-attempts tbody tr")).to_have_count(1)
+    trainee.shot("10-trainee-summary")
+    # The same pages on a tablet.
+    page.set_viewport_size({"width": 820, "height": 1180})
+    for name, target in (("list", url + "/workcards"), ("card", card_url), ("result", take_url)):
+        page.goto(target)
+        page.wait_for_load_state("networkidle")
+        trainee.shot(f"11-tablet-{name}")
     trainee.close()

@@ -38,7 +38,8 @@ DEMO_ROLES = ("admin", "technician", "expert", "trainee")
 
 
 def resource(name: str) -> Path:
-    """A file shipped with VSION (templates, static assets)."""
+    """A file shipped with VSION (templates, static assets, migrations): next to ``app.py``, or in
+    the delivered folder's ``_internal`` (``sys._MEIPASS``) when VSION runs as the built executable."""
     return Path(getattr(sys, "_MEIPASS", ROOT)) / name
 
 
@@ -101,7 +102,7 @@ class Runtime:
                 "status": take["status"], "take": take, "work_card_id": take.get("work_card"),
                 "kind": take.get("kind", "free")}
 
-    def take_stopped(self, take: dict) -> None:
+    def take_stopped(self, take: dict, submit: bool = True) -> None:
         """Register a finished take in the database (for the user, card and kind kept in its
         ``take.json``) and process it in the background (outputs in ``<take>/processed``; an
         attempt is then compared with its reference)."""
@@ -109,14 +110,16 @@ class Runtime:
         from training.takes import TrainingError, register_recorded_take
 
         folder = self.processor.takes_dir / take["id"]
-        row = None
-        with self.app.app_context():
-            try:
+        row, params = None, {}
+        try:
+            with self.app.app_context():
                 row = register_recorded_take(take, folder)
-            except TrainingError as exc:
-                logger.error("take %s: not registered: %s", take["id"], exc)
-            params = job_params(row, self.processor.takes_dir)
-        if take.get("status") in ("complete", "incomplete"):
+                params = job_params(row, self.processor.takes_dir)
+        except TrainingError as exc:
+            logger.error("take %s: not registered: %s", take["id"], exc)
+        except Exception:  # noqa: BLE001 - the take is on disk: it must still be processed
+            logger.exception("take %s: not registered", take["id"])
+        if take.get("status") in ("complete", "incomplete") and submit:
             self.jobs.submit("process", take["id"], {"take_dir": str(folder), **params})
 
     def job_changed(self, job) -> None:
@@ -144,12 +147,22 @@ class Runtime:
         except Exception:  # noqa: BLE001 - the files stay the source: a failed mirror is retried next time
             logger.exception("calibration sets could not be mirrored in the database")
 
+    def _mark_queued(self, take_id: str) -> None:
+        from training.takes import TrainingError, set_processing
+
+        try:
+            with self.app.app_context():
+                set_processing(take_id, "queued", "waiting for the next start")
+        except (TrainingError, Exception):  # noqa: BLE001 - not registered: nothing to resume
+            logger.warning("take %s: left unprocessed", take_id)
+
     def start(self) -> Runtime:
         from web.extensions import socketio
 
         self.processor.start()
         self.app.extensions["vsion.wizard"].start()
         self.live_pose.start()
+        self.resume_processing()
         self._status_thread = socketio.start_background_task(self._status_loop)
         return self
 
@@ -164,9 +177,35 @@ class Runtime:
             except Exception:  # noqa: BLE001 - one failed broadcast must not end them all
                 logger.exception("camera status broadcast failed")
 
+    def resume_processing(self) -> None:
+        """Queue again the takes whose processing a stop or a crash interrupted (their rows say
+        queued or running, or cancelled by the stop): jobs are re-queued, not lost."""
+        from training.takes import interrupted_takes
+
+        try:
+            with self.app.app_context():
+                pending = interrupted_takes()
+        except Exception:  # noqa: BLE001 - a start must not fail on this
+            logger.exception("could not look for interrupted processing")
+            return
+        for take in pending:
+            logger.info("take %s: processing interrupted by the last stop, queued again", take["id"])
+            self.take_stopped(take)
+
     def shutdown(self) -> None:
-        """Finish a take in progress, stop every camera and join every thread."""
+        """Finish a take in progress (registered, to be processed at the next start), stop every
+        camera and join every thread."""
         self.live_pose.stop()
+        if self.processor.take is not None:
+            from VideoProcessor import RecordingError
+
+            try:
+                take = self.processor.stop_recording()
+            except RecordingError:
+                take = None
+            if take is not None:
+                self.take_stopped(take, submit=False)
+                self._mark_queued(take["id"])
         self.jobs.shutdown()
         self.app.extensions["vsion.wizard"].stop()
         self.processor.stop()
@@ -288,8 +327,24 @@ def serve_cmd(config, host, port):
     serve(create_app(settings), host, port)
 
 
+def user_data_dir() -> Path:
+    """Where VSION keeps what it makes (database, takes, calibrations, the demo): ``$VSION_DATA``;
+    else, for the delivered executable, the per-user data folder (``$XDG_DATA_HOME/vsion``, by
+    default ``~/.local/share/vsion``; ``%LOCALAPPDATA%\\VSION`` on Windows), which an upgrade
+    of the executable's folder leaves alone; else ``data`` in the working folder."""
+    if os.environ.get("VSION_DATA"):
+        return Path(os.environ["VSION_DATA"]).resolve()
+    if not getattr(sys, "frozen", False):
+        return Path("data").resolve()
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "VSION"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "VSION"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "vsion"
+
+
 def demo_dir() -> Path:
-    return Path(os.environ.get("VSION_DATA", "data")).resolve() / "demo"
+    return user_data_dir() / "demo"
 
 
 def _demo_users(app: Flask, folder: Path) -> list[tuple[str, str, str]]:
@@ -634,4 +689,12 @@ def compare_cmd(attempt_dir, reference_dir, out, steps_file):
 
 
 if __name__ == "__main__":
-    cli()
+    import multiprocessing
+
+    # In the built executable, the pose worker processes (started with "spawn") run this same
+    # executable: freeze_support() runs the worker and exits before the command line is parsed.
+    multiprocessing.freeze_support()
+    # The built executable's server reads its configuration from the per-user data folder.
+    frozen_config = str(user_data_dir() / "config.yaml")
+    cli(default_map={"serve": {"config": frozen_config}, "users": {"create": {"config": frozen_config}}}
+        if getattr(sys, "frozen", False) else None)

@@ -431,9 +431,13 @@ def test_a_trainee_never_sees_another_trainees_attempts(ctx, people):
         with pytest.raises(TrainingError, match="^take not found$"):
             get_take(ann, hidden)
     everything = {ann_attempt.id, bob_attempt.id, ann_free.id, reference.id, draft_reference.id}
-    for name in ("expert", "expert2", "tech", "admin"):
+    for name in ("expert", "expert2", "admin"):
         assert {t.id for t in list_takes(people[name])} == everything
         assert get_take(people[name], bob_attempt.id) is bob_attempt
+    # Technicians (cameras and calibration) see free takes and published references, not attempts.
+    assert {t.id for t in list_takes(people["tech"])} == {ann_free.id, reference.id}
+    with pytest.raises(TrainingError, match="^take not found$"):
+        get_take(people["tech"], bob_attempt.id)
 
 
 def test_takes_are_registered_for_a_purpose_the_user_may_have(ctx, people):

@@ -279,8 +279,13 @@ def test_attempts_are_scored_and_private_to_their_trainee(app, users):
     assert {t["id"] for t in listed} == {good, poor, raw, reference}
     assert [t["id"] for t in listed if t["kind"] == "reference"] == [reference]
     assert next(t for t in listed if t["id"] == good)["score"] == good_score["score"]
-    everyone = signed_in(app, "technician").get(f"/api/workcards/{card_id}/takes").get_json()["takes"]
+    everyone = signed_in(app, "expert").get(f"/api/workcards/{card_id}/takes").get_json()["takes"]
     assert {t["id"] for t in everyone} == {good, poor, raw, reference, other}
+    # Technicians look after cameras and calibration, not trainees' results.
+    technician = signed_in(app, "technician")
+    assert {t["id"] for t in technician.get(f"/api/workcards/{card_id}/takes").get_json()["takes"]} == {reference}
+    assert technician.get(f"/api/takes/{good}").status_code == 404
+    assert technician.get(f"/api/workcards/{card_id}/progress?user=trainee").status_code == 404
 
     progress = trainee.get(f"/api/workcards/{card_id}/progress").get_json()
     assert progress["user"] == "trainee"
@@ -465,3 +470,17 @@ def test_activating_a_calibration_set_is_mirrored_in_the_database(app, users):
     with app.app_context():
         active = active_calibration_set()
         assert active is not None and (active.id, active.note, active.cameras) == (saved["id"], "bench", list(CAMERAS))
+
+
+def test_processing_interrupted_by_a_stop_is_queued_again_at_start(app, users):
+    """A take left queued or running (a crash), or cancelled by the last stop, is processed again."""
+    running = fake_take(app, "trainee", None, "free", seconds=1, processed=False)
+    cancelled = fake_take(app, "trainee", None, "free", seconds=1, processed=False)
+    finished = fake_take(app, "trainee", None, "free", seconds=1)
+    with app.app_context():
+        set_processing(running, "running")
+        set_processing(cancelled, "failed", "cancelled: the server stopped")
+    runtime = app.extensions["vsion.runtime"]
+    runtime.resume_processing()
+    queued = {job.take_id for job in runtime.jobs.jobs()}
+    assert {running, cancelled} <= queued and finished not in queued

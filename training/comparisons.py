@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 METRIC_KEYS = ("frames", "fps", "median_reprojection_px", "reconstructed_pct", "mean_segment_cv_pct",
                "reprojection_px")
-STAFF_ROLES = ("admin", "technician", "expert")
+STAFF_ROLES = ("admin", "expert")  # who may look at any trainee's results
 
 
 # --------------------------------------------------------------------------- the job's parameters

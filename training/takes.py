@@ -13,6 +13,7 @@ Services run inside an app context, commit their own changes and raise
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 from datetime import UTC, datetime
@@ -42,7 +43,9 @@ __all__ = ["TrainingError", "active_calibration_set", "get_take", "list_takes", 
            "sync_calibration_sets", "visible_takes"]
 
 TAKE_ID = re.compile(r"^\d{8}-\d{6}(-[0-9A-Za-z]{1,8})?$")
-SEES_ALL_TAKES = ("admin", "technician", "expert")
+# Who sees every take, trainees' attempts included. Technicians (cameras and calibration) see the
+# free takes they test the cameras with, their own, and the published references.
+SEES_ALL_TAKES = ("admin", "expert")
 MAX_MESSAGE = 2_000
 
 
@@ -52,7 +55,10 @@ def visible_takes(user: User):
     if user.role in SEES_ALL_TAKES:
         return sa.true()
     published_references = sa.select(WorkCardVersion.reference_take_id)
-    return sa.or_(Take.user_id == user.id, Take.id.in_(published_references))
+    seen = [Take.user_id == user.id, Take.id.in_(published_references)]
+    if user.role == "technician":
+        seen.append(Take.kind == "free")
+    return sa.or_(*seen)
 
 
 def list_takes(user: User, work_card: WorkCard | None = None, kind: str | None = None) -> list[Take]:
@@ -98,6 +104,13 @@ def _files(take_json: dict) -> list[dict]:
             files.append({"camera": camera.get("name"), "file": camera["file"], "timestamps": camera.get("timestamps"),
                           "frames": camera.get("frames")})
     return files
+
+
+def _absolute_folder(folder: str) -> Path:
+    """The inverse of :func:`_relative_folder`."""
+    path = Path(folder)
+    settings = current_app.config.get("VSION_SETTINGS")
+    return path if path.is_absolute() or settings is None else Path(settings.data_dir) / path
 
 
 def _relative_folder(folder: Path | str) -> str:
@@ -314,6 +327,22 @@ def register_recorded_take(take_json: dict, folder: Path | str) -> Take | None:
     return register_take(take_json, folder, user, card, take_json.get("kind") or "free", calibration)
 
 
+def interrupted_takes() -> list[dict]:
+    """``take.json`` of the takes whose processing a stop or a crash interrupted: rows left
+    ``queued`` or ``running``, or ``failed`` because the server stopped (their folder must still
+    hold a ``take.json``)."""
+    rows = db.session.scalars(sa.select(Take).where(sa.or_(
+        Take.processing.in_(("queued", "running")),
+        sa.and_(Take.processing == "failed", Take.processing_message.like("cancelled%"))))).all()
+    out = []
+    for take in rows:
+        try:
+            out.append(json.loads((_absolute_folder(take.folder) / "take.json").read_text()))
+        except (OSError, ValueError):
+            logger.warning("take %s: its folder is gone; processing not resumed", take.id)
+    return out
+
+
 # --------------------------------------------------------------------------- what the pages show
 def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when else None
@@ -328,8 +357,8 @@ def take_view(take: Take, score: float | None = None) -> dict:
 
 
 def card_takes(user: User, card: WorkCard) -> list[Take]:
-    """The takes of ``card`` that ``user`` is shown, newest first: everything for admins,
-    technicians and experts; for trainees their own attempts and the reference in force."""
+    """The takes of ``card`` that ``user`` is shown, newest first: everything for admins and
+    experts; for others their own attempts and the reference in force."""
     from training.workcards import published_version
 
     takes = list_takes(user, work_card=card)

@@ -73,6 +73,8 @@ def get_work_card(user: User, card_id: int) -> WorkCard:
         card_id = int(card_id)
     except (TypeError, ValueError):
         raise TrainingError("work card not found") from None
+    if not 1 <= card_id < 2**31:  # beyond any id (and beyond what the databases' integers hold)
+        raise TrainingError("work card not found")
     card = db.session.scalars(sa.select(WorkCard).where(WorkCard.id == card_id, visible_cards(user))).first()
     if card is None:
         raise TrainingError("work card not found")

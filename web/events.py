@@ -24,8 +24,8 @@ logger = logging.getLogger(__name__)
 
 LIVE_ROOM = "live"
 POSE_ROOM = "pose"  # clients that asked for live pose
-STAFF_ROOM = "staff"  # admins, technicians and experts: every take's job status
-STAFF_ROLES = ("admin", "technician", "expert")
+STAFF_ROOM = "staff"  # admins and experts: every take's job status
+STAFF_ROLES = ("admin", "expert")  # see every take's job status (trainees' results included)
 RECORDING_ROLES = ROLES  # the contract: admin, technician, expert, trainee (their own attempt)
 
 
@@ -36,8 +36,8 @@ def user_room(user_id: int) -> str:
 
 class StartRecording(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    label: str | None = Field(default=None, max_length=120)
-    work_card_id: int | None = Field(default=None, ge=1, strict=True)
+    label: str | None = Field(default=None, max_length=120, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")
+    work_card_id: int | None = Field(default=None, ge=1, le=2**31 - 1, strict=True)
     kind: Literal["reference", "attempt", "free"] | None = None
 
 

@@ -27,9 +27,11 @@ class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-Description = Annotated[str, StringConstraints(max_length=4000)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+# Text without control characters (NUL and the like), which PostgreSQL refuses and pages cannot show.
+PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=PRINTABLE)]
+Description = Annotated[str, StringConstraints(max_length=4000, pattern=PRINTABLE)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=PRINTABLE)]
 Tags = Annotated[list[Tag], Field(max_length=20)]
 
 
@@ -52,10 +54,10 @@ class CardChanges(_Payload):
 
 
 class StepIn(_Payload):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-    instructions: Annotated[str, StringConstraints(max_length=2000)] = ""
-    start_s: Annotated[float, Field(allow_inf_nan=False)]
-    end_s: Annotated[float, Field(allow_inf_nan=False)]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80, pattern=PRINTABLE)]
+    instructions: Annotated[str, StringConstraints(max_length=2000, pattern=PRINTABLE)] = ""
+    start_s: Annotated[float, Field(allow_inf_nan=False, strict=True, ge=0, le=86400)]
+    end_s: Annotated[float, Field(allow_inf_nan=False, strict=True, ge=0, le=86400)]
 
 
 class Steps(_Payload):

@@ -1,8 +1,11 @@
 // VSION work card page (templates/workcard.html): the card, its reference takes (record, processing,
 // choose), the reference's replay with the steps editor, the attempts with their scores and the
 // progress chart. The server decides what the user may do (body data-can-*); the JSON routes and
-// Socket.IO events are those of the work cards contract.
+// Socket.IO events are those of the work cards contract. While a recorder's cameras are shown, it
+// asks for live pose (as the live page does) and draws the 2D skeleton over each preview and the
+// 3D skeleton beside them.
 import { createReplay } from "./replay.js";
+import { createSkeletonView, edgeSide, EDGES, side } from "./skeleton3d.js";
 import {
   api, clock, duration, el, L, labels, number, parseTags, say, scoreClass, scoreText, stageLabel, statusOf, svg, when,
 } from "./wc-common.js";
@@ -547,7 +550,18 @@ function makeRecorder(prefix, kind) {
     record: $(prefix + "-record"), stop: $(prefix + "-stop"), toggle: $(prefix + "-cameras-toggle"),
     label: $(prefix + "-rec-label"), elapsed: $(prefix + "-rec-elapsed"), take: $(prefix + "-rec-take"),
     error: $(prefix + "-rec-error"), cameras: $(prefix + "-cameras"),
+    // Live pose: the 2D overlays (camera index -> overlay), the 3D view (made when first shown).
+    overlays: new Map(), skeleton: $(prefix + "-skeleton"), poseRate: $(prefix + "-pose-rate"),
+    poseMessage: $(prefix + "-skeleton-message"), view: null, viewFailed: false, poseFrames: 0,
   };
+  r.cameras.querySelectorAll(".camera").forEach((cameraCard) => {
+    const frame = cameraCard.querySelector(".frame"), canvas = frame && frame.querySelector("canvas.pose-overlay");
+    if (!canvas) return;
+    const overlay = { frame, img: frame.querySelector("img"), canvas, points: null, drawn: false, aspect: "" };
+    r.overlays.set(Number(cameraCard.dataset.index), overlay);
+    overlay.img.addEventListener("load", () => fitFrames(r));
+    new ResizeObserver(() => drawOverlay(overlay)).observe(frame);
+  });
   r.showCameras = (on) => {
     r.cameras.hidden = !on;
     r.toggle.setAttribute("aria-expanded", String(on));
@@ -557,7 +571,13 @@ function makeRecorder(prefix, kind) {
       if (on && img.getAttribute("src") !== img.dataset.src) img.src = img.dataset.src;
       else if (!on) img.removeAttribute("src");
     });
+    // So does live pose: asked for while some recorder shows its cameras.
+    if (on) ensureSkeletonView(r); else clearPose(r);
+    syncLivePose(false);
+    showPoseState(r);
   };
+  const reset = $(prefix + "-skeleton-reset");
+  if (reset) reset.addEventListener("click", () => { if (r.view) r.view.frame(); });
   r.toggle.addEventListener("click", () => { r.userOpened = r.cameras.hidden; r.showCameras(r.cameras.hidden); });
   r.record.addEventListener("click", () => startRecording(r));
   r.stop.addEventListener("click", () => stopRecording(r));
@@ -673,7 +693,11 @@ async function loadJobs() {
 
 if (socket) {
   const lost = $("link-lost");
-  socket.on("connect", () => { if (lost) lost.hidden = true; loadJobs(); });
+  socket.on("connect", () => {
+    if (lost) lost.hidden = true;
+    syncLivePose(true);  // again on every reconnect: the server forgets a client that went away
+    loadJobs();
+  });
   socket.on("disconnect", () => { if (lost) lost.hidden = false; });
   socket.on("connect_error", () => { if (lost) lost.hidden = false; });
   socket.on("recording status", (state) => {
@@ -687,7 +711,185 @@ if (socket) {
   });
   socket.on("camera status", (data) => updateCameraBadges(data && data.cameras));
   socket.on("job status", onJob);
+  socket.on("pose3d", onPose);
 }
+
+// ================================================================== live pose while the cameras are shown
+// As on the live page (static/js/live.js): `live pose` {enabled} with its ack, then `pose3d` events
+// {rate, calibrated, cameras: [{index, points: 33 x [x, y, score] normalized | null}], points3d}.
+const SIDE_COLOURS = { left: "#f97316", right: "#22d3ee", centre: "#f8fafc" };  // the live page's overlay colours
+const MIN_SCORE = 0.5;
+const STALE_MS = 1000;     // older pose data is wiped (measured on this machine's clock)
+let poseEnabled = false;   // what the server was last asked (or will be, once connected)
+let poseAck = null;        // the last `live pose` answer, or {ok: false, message} when none came
+let latest = null;         // the last pose3d payload, and when it arrived (performance.now())
+let latestAt = 0;
+let pendingDraw = false;
+
+const shownRecorders = () => recorders.filter((r) => !r.cameras.hidden);
+
+/** Ask for live pose while some recorder shows its cameras, and no longer once none does. */
+function syncLivePose(force) {
+  const want = shownRecorders().length > 0;
+  if (!socket || (!force && want === poseEnabled)) return;
+  if (want !== poseEnabled) poseAck = null;
+  poseEnabled = want;
+  if (!socket.connected) return;  // sent on connect
+  if (!want && force) return;     // a new connection: the server has nothing to forget
+  socket.timeout(10000).emit("live pose", { enabled: want }, (err, ack) => {
+    if (want !== poseEnabled) return;  // asked again meanwhile: that newer request answers
+    poseAck = err ? { ok: false, message: labels.live_pose_unavailable } : (ack || { ok: false });
+    recorders.forEach(showPoseState);
+  });
+}
+
+/** The 3D view of recorder `r`, made the first time its cameras are shown (WebGL may be missing). */
+function ensureSkeletonView(r) {
+  if (r.view || r.viewFailed || !r.skeleton) return;
+  try {
+    r.view = createSkeletonView(r.skeleton);
+  } catch (e) {
+    r.viewFailed = true;
+    r.skeleton.replaceChildren(el("p", { class: "skeleton-unavailable", text: labels.skeleton_3d_unavailable || String(e) }));
+  }
+}
+
+/** Give each preview its camera's shape (portrait cameras get tall previews, not letterboxed ones). */
+function fitFrames(r) {
+  let portrait = 0, known = 0;
+  r.overlays.forEach((overlay) => {
+    const w = overlay.img.naturalWidth, h = overlay.img.naturalHeight;
+    if (!w || !h) return;
+    known++;
+    if (h > w) portrait++;
+    const aspect = w + " / " + h;
+    if (overlay.aspect !== aspect) {
+      overlay.aspect = aspect;
+      overlay.frame.style.aspectRatio = aspect;
+    }
+  });
+  if (!known) return;
+  const isPortrait = portrait * 2 > known, n = r.overlays.size;
+  r.cameras.classList.toggle("portrait", isPortrait);
+  const grid = r.cameras.querySelector(".recorder-cameras");
+  if (grid) grid.style.setProperty("--cols", String(n <= 4 ? n : Math.ceil(n / 2)));
+}
+
+/** Where the picture is drawn inside the frame (CSS px): the <img> box, letterboxed by object-fit: contain. */
+function pictureRect(overlay) {
+  const img = overlay.img, iw = img.naturalWidth, ih = img.naturalHeight;
+  if (!iw || !ih) return null;
+  const f = overlay.frame.getBoundingClientRect(), b = img.getBoundingClientRect();
+  const s = Math.min(b.width / iw, b.height / ih), w = iw * s, h = ih * s;
+  return { x: b.left - f.left + (b.width - w) / 2, y: b.top - f.top + (b.height - h) / 2, w, h };
+}
+
+/** One preview's 2D skeleton (the live page's drawing: sides in colour, points under MIN_SCORE left out). */
+function drawOverlay(overlay) {
+  const canvas = overlay.canvas, w = overlay.frame.clientWidth, h = overlay.frame.clientHeight;
+  const dpr = window.devicePixelRatio || 1;
+  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(h * dpr);
+  }
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+  overlay.drawn = false;
+  const pts = overlay.points, r = pts && pictureRect(overlay);
+  if (!r) return;
+  const ok = (p) => Array.isArray(p) && p.length >= 3 && p[2] >= MIN_SCORE;
+  const at = (p) => [r.x + p[0] * r.w, r.y + p[1] * r.h];
+  ctx.lineWidth = 2.5;
+  ctx.lineCap = "round";
+  EDGES.forEach(([a, b]) => {
+    if (!ok(pts[a]) || !ok(pts[b])) return;
+    const [x0, y0] = at(pts[a]), [x1, y1] = at(pts[b]);
+    ctx.strokeStyle = SIDE_COLOURS[edgeSide(a, b)];
+    ctx.beginPath();
+    ctx.moveTo(x0, y0);
+    ctx.lineTo(x1, y1);
+    ctx.stroke();
+  });
+  ctx.lineWidth = 1;
+  ctx.strokeStyle = "rgba(0, 0, 0, 0.6)";
+  pts.forEach((p, i) => {
+    if (!ok(p)) return;
+    const [x, y] = at(p);
+    ctx.fillStyle = SIDE_COLOURS[side(i)];
+    ctx.beginPath();
+    ctx.arc(x, y, 3.5, 0, 2 * Math.PI);
+    ctx.fill();
+    ctx.stroke();
+  });
+  overlay.drawn = true;
+}
+
+/** Draw the latest payload at the next animation frame: many events between two frames draw once. */
+function drawLatest() {
+  pendingDraw = false;
+  if (!latest || !poseEnabled) return;
+  const byIndex = new Map((latest.cameras || []).map((c) => [c.index, c.points]));
+  shownRecorders().forEach((r) => {
+    r.overlays.forEach((overlay, index) => {
+      overlay.points = Array.isArray(byIndex.get(index)) ? byIndex.get(index) : null;
+      drawOverlay(overlay);
+    });
+    if (r.view) {
+      const n = r.view.update(latest.points3d || null);
+      r.poseFrames++;
+      r.skeleton.dataset.points = String(n);
+      r.skeleton.dataset.frames = String(r.poseFrames);
+    }
+    showPoseState(r);
+  });
+}
+
+function onPose(data) {
+  if (!poseEnabled || !data) return;
+  latest = data;
+  latestAt = performance.now();
+  if (!pendingDraw) {
+    pendingDraw = true;
+    requestAnimationFrame(drawLatest);
+  }
+}
+
+/** Wipe recorder `r`'s overlays and 3D skeleton (data stale, cameras hidden). */
+function clearPose(r) {
+  r.overlays.forEach((overlay) => {
+    overlay.points = null;
+    if (overlay.drawn) drawOverlay(overlay);
+  });
+  if (r.view) r.view.clear();
+  if (r.skeleton) r.skeleton.dataset.points = "0";
+}
+
+/** The rate and the message over recorder `r`'s 3D view, from the last answer and the freshest data. */
+function showPoseState(r) {
+  if (!r.poseRate || !r.poseMessage) return;
+  const fresh = latest && performance.now() - latestAt <= STALE_MS;
+  const rate = fresh && typeof latest.rate === "number" ? latest.rate.toFixed(1) : "–";
+  r.poseRate.textContent = L("live_pose_rate", { rate });
+  let text = "";
+  if (!socket) text = labels.live_pose_unavailable;
+  else if (!fresh) {
+    if (poseAck && (!poseAck.ok || poseAck.available === false)) text = poseAck.message || labels.live_pose_unavailable;
+    else if (poseAck && poseAck.calibrated === false) text = labels.live_pose_no_calibration;
+    else text = labels.live_pose_waiting;
+  } else if (!latest.calibrated) text = labels.live_pose_no_calibration;
+  else if (!Array.isArray(latest.points3d) || !latest.points3d.some((p) => Array.isArray(p))) text = labels.live_pose_no_person;
+  r.poseMessage.textContent = labels[text] || text;  // the server may answer a label key
+  r.poseMessage.hidden = !text;
+}
+
+setInterval(() => {
+  if (latest && performance.now() - latestAt > STALE_MS) {
+    latest = null;
+    recorders.forEach((r) => { clearPose(r); showPoseState(r); });
+  }
+  shownRecorders().forEach(fitFrames);  // an MJPEG <img> may not fire `load` for its first picture
+}, 250);
 
 // ================================================================== start
 makeRecorder("ref", "reference");

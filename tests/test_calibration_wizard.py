@@ -72,7 +72,7 @@ def test_wizard_calibrates_the_studio(server, studio):
     events = server.socket(server.login("tech"))
     begun = events.call("calibration begin", {})
     assert begun["ok"] and begun["board"] == {"cols": 9, "rows": 6, "square_mm": 115.0}
-    patience = 2 * studio.loop_s
+    patience = 4 * studio.loop_s  # two loops of the videos are enough on an idle machine; CI machines are shared
 
     # Intrinsics, camera by camera, with automatic capture.
     for i, cam in enumerate(studio.truth):

@@ -14,7 +14,13 @@ APT_TEST := $(APT_RUNTIME) python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-serve
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad chromium fonts-dejavu-core redis-server \
 	postgresql
 
-.PHONY: demo serve test test-fast bench vendor apt-runtime apt-test clean
+# The delivery build (make dist): a C compiler for the Cython core, binutils for PyInstaller.
+APT_BUILD := $(APT_RUNTIME) gcc libc6-dev binutils python3-dev
+# Everything the delivered folder is made of (a change rebuilds it).
+DIST_INPUTS := $(shell find *.py app.spec requirements.txt requirements-build.txt calibration reconstruction training \
+	web jobs templates static migrations -type f -not -name '*.pyc' -not -name '*.so' -not -name '*.c' 2>/dev/null)
+
+.PHONY: demo serve test test-fast bench vendor apt-runtime apt-test apt-build dist clean clean-dist
 
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
@@ -30,6 +36,9 @@ apt-runtime:
 apt-test:
 	$(call apt_install,$(APT_TEST))
 
+apt-build:
+	$(call apt_install,$(APT_BUILD))
+
 $(VENV)/.runtime: requirements.txt | apt-runtime
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -U pip
@@ -38,6 +47,10 @@ $(VENV)/.runtime: requirements.txt | apt-runtime
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(VENV)/.build: requirements-build.txt $(VENV)/.runtime | apt-build
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-build.txt
 	touch $@
 
 ## Start VSION on its built-in demo cameras (prints the URL and the demo logins).
@@ -62,6 +75,17 @@ bench: apt-test $(VENV)/.dev
 	$(PY) bench/calibration.py
 	$(PY) bench/reconstruction.py
 
+## The folder to deliver to a site: dist/vsion/ with the executable dist/vsion/vsion (see README).
+## The core is compiled out of the source tree (build/core), so the sources stay plain Python.
+dist: dist/vsion/vsion
+
+dist/vsion/vsion: $(VENV)/.build $(DIST_INPUTS)
+	$(PY) setup.py -q build_ext --build-lib build/core --build-temp build/tmp --parallel 2
+	VSION_CORE_DIR=build/core $(PY) -m PyInstaller --noconfirm --log-level WARN --distpath dist \
+		--workpath build/pyinstaller app.spec
+	touch $@
+	@du -sh dist/vsion
+
 ## Refresh the vendored front-end assets from the npm registry.
 vendor:
 	@set -e; tmp=$$(mktemp -d); cd $$tmp; \
@@ -75,5 +99,11 @@ vendor:
 		> $(CURDIR)/static/vendor/three/OrbitControls.js; \
 	rm -rf $$tmp; echo "vendored assets refreshed"
 
-clean:
+## Remove the delivery build, and compiled modules left next to the sources by build_ext --inplace.
+clean-dist:
+	rm -rf build dist
+	find calibration reconstruction training -maxdepth 1 \( -name '*.so' -o -name '*.c' -o -name '*.pyd' \) -delete
+	rm -f *.so *.pyd CameraHandler.c VideoProcessor.c LivePose.c CalibrationWizard.c
+
+clean: clean-dist
 	rm -rf $(VENV) .pytest_cache

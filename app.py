@@ -218,7 +218,11 @@ def job_runner(settings: Settings, listener):
     from jobs import LocalJobRunner
 
     if settings.jobs.broker_url:
-        from jobs.celery_runner import CeleryJobRunner
+        try:
+            from jobs.celery_runner import CeleryJobRunner
+        except ImportError:  # the delivered executable leaves Celery out
+            raise ConfigError("jobs.broker_url: this VSION build has no Celery; process takes in this machine "
+                              "(remove jobs.broker_url) or run VSION from source with Celery installed") from None
 
         logger.info("processing jobs go to the Celery cluster at %s", safe_url(settings.jobs.broker_url))
         return CeleryJobRunner(settings.jobs.broker_url, settings.jobs.backend_url, listener=listener)
@@ -324,7 +328,11 @@ def cli(ctx, verbose):
 def serve_cmd(config, host, port):
     """Start the web app."""
     settings = _load(config)
-    serve(create_app(settings), host, port)
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    serve(app, host, port)
 
 
 def user_data_dir() -> Path:

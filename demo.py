@@ -64,6 +64,8 @@ def pose2sim_wheel(timeout_s: float = 180.0) -> Path:
             return wheel
         logger.warning("%s: cached copy is damaged, discarded", wheel)
         wheel.unlink()
+    if getattr(sys, "frozen", False):  # the delivered executable carries no pip (README, "Deliver to a site")
+        raise RuntimeError(f"{POSE2SIM_WHEEL} is not in {folder} and the executable cannot download it")
     folder.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--retries", "1",
            "--timeout", "15", "-d", str(folder), POSE2SIM_REQUIREMENT]

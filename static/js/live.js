@@ -1,6 +1,8 @@
 // VSION live page: camera health, Record / Stop over Socket.IO, the live skeleton (2D overlays
 // here, 3D in skeleton3d.js, fed through "vsion:skeleton" events) and the processing jobs.
 // No inline script (CSP).
+import { drawOverlay } from "./pose-overlay.js";
+
 (function () {
   "use strict";
   const labels = JSON.parse(document.body.dataset.labels || "{}");
@@ -92,27 +94,10 @@
   }
 
   // ------------------------------------------------------------------ live pose: toggle, 2D overlays
-  // MediaPipe Pose: 33 landmarks joined by these index pairs; odd indices from 11 on are the left side.
-  const EDGES = [[0, 1], [1, 2], [2, 3], [3, 7], [0, 4], [4, 5], [5, 6], [6, 8], [9, 10], [11, 12], [11, 13],
-    [13, 15], [15, 17], [15, 19], [15, 21], [17, 19], [12, 14], [14, 16], [16, 18], [16, 20], [16, 22], [18, 20],
-    [11, 23], [12, 24], [23, 24], [23, 25], [24, 26], [25, 27], [26, 28], [27, 29], [28, 30], [29, 31], [30, 32],
-    [27, 31], [28, 32]];
-  const SIDE_COLOURS = { left: "#f97316", right: "#22d3ee", centre: "#f8fafc" };
-  const MIN_SCORE = 0.5;
   const STALE_MS = 1000;     // older pose data is wiped (measured on this machine's clock)
   const POSE_KEY = "vsion.livePose";
   const poseToggle = $("live-pose-toggle"), poseRate = $("pose-rate"), layout = $("live-layout");
   const skeletonPanel = $("skeleton-panel"), skeletonMessage = $("skeleton-message");
-
-  function side(i) {
-    if (i === 0) return "centre";
-    if (i < 11) return [1, 2, 3, 7, 9].includes(i) ? "left" : "right";
-    return i % 2 === 1 ? "left" : "right";
-  }
-  function edgeSide(a, b) {
-    const sa = side(a), sb = side(b);
-    return sa === sb ? sa : "centre";
-  }
 
   const overlays = new Map();  // camera index -> {frame, img, canvas, points}
   document.querySelectorAll(".camera").forEach((card) => {
@@ -129,55 +114,6 @@
   let latest = null;          // the last pose3d payload, and when it arrived (performance.now())
   let latestAt = 0;
   let pendingDraw = false;
-
-  /** Where the picture is drawn inside the frame (CSS px): the <img> box, letterboxed by object-fit: contain. */
-  function pictureRect(overlay) {
-    const img = overlay.img, iw = img.naturalWidth, ih = img.naturalHeight;
-    if (!iw || !ih) return null;
-    const f = overlay.frame.getBoundingClientRect(), b = img.getBoundingClientRect();
-    const s = Math.min(b.width / iw, b.height / ih), w = iw * s, h = ih * s;
-    return { x: b.left - f.left + (b.width - w) / 2, y: b.top - f.top + (b.height - h) / 2, w, h };
-  }
-
-  function drawOverlay(overlay) {
-    const canvas = overlay.canvas, w = overlay.frame.clientWidth, h = overlay.frame.clientHeight;
-    const dpr = window.devicePixelRatio || 1;
-    if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
-      canvas.width = Math.round(w * dpr);
-      canvas.height = Math.round(h * dpr);
-    }
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, w, h);
-    overlay.drawn = false;
-    const pts = overlay.points, r = pts && pictureRect(overlay);
-    if (!r) return;
-    const ok = (p) => Array.isArray(p) && p.length >= 3 && p[2] >= MIN_SCORE;
-    const at = (p) => [r.x + p[0] * r.w, r.y + p[1] * r.h];
-    ctx.lineWidth = 2.5;
-    ctx.lineCap = "round";
-    EDGES.forEach(([a, b]) => {
-      if (!ok(pts[a]) || !ok(pts[b])) return;
-      const [x0, y0] = at(pts[a]), [x1, y1] = at(pts[b]);
-      ctx.strokeStyle = SIDE_COLOURS[edgeSide(a, b)];
-      ctx.beginPath();
-      ctx.moveTo(x0, y0);
-      ctx.lineTo(x1, y1);
-      ctx.stroke();
-    });
-    ctx.lineWidth = 1;
-    ctx.strokeStyle = "rgba(0, 0, 0, 0.6)";
-    pts.forEach((p, i) => {
-      if (!ok(p)) return;
-      const [x, y] = at(p);
-      ctx.fillStyle = SIDE_COLOURS[side(i)];
-      ctx.beginPath();
-      ctx.arc(x, y, 3.5, 0, 2 * Math.PI);
-      ctx.fill();
-      ctx.stroke();
-    });
-    overlay.drawn = true;
-  }
 
   /** Draw the latest payload at the next animation frame: many events between two frames draw once. */
   function drawLatest() {

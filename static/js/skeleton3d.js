@@ -10,25 +10,9 @@
 import * as THREE from "../vendor/three/three.module.min.js";
 import { OrbitControls } from "../vendor/three/OrbitControls.js";
 
-/** MediaPipe Pose: 33 landmarks joined by these index pairs. */
-export const EDGES = [[0, 1], [1, 2], [2, 3], [3, 7], [0, 4], [4, 5], [5, 6], [6, 8], [9, 10], [11, 12], [11, 13],
-  [13, 15], [15, 17], [15, 19], [15, 21], [17, 19], [12, 14], [14, 16], [16, 18], [16, 20], [16, 22], [18, 20],
-  [11, 23], [12, 24], [23, 24], [23, 25], [24, 26], [25, 27], [26, 28], [27, 29], [28, 30], [29, 31], [30, 32],
-  [27, 31], [28, 32]];
-export const N_POINTS = 33;
+import { EDGES, edgeSide, N_POINTS, side } from "./pose-overlay.js";
 
-/** "left", "right" or "centre" for a MediaPipe landmark index (the nose is the only centre point). */
-export function side(i) {
-  if (i === 0) return "centre";
-  if (i < 11) return [1, 2, 3, 7, 9].includes(i) ? "left" : "right";
-  return i % 2 === 1 ? "left" : "right";
-}
-
-/** An edge is on one side when both its ends are, else it crosses the body. */
-export function edgeSide(a, b) {
-  const sa = side(a), sb = side(b);
-  return sa === sb ? sa : "centre";
-}
+export { EDGES, edgeSide, N_POINTS, side };
 
 const COLOURS = { left: new THREE.Color(0xea580c), right: new THREE.Color(0x0891b2), centre: new THREE.Color(0x334155) };
 /** The second skeleton's single colour (violet: apart from both sides' colours). */

@@ -5,7 +5,8 @@
 // asks for live pose (as the live page does) and draws the 2D skeleton over each preview and the
 // 3D skeleton beside them.
 import { createReplay } from "./replay.js";
-import { createSkeletonView, edgeSide, EDGES, side } from "./skeleton3d.js";
+import { drawOverlay } from "./pose-overlay.js";
+import { createSkeletonView } from "./skeleton3d.js";
 import {
   api, clock, duration, el, L, labels, number, parseTags, say, scoreClass, scoreText, stageLabel, statusOf, svg, when,
 } from "./wc-common.js";
@@ -717,8 +718,6 @@ if (socket) {
 // ================================================================== live pose while the cameras are shown
 // As on the live page (static/js/live.js): `live pose` {enabled} with its ack, then `pose3d` events
 // {rate, calibrated, cameras: [{index, points: 33 x [x, y, score] normalized | null}], points3d}.
-const SIDE_COLOURS = { left: "#f97316", right: "#22d3ee", centre: "#f8fafc" };  // the live page's overlay colours
-const MIN_SCORE = 0.5;
 const STALE_MS = 1000;     // older pose data is wiped (measured on this machine's clock)
 let poseEnabled = false;   // what the server was last asked (or will be, once connected)
 let poseAck = null;        // the last `live pose` answer, or {ok: false, message} when none came
@@ -773,56 +772,6 @@ function fitFrames(r) {
   r.cameras.classList.toggle("portrait", isPortrait);
   const grid = r.cameras.querySelector(".recorder-cameras");
   if (grid) grid.style.setProperty("--cols", String(n <= 4 ? n : Math.ceil(n / 2)));
-}
-
-/** Where the picture is drawn inside the frame (CSS px): the <img> box, letterboxed by object-fit: contain. */
-function pictureRect(overlay) {
-  const img = overlay.img, iw = img.naturalWidth, ih = img.naturalHeight;
-  if (!iw || !ih) return null;
-  const f = overlay.frame.getBoundingClientRect(), b = img.getBoundingClientRect();
-  const s = Math.min(b.width / iw, b.height / ih), w = iw * s, h = ih * s;
-  return { x: b.left - f.left + (b.width - w) / 2, y: b.top - f.top + (b.height - h) / 2, w, h };
-}
-
-/** One preview's 2D skeleton (the live page's drawing: sides in colour, points under MIN_SCORE left out). */
-function drawOverlay(overlay) {
-  const canvas = overlay.canvas, w = overlay.frame.clientWidth, h = overlay.frame.clientHeight;
-  const dpr = window.devicePixelRatio || 1;
-  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
-    canvas.width = Math.round(w * dpr);
-    canvas.height = Math.round(h * dpr);
-  }
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, w, h);
-  overlay.drawn = false;
-  const pts = overlay.points, r = pts && pictureRect(overlay);
-  if (!r) return;
-  const ok = (p) => Array.isArray(p) && p.length >= 3 && p[2] >= MIN_SCORE;
-  const at = (p) => [r.x + p[0] * r.w, r.y + p[1] * r.h];
-  ctx.lineWidth = 2.5;
-  ctx.lineCap = "round";
-  EDGES.forEach(([a, b]) => {
-    if (!ok(pts[a]) || !ok(pts[b])) return;
-    const [x0, y0] = at(pts[a]), [x1, y1] = at(pts[b]);
-    ctx.strokeStyle = SIDE_COLOURS[edgeSide(a, b)];
-    ctx.beginPath();
-    ctx.moveTo(x0, y0);
-    ctx.lineTo(x1, y1);
-    ctx.stroke();
-  });
-  ctx.lineWidth = 1;
-  ctx.strokeStyle = "rgba(0, 0, 0, 0.6)";
-  pts.forEach((p, i) => {
-    if (!ok(p)) return;
-    const [x, y] = at(p);
-    ctx.fillStyle = SIDE_COLOURS[side(i)];
-    ctx.beginPath();
-    ctx.arc(x, y, 3.5, 0, 2 * Math.PI);
-    ctx.fill();
-    ctx.stroke();
-  });
-  overlay.drawn = true;
 }
 
 /** Draw the latest payload at the next animation frame: many events between two frames draw once. */

@@ -14,11 +14,10 @@ from playwright.sync_api import expect, sync_playwright
 
 import demo
 from tests.support import ROOT, DemoServer
+from tests.test_ui import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
 PROCESSING_S = 300  # a 4 s take on two shared cores, with live pose off
 
 
@@ -35,7 +34,8 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        b = pw.chromium.launch(executable_path="/usr/bin/chromium",
+                               args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"])
         yield b
         b.close()
 

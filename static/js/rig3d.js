@@ -7,18 +7,9 @@
 // Camera frame: x right, y down in the image, z forward; so in world coordinates the rows of
 // `rotation` are the image-right, image-down and viewing directions.
 import * as THREE from "../vendor/three/three.module.min.js";
-import { OrbitControls } from "../vendor/three/OrbitControls.js";
+import { readLabels, View3D, worldAxes } from "./view3d.js";
 
 const PALETTE = [0x2563eb, 0xdc2626, 0x16a34a, 0x9333ea, 0xea580c, 0x0891b2];
-const BACKGROUND = 0xf3f5f8;
-
-function readLabels() {
-  try {
-    return JSON.parse(document.body.dataset.labels || "{}");
-  } catch (e) {
-    return {};
-  }
-}
 
 const vec = (a) => new THREE.Vector3(a[0], a[1], a[2]);
 
@@ -107,25 +98,6 @@ function cameraObject(cam, colour, depth) {
   return group;
 }
 
-/** World axes as arrows with X, Y, Z labels (red, green, blue), drawn over the board lying on X. */
-function worldAxes(length) {
-  const group = new THREE.Group();
-  const axes = [[new THREE.Vector3(1, 0, 0), 0xe11d48, "X"], [new THREE.Vector3(0, 1, 0), 0x16a34a, "Y"],
-    [new THREE.Vector3(0, 0, 1), 0x2563eb, "Z"]];
-  axes.forEach(([dir, colour, name]) => {
-    const arrow = new THREE.ArrowHelper(dir, new THREE.Vector3(0, 0, 0), length, colour, length * 0.18, length * 0.09);
-    arrow.traverse((o) => {
-      if (o.material) o.material.depthTest = false;
-      o.renderOrder = 5;
-    });
-    group.add(arrow);
-    const label = textSprite(name, colour, length * 0.22);
-    label.position.copy(dir).multiplyScalar(length * 1.18);
-    group.add(label);
-  });
-  return group;
-}
-
 function disposeTree(object) {
   object.traverse((o) => {
     if (o.geometry) o.geometry.dispose();
@@ -137,37 +109,12 @@ function disposeTree(object) {
 }
 
 /** A three.js scene in `container`, drawn on demand (no animation loop: two shared cores). */
-class RigView {
+class RigView extends View3D {
   constructor(container) {
-    this.container = container;
-    this.renderer = new THREE.WebGLRenderer({ antialias: true });  // throws without WebGL
-    this.renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
-    this.renderer.domElement.className = "rig3d-canvas";
-    container.append(this.renderer.domElement);
-
-    this.scene = new THREE.Scene();
-    this.scene.background = new THREE.Color(BACKGROUND);
-    this.camera = new THREE.PerspectiveCamera(45, 1, 0.01, 1000);
-    this.camera.up.set(0, 0, 1);  // before the controls: they orbit around camera.up
-    this.controls = new OrbitControls(this.camera, this.renderer.domElement);
-    this.controls.addEventListener("change", () => this.render());
+    super(container, "rig3d-canvas", 1000);
     this.content = new THREE.Group();
     this.scene.add(this.content);
     this.box = new THREE.Box3(new THREE.Vector3(-1, -1, 0), new THREE.Vector3(1, 1, 1));
-    new ResizeObserver(() => this.resize()).observe(container);
-  }
-
-  resize() {
-    const w = this.container.clientWidth, h = this.container.clientHeight;
-    if (!w || !h) return;
-    this.renderer.setSize(w, h, false);
-    this.camera.aspect = w / h;
-    this.camera.updateProjectionMatrix();
-    this.render();
-  }
-
-  render() {
-    if (this.container.clientWidth) this.renderer.render(this.scene, this.camera);
   }
 
   clear() {
@@ -185,7 +132,7 @@ class RigView {
     const grid = new THREE.GridHelper(size, size, 0x9aa4b2, 0xd5dae1);
     grid.rotation.x = Math.PI / 2;  // GridHelper lies in XZ; our floor is XY (Z up)
     this.content.add(grid);
-    this.content.add(worldAxes(Math.max(0.5, size / 10)));
+    this.content.add(worldAxes(Math.max(0.5, size / 10), textSprite));  // X, Y, Z named: the board lies on X
     if (rig && rig.board) this.content.add(boardMesh(rig.board));
 
     // Pyramid depth: about a tenth of the rig's spread, so small and large rooms both read well.

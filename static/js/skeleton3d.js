@@ -8,7 +8,7 @@
 // The replay player (replay.js) imports createSkeletonView for its own view, and draws a second
 // skeleton in another colour with updateOverlay (a reference over an attempt).
 import * as THREE from "../vendor/three/three.module.min.js";
-import { OrbitControls } from "../vendor/three/OrbitControls.js";
+import { readLabels, View3D, worldAxes } from "./view3d.js";
 
 import { EDGES, edgeSide, N_POINTS, side } from "./pose-overlay.js";
 
@@ -18,33 +18,9 @@ const COLOURS = { left: new THREE.Color(0xea580c), right: new THREE.Color(0x0891
 /** The second skeleton's single colour (violet: apart from both sides' colours). */
 export const OVERLAY_COLOUR_CSS = "#7c3aed";
 const OVERLAY_COLOUR = new THREE.Color(OVERLAY_COLOUR_CSS);
-const BACKGROUND = 0xf3f5f8;
 const JOINT_RADIUS = 0.022;  // m
 
-function readLabels() {
-  try {
-    return JSON.parse(document.body.dataset.labels || "{}");
-  } catch (e) {
-    return {};
-  }
-}
-
 const isPoint = (p) => Array.isArray(p) && p.length >= 3 && p.every((v) => Number.isFinite(v));
-
-/** World axes at the origin: X red, Y green, Z blue, drawn over the floor grid. */
-function worldAxes(length) {
-  const group = new THREE.Group();
-  [[1, 0, 0, 0xe11d48], [0, 1, 0, 0x16a34a], [0, 0, 1, 0x2563eb]].forEach(([x, y, z, colour]) => {
-    const arrow = new THREE.ArrowHelper(new THREE.Vector3(x, y, z), new THREE.Vector3(0, 0, 0), length, colour,
-      length * 0.18, length * 0.09);
-    arrow.traverse((o) => {
-      if (o.material) o.material.depthTest = false;
-      o.renderOrder = 5;
-    });
-    group.add(arrow);
-  });
-  return group;
-}
 
 /**
  * One figure (bones and joints) drawn from 33 points: preallocated buffers, rewritten in place on
@@ -119,22 +95,9 @@ class Figure {
 }
 
 /** The view: the main skeleton (side colours) and an optional second one in OVERLAY_COLOUR. */
-class SkeletonView {
+class SkeletonView extends View3D {
   constructor(container) {
-    this.container = container;
-    this.renderer = new THREE.WebGLRenderer({ antialias: true });  // throws without WebGL
-    this.renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
-    this.renderer.domElement.className = "skeleton-canvas";
-    container.append(this.renderer.domElement);
-
-    this.scene = new THREE.Scene();
-    this.scene.background = new THREE.Color(BACKGROUND);
-    this.camera = new THREE.PerspectiveCamera(45, 1, 0.01, 200);
-    this.camera.up.set(0, 0, 1);  // before the controls: they orbit around camera.up
-    this.controls = new OrbitControls(this.camera, this.renderer.domElement);
-    this.onChange = () => this.render();
-    this.controls.addEventListener("change", this.onChange);
-
+    super(container, "skeleton-canvas", 200);
     const grid = new THREE.GridHelper(10, 20, 0x9aa4b2, 0xd5dae1);  // 10 m, 50 cm squares
     grid.rotation.x = Math.PI / 2;  // GridHelper lies in XZ; our floor is XY (Z up)
     this.scene.add(grid, worldAxes(0.5));
@@ -147,21 +110,6 @@ class SkeletonView {
     this.hasBox = false;
     this.framed = false;
     this.frame();
-    this.resizeObserver = new ResizeObserver(() => this.resize());
-    this.resizeObserver.observe(container);
-  }
-
-  resize() {
-    const w = this.container.clientWidth, h = this.container.clientHeight;
-    if (!w || !h) return;
-    this.renderer.setSize(w, h, false);
-    this.camera.aspect = w / h;
-    this.camera.updateProjectionMatrix();
-    this.render();
-  }
-
-  render() {
-    if (this.container.clientWidth) this.renderer.render(this.scene, this.camera);
   }
 
   /** Draw `points3d` (33 x [x, y, z] in m, world frame, entries may be null). Returns the points drawn. */

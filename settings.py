@@ -131,6 +131,16 @@ class RecordingConfig(_Strict):
     queue_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
     fragment_ms: Annotated[int, Field(ge=100, le=5000)] = 500
     stop_grace_s: Annotated[float, Field(gt=0, le=30)] = 3.0
+    # Disk space (MB free on the takes' disk): no take starts below min_free_mb, and a take
+    # stops cleanly, with its files closed, when the free space falls below stop_free_mb.
+    min_free_mb: Annotated[float, Field(ge=0)] = 1024
+    stop_free_mb: Annotated[float, Field(ge=0)] = 256
+
+    @model_validator(mode="after")
+    def _thresholds(self):
+        if self.stop_free_mb > self.min_free_mb:
+            raise ValueError("stop_free_mb must not be above min_free_mb")
+        return self
 
 
 class CameraTuning(_Strict):
@@ -141,6 +151,19 @@ class CameraTuning(_Strict):
     backoff_initial_s: Annotated[float, Field(gt=0, le=60)] = 0.5
     backoff_max_s: Annotated[float, Field(gt=0, le=600)] = 10.0
     failed_after: Annotated[int, Field(ge=1, le=1000)] = 5
+
+
+class SecurityConfig(_Strict):
+    """Login throttling, account lockout and session lifetime."""
+
+    # Flask-Limiter notation, per client address, for POST /login.
+    login_rate_limit: Annotated[str, Field(pattern=r"^\d+ ?(/|per) ?(second|minute|hour|day)$")] = "10/minute"
+    lockout_failures: Annotated[int, Field(ge=1, le=100)] = 5     # consecutive wrong passwords
+    lockout_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15
+    session_idle_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)] = 60
+    session_max_hours: Annotated[float, Field(gt=0, le=7 * 24)] = 12
+    # Secure cookies: "auto" marks them Secure whenever the request came over HTTPS.
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
 
 
 _JOB_SCHEMES = ("redis", "rediss", "amqp", "amqps", "sentinel", "memory", "cache+memory")
@@ -191,6 +214,7 @@ class Settings(_Strict):
     recording: RecordingConfig = RecordingConfig()
     camera: CameraTuning = CameraTuning()
     jobs: JobsConfig = JobsConfig()
+    security: SecurityConfig = SecurityConfig()
 
     @model_validator(mode="after")
     def _unique_names(self):

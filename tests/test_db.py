@@ -46,7 +46,7 @@ from training.workcards import (
     update_work_card,
 )
 
-HEAD = "0002_training"
+HEAD = "0003_security"
 PASSWORD = "correct-horse-1"
 STEPS = [{"name": "Pick up the part", "start_s": 0.5, "end_s": 3.0, "instructions": "Both hands."},
          {"name": "Fit it", "start_s": 3.0, "end_s": 7.5},

@@ -65,6 +65,9 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     active: Mapped[bool] = mapped_column(default=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, nullable=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # no login before this time
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     is_anonymous = False
 
@@ -211,6 +214,28 @@ class Take(db.Model):
 
     def __repr__(self) -> str:
         return f"<Take {self.id} {self.kind} {self.status}/{self.processing}>"
+
+
+class AuditEvent(db.Model):
+    """Who did what, when, from where: one row per action that starts, stops, deletes or exports
+    something, or changes an account or a setting. Rows are only ever added. ``username`` and
+    ``role`` are copied so the row still says who it was after the account is gone."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, index=True, nullable=False)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    username: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(40), index=True, nullable=False)   # e.g. take.start
+    target_type: Mapped[str | None] = mapped_column(String(24))                   # take, work_card, user, ...
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict, nullable=False)
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+    def __repr__(self) -> str:
+        return f"<AuditEvent {self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.target_type}:{self.target_id}>"
 
 
 class Comparison(db.Model):

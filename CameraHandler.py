@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 CONNECTING, CONNECTED, RECONNECTING, FAILED, STOPPED = "connecting", "connected", "reconnecting", "failed", "stopped"
 FPS_WINDOW_S = 2.0
 REMUX_CODECS = ("h264",)
+URGENT_BACKOFF_S = 0.25  # the longest wait between reconnect attempts while a take records
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,16 +286,20 @@ class CameraHandler:
 
     ``sink(frame)`` runs in this camera's thread and must return quickly. With
     ``wants_images``, a remuxable stream is decoded only while it returns True (frames then
-    carry ``image=None``): pictures cost CPU, packets do not. ``start()``
+    carry ``image=None``): pictures cost CPU, packets do not. While ``urgent`` returns True
+    (a take records), reconnect attempts come at least every :data:`URGENT_BACKOFF_S`, so a
+    camera that comes back rejoins the take at once. ``start()``
     returns self; ``stop()`` sets the stop Event, closes the source and joins the thread.
     :meth:`health` and :attr:`info` are safe to call from any thread.
     """
 
     def __init__(self, index: int, config: CameraConfig, sink: Callable[[Frame], None],
-                 tuning: CameraTuning | None = None, wants_images: Callable[[], bool] | None = None):
+                 tuning: CameraTuning | None = None, wants_images: Callable[[], bool] | None = None,
+                 urgent: Callable[[], bool] | None = None):
         self.index, self.config, self.name = index, config, config.name
         self._sink = sink
         self._wants_images = wants_images  # None: always decode
+        self._urgent = urgent
         self.tuning = tuning or CameraTuning()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -409,6 +414,8 @@ class CameraHandler:
                 break
             failures += 1
             delay = min(self.tuning.backoff_max_s, self.tuning.backoff_initial_s * 2 ** (failures - 1))
+            if self._urgent is not None and self._urgent():
+                delay = min(delay, URGENT_BACKOFF_S)
             status = FAILED if failures >= self.tuning.failed_after else RECONNECTING
             with self._lock:
                 self._reconnects += 1

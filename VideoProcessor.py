@@ -20,6 +20,7 @@ import collections
 import contextlib
 import csv
 import dataclasses
+import errno
 import json
 import logging
 import os
@@ -48,6 +49,10 @@ MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 PREROLL_MAX_S = 10.0
 ENCODE_QUEUE_S = 2.0
 PREVIEW_BACKLOG = 2  # JPEGs kept per camera for viewers that fall one picture behind
+MONITOR_PERIOD_S = 0.5  # how often a take checks the disk and rewrites its take.json
+MAX_GAPS_LISTED = 500  # gaps listed per camera in take.json (all are counted, every row says its own)
+TIMESTAMP_COLUMNS = ["frame", "pts", "monotonic_ns", "wall_time_ns", "missing_before"]
+MB = 1024 * 1024
 
 
 class RecordingError(RuntimeError):
@@ -221,9 +226,15 @@ class CameraWriter:
     remuxed stream, every frame up to the next keyframe is dropped too, since they could not
     be decoded). The writer finishes once it has written a frame that arrived at or after
     the stop event, or when ``stop_grace_s`` passes without one (camera down).
+
+    Gaps: each row of the timestamps file says in ``missing_before`` how many frames the
+    camera did not deliver just before it (from the stream's pts within one connection, from
+    the arrival times across a reconnect), and ``gaps`` lists them for ``take.json``. A
+    camera that comes back after a drop rejoins the same file; one that joins late has a
+    gap from the take's start, and one still down at the stop a gap up to the stop.
     """
 
-    def __init__(self, take_dir: Path, handler: CameraHandler, cfg: RecordingConfig):
+    def __init__(self, take_dir: Path, handler: CameraHandler, cfg: RecordingConfig, start_ns: int | None = None):
         self.handler, self.name = handler, handler.name
         self.mp4, self.csv_path = take_dir / f"{self.name}.mp4", take_dir / f"{self.name}.timestamps.csv"
         info = handler.info
@@ -242,6 +253,10 @@ class CameraWriter:
         self.last: Frame | None = None
         self.mode: str | None = None
         self.error: str | None = None
+        self.disk_full = False
+        self.start_ns = start_ns
+        self.gaps: list[dict] = []
+        self.missing = 0  # frames the camera did not deliver during the take (sum of the gaps)
         self._out = self._stream = self._csv_file = None
         self._reformatter = VideoReformatter()
         self._gen = self._offset = None
@@ -301,7 +316,11 @@ class CameraWriter:
                     break
         except Exception as exc:  # noqa: BLE001 - a failed writer must not take the others down
             self.error = f"{type(exc).__name__}: {exc}"
-            logger.exception("recording %s: writer failed", self.name)
+            self.disk_full = getattr(exc, "errno", None) == errno.ENOSPC
+            if self.disk_full:
+                logger.error("recording %s: the disk is full", self.name)
+            else:
+                logger.exception("recording %s: writer failed", self.name)
         finally:
             self._done.set()
             self._close()
@@ -329,7 +348,7 @@ class CameraWriter:
         self._stream.time_base = TIME_BASE
         self._csv_file = open(self.csv_path, "w", newline="", encoding="utf-8")
         self._csv = csv.writer(self._csv_file)
-        self._csv.writerow(["frame", "pts", "monotonic_ns", "wall_time_ns"])
+        self._csv.writerow(TIMESTAMP_COLUMNS)
 
     def _pts(self, frame: Frame) -> int:
         """MP4 pts (1/90000 s): the stream's own pts, re-based after each reconnect."""
@@ -372,10 +391,58 @@ class CameraWriter:
             vf.pts, vf.time_base = pts, TIME_BASE
             for packet in self._stream.encode(vf):
                 self._out.mux(packet)
-        self._csv.writerow([self.written, pts, frame.monotonic_ns, frame.wall_time_ns])
+        missing = self._missing_before(frame)
+        self._csv.writerow([self.written, pts, frame.monotonic_ns, frame.wall_time_ns, missing])
         self._csv_file.flush()
+        if missing:
+            self._note_gap(self.last, frame, missing)
         self.written += 1
         self.last = frame
+
+    def _period_ns(self) -> float:
+        return 1e9 / self.fps if self.fps else 1e9 / 30
+
+    def _missing_before(self, frame: Frame) -> int:
+        """Frames the camera did not deliver between the last frame written and ``frame``."""
+        period = self._period_ns()
+        prev = self.last
+        if prev is None:  # the first frame: was the camera there when the take started?
+            if self.start_ns is None or frame.monotonic_ns <= self.start_ns:
+                return 0
+            return max(0, round((frame.monotonic_ns - self.start_ns) / period) - 1)
+        if frame.generation == prev.generation and frame.pts is not None and prev.pts is not None:
+            elapsed = float((frame.pts - prev.pts) * frame.time_base) * 1e9
+        else:  # a reconnect: the stream's clock restarted, only the arrival times compare
+            elapsed = frame.monotonic_ns - prev.monotonic_ns
+        return max(0, round(elapsed / period) - 1)
+
+    def _note_gap(self, before: Frame | None, after: Frame, missing: int) -> None:
+        self.missing += missing
+        reconnect = before is not None and before.generation != after.generation
+        if before is None:
+            logger.warning("recording %s: joined the take late, %d frame(s) missing", self.name, missing)
+        elif reconnect:
+            logger.warning("recording %s: camera back after %.1f s, %d frame(s) missing; it rejoins the take",
+                           self.name, (after.monotonic_ns - before.monotonic_ns) / 1e9, missing)
+        if len(self.gaps) < MAX_GAPS_LISTED:
+            start_mono = before.monotonic_ns if before else self.start_ns
+            self.gaps.append({"after_frame": self.written - 1, "before_frame": self.written, "missing_frames": missing,
+                              "from_monotonic_ns": start_mono, "to_monotonic_ns": after.monotonic_ns,
+                              "seconds": round((after.monotonic_ns - start_mono) / 1e9, 3),
+                              "reason": "late start" if before is None else "reconnect" if reconnect else "lost"})
+
+    def trailing_gap(self, stop_ns: int) -> None:
+        """Mark the frames a camera still down at the stop did not deliver (from its last frame)."""
+        start = self.last.monotonic_ns if self.last is not None else self.start_ns
+        if start is None:
+            return
+        missing = max(0, round((stop_ns - start) / self._period_ns()) - 1)
+        if missing and (self.last is None or self.last.monotonic_ns < stop_ns):
+            self.missing += missing
+            if len(self.gaps) < MAX_GAPS_LISTED:
+                self.gaps.append({"after_frame": self.written - 1, "before_frame": None, "missing_frames": missing,
+                                  "from_monotonic_ns": start, "to_monotonic_ns": stop_ns,
+                                  "seconds": round((stop_ns - start) / 1e9, 3), "reason": "down at stop"})
 
     def _close(self) -> None:
         try:
@@ -405,7 +472,7 @@ class CameraWriter:
             "mode": self.mode, "codec": info.codec if info else None, "width": info.width if info else None,
             "height": info.height if info else None, "fps": self.fps, "frames": self.written,
             "dropped": self.dropped, "first_frame": stamp(self.first), "last_frame": stamp(self.last),
-            "error": self.error,
+            "error": self.error, "missing_frames": self.missing, "gaps": list(self.gaps),
         }
 
 
@@ -432,6 +499,9 @@ class Take:
         self.start_mono, self.start_wall = start_ns
         self.stop_mono = self.stop_wall = None
         self.status = "recording"
+        self.stop_reason: str | None = None  # why VSION stopped the take by itself (e.g. disk_full)
+        self.stop_message: str | None = None
+        self.saved_at = time.monotonic()
 
     def to_dict(self) -> dict:
         fps = [w.fps for w in self.writers]
@@ -441,10 +511,82 @@ class Take:
             "stop": _stamp(self.stop_mono, self.stop_wall) if self.stop_mono else None,
             "fps": statistics.median(fps) if fps else None,
             "cameras": [w.summary() for w in self.writers],
+            "missing_frames": sum(w.missing for w in self.writers),
+            "stop_reason": self.stop_reason, "stop_message": self.stop_message,
         }
 
     def save(self) -> None:
         write_json_atomic(self.dir / "take.json", self.to_dict())
+        self.saved_at = time.monotonic()
+
+
+def free_mb(path: Path) -> float:
+    """Free space (MB) on the file system holding ``path`` (its nearest existing parent)."""
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free / MB
+
+
+def _csv_stamp(row: dict) -> dict:
+    return _stamp(int(row["monotonic_ns"]), int(row["wall_time_ns"]))
+
+
+def readable_frames(path: Path) -> int:
+    """Frames a player finds in a (possibly cut short) fragmented MP4: the packets of its whole fragments."""
+    count = 0
+    with contextlib.suppress(av.FFmpegError, OSError):
+        with av.open(str(path)) as container:
+            for packet in container.demux(video=0):
+                count += packet.size > 0
+    return count
+
+
+def rebuild_interrupted(take_dir: Path, data: dict) -> dict:
+    """``take.json`` of a take whose server died while it recorded, completed from what its
+    files hold. The video keeps its whole fragments (all but the last ``fragment_ms`` or so):
+    each timestamps file is cut to the frames its video holds, then gives the camera's frames,
+    first and last frame and missing frames; the last frame kept is the take's stop."""
+    last = None
+    for cam in data.get("cameras") or []:
+        name = cam.get("name")
+        stamps = take_dir / f"{name}.timestamps.csv"
+        if not isinstance(name, str) or not stamps.is_file():
+            continue
+        try:
+            with open(stamps, newline="", encoding="utf-8") as fh:
+                rows = [row for row in csv.DictReader(fh) if row.get("wall_time_ns")]
+            video = take_dir / f"{name}.mp4"
+            readable = readable_frames(video) if video.is_file() else 0
+            if readable < len(rows):
+                cam["rows_lost_at_crash"] = len(rows) - readable
+                rows = rows[:readable]
+                tmp = stamps.with_suffix(".csv.tmp")
+                with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                    writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else TIMESTAMP_COLUMNS)
+                    writer.writeheader()
+                    writer.writerows(rows)
+                os.replace(tmp, stamps)
+        except (OSError, ValueError, csv.Error):
+            continue
+        if not rows:
+            cam.update(file=None, timestamps=None, frames=0)
+            continue
+        try:
+            missing = [int(row.get("missing_before") or 0) for row in rows]
+            cam.update(file=f"{name}.mp4" if (take_dir / f"{name}.mp4").is_file() else None,
+                       timestamps=stamps.name, frames=len(rows), first_frame=_csv_stamp(rows[0]),
+                       last_frame=_csv_stamp(rows[-1]), missing_frames=sum(missing))
+        except (KeyError, ValueError):
+            continue
+        if last is None or cam["last_frame"]["monotonic_ns"] > last["monotonic_ns"]:
+            last = cam["last_frame"]
+    data["status"] = "interrupted"
+    if data.get("stop") is None and last is not None:
+        data["stop"] = last
+    data["stop_reason"] = "server stopped"
+    data["stop_message"] = "the server stopped while this take recorded; it keeps what was written until then"
+    return data
 
 
 # --------------------------------------------------------------------------- the group
@@ -467,14 +609,20 @@ class VideoProcessor:
         self._preroll: list[list[Frame]] = [[] for _ in range(n)]
         self._writers: list[CameraWriter | None] = [None] * n
         self._demand: dict[str, frozenset[int]] = {}  # who needs decoded pictures of which cameras
-        self.handlers = [CameraHandler(i, cam, self._sink(i), settings.camera, self._wants_images_fn(i))
-                         for i, cam in enumerate(settings.cameras)]
+        self.handlers = [CameraHandler(i, cam, self._sink(i), settings.camera, self._wants_images_fn(i),
+                                       self.record_event.is_set) for i, cam in enumerate(settings.cameras)]
         self.previews = [
             PreviewChannel(i, cam.name, self.slots[i], settings.preview, self._status_fn(i), self.stop_event)
             for i, cam in enumerate(settings.cameras)
         ]
         self.take: Take | None = None
         self.last_take: dict | None = None
+        self.interrupted: list[dict] = []  # take.json of the takes a killed server left, found at start
+        # Called (from the take monitor's thread) with the take.json of a take VSION stopped by
+        # itself, e.g. when the disk fills up; the take's stop_message says why.
+        self.on_auto_stop = None
+        self._monitor: threading.Thread | None = None
+        self._monitor_stop = threading.Event()
         self._started = False
 
     # ---- lifecycle
@@ -523,16 +671,21 @@ class VideoProcessor:
         return lambda: self.handlers[i].health().status
 
     def _mark_interrupted_takes(self) -> None:
-        """A take left 'recording' by a killed server is marked 'interrupted' (its files stay readable)."""
-        for path in self.takes_dir.glob("*/take.json"):
+        """A take left 'recording' by a killed server is marked 'interrupted', its take.json
+        completed from its files (which stay readable); they are kept in :attr:`interrupted`."""
+        self.interrupted = []
+        for path in sorted(self.takes_dir.glob("*/take.json")):
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
-            if data.get("status") == "recording":
-                data["status"] = "interrupted"
+            if isinstance(data, dict) and data.get("status") == "recording":
+                data = rebuild_interrupted(path.parent, data)
                 write_json_atomic(path, data)
-                logger.warning("take %s was interrupted (server stopped while recording)", data.get("id"))
+                self.interrupted.append(data)
+                frames = ", ".join(f"{c.get('name')}={c.get('frames')}" for c in data.get("cameras") or [])
+                logger.warning("take %s was interrupted (server stopped while recording); kept: %s", data.get("id"),
+                               frames)
 
     # ---- camera threads
     def _sink(self, i: int):
@@ -583,11 +736,16 @@ class VideoProcessor:
                 raise RecordingError(f"a take is already recording ({self.take.id}); stop it first")
             if not self._started:
                 raise RecordingError("the cameras are not running")
+            cfg = self.settings.recording
+            free = free_mb(self.takes_dir)
+            if free < cfg.min_free_mb:
+                raise RecordingError(f"not enough disk space to record: {free:.0f} MB free on the takes' disk, "
+                                     f"{cfg.min_free_mb:.0f} MB needed to start; delete old takes or free space")
             mono, wall = time.monotonic_ns(), time.time_ns()
             take_id = time.strftime("%Y%m%d-%H%M%S", time.localtime(wall / 1e9)) + "-" + secrets.token_hex(2)
             take_dir = self.takes_dir / take_id
             meta = {"calibration": None, "work_card": None, **(meta or {})}
-            writers = [CameraWriter(take_dir, h, self.settings.recording) for h in self.handlers]
+            writers = [CameraWriter(take_dir, h, cfg, mono) for h in self.handlers]
             take = Take(take_dir, meta, writers, (mono, wall))
             try:
                 take_dir.mkdir(parents=True)
@@ -609,8 +767,40 @@ class VideoProcessor:
                     self._writers[i] = writer
             self.take = take
             self.record_event.set()
-            logger.info("take %s: recording %d camera(s) into %s", take_id, len(writers), take_dir)
+            self._monitor_stop.clear()
+            self._monitor = threading.Thread(target=self._watch_take, args=(take,), name="take-monitor", daemon=True)
+            self._monitor.start()
+            logger.info("take %s: recording %d camera(s) into %s (%.0f MB free)", take_id, len(writers), take_dir,
+                        free)
             return self.recording_state()
+
+    def _watch_take(self, take: Take) -> None:
+        """While ``take`` records: rewrite its take.json (so a killed server leaves it current),
+        and stop it cleanly when the disk is about to fill up or a writer found it full."""
+        cfg = self.settings.recording
+        while not self._monitor_stop.wait(MONITOR_PERIOD_S):
+            try:
+                free = free_mb(take.dir)
+                full = [w.name for w in take.writers if w.disk_full]
+                if free < cfg.stop_free_mb or full:
+                    message = (f"recording stopped: the disk is almost full ({free:.1f} MB free, the limit is "
+                               f"{cfg.stop_free_mb:.1f} MB); the take is kept up to this point")
+                    self._auto_stop(take, "disk_full", message)
+                    return
+                if self.take is take:
+                    take.save()
+            except RecordingError:
+                return  # stopped meanwhile
+            except Exception:  # noqa: BLE001 - the monitor must not die while the take records
+                logger.exception("take %s: monitor failed", take.id)
+
+    def _auto_stop(self, take: Take, reason: str, message: str) -> None:
+        logger.error("take %s: %s", take.id, message)
+        take.stop_reason, take.stop_message = reason, message
+        stopped = self.stop_recording(take.id)
+        callback = self.on_auto_stop
+        if callback is not None:
+            callback(stopped)
 
     def stop_recording(self, take_id: str | None = None) -> dict:
         """Stop the take once every camera has a frame at or after now; returns its take.json.
@@ -625,13 +815,20 @@ class VideoProcessor:
             if take_id is not None and take_id != take.id:
                 raise RecordingError(f"take {take_id} is not the one recording ({take.id})")
             take.stop_mono, take.stop_wall = time.monotonic_ns(), time.time_ns()
+            self._monitor_stop.set()
             for writer in take.writers:
                 writer.request_stop(take.stop_mono)
             for i, writer in enumerate(take.writers):
                 writer.join(self.settings.recording.stop_grace_s + self.settings.recording.queue_seconds + 5)
                 with self._cam_locks[i]:
                     self._writers[i] = None
-            failed = [w.name for w in take.writers if w.alive or w.error]
+                writer.trailing_gap(take.stop_mono)
+            monitor = self._monitor
+            if monitor is not None and monitor is not threading.current_thread():
+                monitor.join(5)
+            self._monitor = None
+            # A writer stopped by a full disk closed its files cleanly: that take is complete.
+            failed = [w.name for w in take.writers if w.alive or (w.error and not w.disk_full)]
             if failed:
                 logger.error("take %s: camera(s) %s did not record to the end", take.id, ", ".join(failed))
             take.status = "incomplete" if failed else "complete"

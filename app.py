@@ -28,6 +28,7 @@ from settings import (
     parse_settings,
     register_secrets,
     safe_url,
+    seal_config,
     setup_logging,
 )
 
@@ -86,7 +87,25 @@ class Runtime:
         state = self.processor.start_recording(meta)
         logger.info("user %s started take %s (%s%s)", user.username, state["take_id"], kind,
                     f", work card {card.id}" if card is not None else "")
+        self._register(self.processor.take.to_dict())  # so a crash cannot leave it unknown
         return {**state, "work_card_id": meta["work_card"], "kind": kind}
+
+    def _register(self, take: dict):
+        """Record ``take`` (its take.json) in the database, for the user, card and kind it holds;
+        the row or None. One transaction: a crash leaves the row before or after, never half."""
+        from training.comparisons import job_params
+        from training.takes import TrainingError, register_recorded_take
+
+        folder = self.processor.takes_dir / take["id"]
+        try:
+            with self.app.app_context():
+                row = register_recorded_take(take, folder)
+                return job_params(row, self.processor.takes_dir) if row is not None else {}
+        except TrainingError as exc:
+            logger.error("take %s: not registered: %s", take["id"], exc)
+        except Exception:  # noqa: BLE001 - the take is on disk: it must still be processed
+            logger.exception("take %s: not registered", take["id"])
+        return {}
 
     def stop_take(self, user, take_id: str | None = None) -> dict:
         """Stop the take recording (trainees: only their own); returns the ``recording status`` state.
@@ -105,22 +124,30 @@ class Runtime:
     def take_stopped(self, take: dict, submit: bool = True) -> None:
         """Register a finished take in the database (for the user, card and kind kept in its
         ``take.json``) and process it in the background (outputs in ``<take>/processed``; an
-        attempt is then compared with its reference)."""
-        from training.comparisons import job_params
-        from training.takes import TrainingError, register_recorded_take
+        attempt is then compared with its reference). An interrupted take is processed too:
+        its files are readable up to the crash."""
+        params = self._register(take)
+        if take.get("status") in ("complete", "incomplete", "interrupted") and submit:
+            folder = self.processor.takes_dir / take["id"]
+            self.jobs.submit("process", take["id"], {"take_dir": str(folder), **params})
+
+    def take_auto_stopped(self, take: dict) -> None:
+        """The camera group stopped a take by itself (the disk is almost full): tell every page
+        why, then register and process the take like one stopped by a user."""
+        from web.events import LIVE_ROOM
+        from web.extensions import socketio
 
         folder = self.processor.takes_dir / take["id"]
-        row, params = None, {}
+        state = {"recording": False, "take_id": take["id"], "folder": str(folder), "status": take["status"],
+                 "work_card_id": take.get("work_card"), "kind": take.get("kind", "free"),
+                 "stop_reason": take.get("stop_reason"), "message": take.get("stop_message")}
         try:
-            with self.app.app_context():
-                row = register_recorded_take(take, folder)
-                params = job_params(row, self.processor.takes_dir)
-        except TrainingError as exc:
-            logger.error("take %s: not registered: %s", take["id"], exc)
-        except Exception:  # noqa: BLE001 - the take is on disk: it must still be processed
-            logger.exception("take %s: not registered", take["id"])
-        if take.get("status") in ("complete", "incomplete") and submit:
-            self.jobs.submit("process", take["id"], {"take_dir": str(folder), **params})
+            socketio.emit("recording status", state, to=LIVE_ROOM)
+            socketio.emit("recording error", {"event": "stop recording", "code": take.get("stop_reason") or "stopped",
+                                              "message": take.get("stop_message")}, to=LIVE_ROOM)
+        except Exception:  # noqa: BLE001 - the take must still be registered
+            logger.exception("take %s: could not tell the pages it stopped", take["id"])
+        self.take_stopped(take)
 
     def job_changed(self, job) -> None:
         """The job listener (called from the runner's threads): store what the job says about its
@@ -159,10 +186,14 @@ class Runtime:
     def start(self) -> Runtime:
         from web.extensions import socketio
 
+        self.processor.on_auto_stop = self.take_auto_stopped
         self.processor.start()
         self.app.extensions["vsion.wizard"].start()
         self.live_pose.start()
         self.resume_processing()
+        for take in self.processor.interrupted:  # a killed server left them: register, then process
+            logger.info("take %s: interrupted by the last stop, registered and queued for processing", take["id"])
+            self.take_stopped(take)
         self._status_thread = socketio.start_background_task(self._status_loop)
         return self
 
@@ -240,9 +271,10 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     from training.db import db, normalize_url, upgrade_database
     from VideoProcessor import VideoProcessor
     from web import register
+    from web.auth import SessionInterface, session_config
     from web.calibration import emitter as calibration_emitter
     from web.events import job_emitter, pose_emitter
-    from web.extensions import csrf, login_manager, socketio
+    from web.extensions import csrf, limiter, login_manager, socketio
 
     if settings is None:
         settings = load_settings(os.environ.get("VSION_CONFIG", "config.yaml"))
@@ -253,10 +285,10 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         SECRET_KEY=_secret_key(settings.data_dir),
         SQLALCHEMY_DATABASE_URI=normalize_url(os.environ.get("DATABASE_URL") or "")
         or f"sqlite:///{settings.data_dir / 'vsion.db'}",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
+        **session_config(),  # cookie name and flags (Secure: see web.auth.SessionInterface)
         REMEMBER_COOKIE_HTTPONLY=True,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        # Idle expiry: a permanent session's cookie is renewed by each request and refused when older.
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.security.session_idle_minutes),
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         VSION_SETTINGS=settings,
@@ -267,6 +299,8 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     csrf.init_app(app)
+    limiter.init_app(app)  # POST /login only: security.login_rate_limit per client address
+    app.session_interface = SessionInterface()  # Secure cookie per security.secure_cookies
     # Our loggers (not python-socketio's own handlers) so the masking filter sees their lines.
     socketio.init_app(app, async_mode="threading", logger=logging.getLogger("socketio.server"),
                       engineio_logger=logging.getLogger("engineio.server"))
@@ -303,8 +337,12 @@ def serve(app: Flask, host: str, port: int) -> None:
         app.extensions["vsion.runtime"].shutdown()
 
 
-def _load(config: str) -> Settings:
+def _load(config: str, seal: bool = False) -> Settings:
+    """The settings in ``config``; with ``seal`` (a server start), camera URLs with passwords are
+    first encrypted in the file (:func:`settings.seal_config`)."""
     try:
+        if seal:
+            seal_config(config)
         return load_settings(config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
@@ -327,7 +365,7 @@ def cli(ctx, verbose):
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 def serve_cmd(config, host, port):
     """Start the web app."""
-    settings = _load(config)
+    settings = _load(config, seal=True)
     try:
         app = create_app(settings)
     except ConfigError as exc:
@@ -413,7 +451,7 @@ def demo_cmd(port, no_browser):
     click.echo("Preparing the demo cameras (the first time, this downloads and converts the demo videos)...")
     for n in range(demo.DEMO_VIDEOS):
         demo.demo_video(n)
-    demo_settings = _load(str(config))
+    demo_settings = _load(str(config), seal=True)
     _demo_calibration(demo_settings)
     app = create_app(demo_settings)
     users = _demo_users(app, folder)
@@ -450,6 +488,53 @@ def users_create(name, role, config):
         except UserError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"user {name} created ({role})")
+
+
+@cli.group("cameras")
+def cameras_group():
+    """See the cameras and enter their URLs (URLs with passwords are stored encrypted)."""
+
+
+@cameras_group.command("list")
+@click.option("--config", "config", default="config.yaml", show_default=True, help="Configuration file.")
+def cameras_list(config):
+    """List the cameras: name, URL (password masked) and how the URL is stored."""
+    from settings import describe_cameras
+
+    try:
+        rows = describe_cameras(config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    width = max(len(r["name"]) for r in rows) if rows else 4
+    urls = max(len(r["url"]) for r in rows) if rows else 3
+    for row in rows:
+        click.echo(f"{row['name']:<{width}}  {row['url']:<{urls}}  {row['storage']}")
+
+
+@cameras_group.command("set-url")
+@click.argument("name")
+@click.option("--config", "config", default="config.yaml", show_default=True, help="Configuration file.")
+def cameras_set_url(name, config):
+    """Give camera NAME a new URL, read from standard input (first line); a URL with a password
+    is stored encrypted. Restart VSION to use it."""
+    from settings import set_camera_url
+
+    if sys.stdin.isatty():
+        url = click.prompt(f"URL of camera {name}", hide_input=True, err=True)
+    else:
+        url = sys.stdin.readline().rstrip("\r\n")
+    try:
+        key = set_camera_url(config, name, url)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if key:
+        click.echo(f"camera {name}: URL stored encrypted in {config} (key {key})")
+    else:
+        click.echo(f"camera {name}: URL stored in {config} (no password: kept readable)")
+    try:
+        load_settings(config)
+    except ConfigError as exc:
+        click.echo(f"note: {config} cannot be used yet: {exc}", err=True)
 
 
 @cli.group("calibrate")
@@ -704,5 +789,6 @@ if __name__ == "__main__":
     multiprocessing.freeze_support()
     # The built executable's server reads its configuration from the per-user data folder.
     frozen_config = str(user_data_dir() / "config.yaml")
-    cli(default_map={"serve": {"config": frozen_config}, "users": {"create": {"config": frozen_config}}}
+    cli(default_map={"serve": {"config": frozen_config}, "users": {"create": {"config": frozen_config}},
+                     "cameras": {"list": {"config": frozen_config}, "set-url": {"config": frozen_config}}}
         if getattr(sys, "frozen", False) else None)

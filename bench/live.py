@@ -24,31 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support import RtspServer, VsionServer, make_test_streams  # noqa: E402
+from tests.support import mjpeg_viewer as viewer  # noqa: E402
 
 TARGETS = {"recording_dropped": 0, "preview_fps_min": 15.0, "process_cpu_cores_max": 1.2, "latency_p95_ms_max": 150.0}
-
-
-def viewer(url: str, session: requests.Session, stop: threading.Event, out: list):
-    """Read an MJPEG stream; append (received monotonic ns, frame monotonic ns) per JPEG."""
-    with session.get(url, stream=True, timeout=10) as reply:
-        raw = reply.raw
-        while not stop.is_set():
-            headers = {}
-            line = raw.readline()
-            while line in (b"\r\n", b"--frame\r\n"):
-                line = raw.readline()
-            while line not in (b"\r\n", b""):
-                key, _, value = line.decode().partition(":")
-                headers[key.strip().lower()] = value.strip()
-                line = raw.readline()
-            if not line:
-                return
-            raw.read(int(headers["content-length"]))
-            out.append((time.monotonic_ns(), int(headers.get("x-frame-monotonic-ns", 0))))
 
 
 def main():

@@ -352,7 +352,7 @@ def _run_chunks(chunks: list[_Chunk], workers: int | None, nice: int, bare: bool
                 try:
                     result = future.result()
                 except Exception as exc:  # noqa: BLE001 - any worker failure becomes a PoseError naming the video
-                    raise PoseError(f"camera {chunk.camera}: 2D pose failed on {chunk.path} (frames "
+                    raise PoseError(f"camera {chunk.camera}: 2D pose failed on {Path(chunk.path).name} (frames "
                                     f"{chunk.start}-{chunk.start + len(chunk.pts) - 1}): {exc}") from exc
                 results[chunk.task] = result
                 counts[chunk.task] = len(chunk.pts)

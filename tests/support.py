@@ -203,6 +203,25 @@ class VsionServer:
         self.stop(signal.SIGKILL)
 
 
+def mjpeg_viewer(url: str, session: requests.Session, stop: threading.Event, out: list):
+    """Read an MJPEG stream; append (received monotonic ns, frame monotonic ns) per JPEG."""
+    with session.get(url, stream=True, timeout=10) as reply:
+        raw = reply.raw
+        while not stop.is_set():
+            headers = {}
+            line = raw.readline()
+            while line in (b"\r\n", b"--frame\r\n"):
+                line = raw.readline()
+            while line not in (b"\r\n", b""):
+                key, _, value = line.decode().partition(":")
+                headers[key.strip().lower()] = value.strip()
+                line = raw.readline()
+            if not line:
+                return
+            raw.read(int(headers["content-length"]))
+            out.append((time.monotonic_ns(), int(headers.get("x-frame-monotonic-ns", 0))))
+
+
 class EventClient:
     """A Socket.IO client logged in with a requests session's cookie, recording every event."""
 

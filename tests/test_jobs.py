@@ -291,3 +291,42 @@ def test_process_with_other_cameras_names_the_missing_one(take_dir):
     message = str(err.value)
     assert "cam2" in message and "not in the calibration" in message and "left" in message
     assert not (take_dir / "processed").exists()
+
+
+@pytest.mark.slow
+def test_a_killed_pose_worker_fails_the_job_with_its_error(tmp_path, recorder):
+    """A real ``process`` job on the Pose2Sim demo: one of its MediaPipe worker processes is
+    SIGKILLed mid-job; the job ends ``failed`` with the pool's error, and the runner goes on."""
+    import signal
+
+    import psutil
+
+    import demo
+    from calibration.io import load_qca, save_toml
+
+    take = tmp_path / "20240101-120000-dead"
+    take.mkdir()
+    for i in range(1, 5):
+        (take / f"cam0{i}.mp4").symlink_to(demo.pose2sim_file(f"videos/cam0{i}.mp4"))
+    save_toml(load_qca(demo.pose2sim_file("calibration/Calib.qca.txt")), take / "calibration.toml")
+    runner = LocalJobRunner(recorder)
+    try:
+        job = runner.submit("process", take.name, {"take_dir": str(take), "workers": 2})
+        me = psutil.Process()
+        deadline = time.monotonic() + 120
+        workers = []
+        while not workers and time.monotonic() < deadline:  # pose workers: spawned children of this process
+            workers = [p for p in me.children(recursive=True) if "spawn" in " ".join(p.cmdline())]
+            time.sleep(0.2)
+        assert workers, "no pose worker process appeared"
+        workers[0].send_signal(signal.SIGKILL)
+        final = recorder.wait_finished(job.id, timeout=180)
+        assert final["status"] == "failed", final
+        assert "terminated abruptly" in final["message"], final["message"]
+        assert str(tmp_path) not in final["message"]  # pages show it: no server path
+        # The runner survives: the next job runs.
+        after = runner.submit("process", take.name, {"take_dir": str(tmp_path / "missing")})
+        assert recorder.wait_finished(after.id, timeout=60)["status"] == "failed"
+    finally:
+        runner.shutdown()
+    assert not (take / "processed").exists()

@@ -66,6 +66,7 @@ def test_bad_files(tmp_path):
     ("http://h/cgi?user=a&password=hunter2&x=1", "http://h/cgi?user=a&password=***&x=1"),
     ("rtsp://u:p@ss@h:554/x", "rtsp://u:***@h:554/x"),
     ("two rtsp://a:b@h1/ and http://c:d@h2/", "two rtsp://a:***@h1/ and http://c:***@h2/"),
+    ("url: vsion-enc:v1:gAAAAABk-x_Y9z== # cam1", "url: vsion-enc:v1:*** # cam1"),
 ])
 def test_mask_secrets(text, masked):
     assert mask_secrets(text) == masked
@@ -118,3 +119,10 @@ def test_file_cameras_resolve_against_the_config_folder(tmp_path):
     cfg.write_text("cameras:\n  - {name: a, url: videos/missing.mp4}\n")
     with pytest.raises(ConfigError, match="'cameras.0.url': no such video file"):
         load_settings(cfg)
+
+
+def test_repr_never_shows_a_camera_password(tmp_path):
+    settings = parse_settings(GOOD, base=tmp_path)
+    for text in (repr(settings), str(settings), repr(settings.cameras[0]), str(settings.cameras[0])):
+        assert "pass@" not in text and "rtsp://user:***@192.0.2.10:554/stream1" in text
+    assert "CameraConfig(name='cam3', url=0)" in repr(settings)

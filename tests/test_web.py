@@ -199,3 +199,13 @@ def test_users_create_cli(runner, app, tmp_path):
         assert authenticate("marie", "wrong-password") is None
         stored = authenticate("marie", "a-long-password").password_hash
         assert stored.startswith("$argon2") and "a-long-password" not in stored
+
+
+def test_socket_refused_after_max_session_age(app, client):
+    from web.auth import LOGIN_AT
+
+    login(client)
+    assert socketio.test_client(app, flask_test_client=client).is_connected()
+    with client.session_transaction() as s:
+        s[LOGIN_AT] -= 13 * 3600
+    assert not socketio.test_client(app, flask_test_client=client).is_connected()

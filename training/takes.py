@@ -8,6 +8,9 @@ only their own takes and the reference takes of published work card versions —
 another trainee's attempt; asking for one answers "not found", as for a take that does
 not exist.
 
+Deletion (:func:`delete_take`): personal data can be deleted, by whom depends on the role and
+on what the take is for; a published version's reference is kept.
+
 Services run inside an app context, commit their own changes and raise
 :class:`TrainingError` with a message for the user.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,8 +43,8 @@ from training.workcards import TrainingError, can_edit, visible_cards
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainingError", "active_calibration_set", "get_take", "list_takes", "register_take", "set_processing",
-           "sync_calibration_sets", "visible_takes"]
+__all__ = ["DeleteRefused", "TakeBusy", "TrainingError", "active_calibration_set", "can_delete", "delete_take",
+           "get_take", "list_takes", "register_take", "set_processing", "sync_calibration_sets", "visible_takes"]
 
 TAKE_ID = re.compile(r"^\d{8}-\d{6}(-[0-9A-Za-z]{1,8})?$")
 # Who sees every take, trainees' attempts included. Technicians (cameras and calibration) see the
@@ -443,3 +447,80 @@ def take_detail(user: User, take: Take, takes_dir: Path | str) -> dict:
     return {**take_view(take, score), "fps": fps, "frames": metrics.get("frames") or report.get("frames"),
             "steps": take_steps(user, take), "processed": bool(folder and takefiles.processed(folder)),
             "cameras": cameras}
+
+
+# --------------------------------------------------------------------------- deletion
+class DeleteRefused(TrainingError):
+    """``user`` sees the take but may not delete it (the message says why)."""
+
+
+class TakeBusy(TrainingError):
+    """The take is being recorded or processed: it cannot be deleted now."""
+
+
+def _deletion_refusal(user: User, take: Take) -> str | None:
+    """Why ``user`` may not delete ``take`` (their role, or what the take is for), or None."""
+    if user.role == "trainee":
+        return None if take.kind == "attempt" and take.user_id == user.id else "trainees delete only their own attempts"
+    if user.role == "technician":
+        return None if take.kind == "free" and take.user_id == user.id else \
+            "technicians delete only the free takes they recorded"
+    if user.role not in ("admin", "expert"):
+        return "your role may not delete takes"
+    published = db.session.scalars(sa.select(WorkCardVersion).where(WorkCardVersion.reference_take_id == take.id)
+                                   .order_by(WorkCardVersion.work_card_id, WorkCardVersion.version)).first()
+    if published is not None:
+        # Published versions are kept unchanged (attempts and comparisons name them): even an admin
+        # cannot take their reference away.
+        return (f"this take is the reference of version {published.version} of the work card "
+                f"\u00ab{published.work_card.title}\u00bb (#{published.work_card_id}): a published reference is kept")
+    if user.role == "expert":
+        card = db.session.scalars(sa.select(WorkCard).where(WorkCard.reference_take_id == take.id)).first()
+        if card is not None:
+            return (f"this take is the reference of the work card \u00ab{card.title}\u00bb (#{card.id}): choose "
+                    "another reference first, or ask an administrator")
+    return None
+
+
+def can_delete(user: User, take: Take) -> bool:
+    """May ``user`` delete ``take`` (their role and what the take is for; busy or not)?"""
+    return _deletion_refusal(user, take) is None
+
+
+def delete_take(user: User, take: Take, takes_dir: Path | str, busy: bool = False) -> dict:
+    """Delete ``take`` (a take ``user`` sees): its row, its comparisons and its folder.
+
+    Admins delete any take but a published version's reference; experts any take that is no
+    card's reference; trainees their own attempts; technicians the free takes they recorded.
+    Raises :class:`DeleteRefused` otherwise, and :class:`TakeBusy` while the take is recorded or
+    processed (``busy``: the caller knows it is, e.g. a job for it is running). A draft card
+    whose reference it was loses its reference. The folder (found from the take id under
+    ``takes_dir``) is removed after the commit; a failed removal is logged, the row is gone.
+    Returns what the take was (``id``, ``kind``, ``user``, ``work_card_id``), for the audit log.
+    """
+    from training import takefiles
+
+    reason = _deletion_refusal(user, take)
+    if reason is not None:
+        raise DeleteRefused(reason)
+    if busy or take.status == "recording" or take.processing in ("queued", "running"):
+        raise TakeBusy("this take is being recorded or processed: wait until it is finished, then delete it")
+    gone = {"id": take.id, "kind": take.kind, "user": take.user.username, "work_card_id": take.work_card_id}
+    try:
+        db.session.execute(sa.update(WorkCard).where(WorkCard.reference_take_id == take.id)
+                           .values(reference_take_id=None))
+        db.session.execute(sa.delete(Comparison).where(
+            sa.or_(Comparison.attempt_id == take.id, Comparison.reference_id == take.id)))
+        db.session.delete(take)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    logger.info("take %s (%s of %s) deleted by %s", gone["id"], gone["kind"], gone["user"], user.username)
+    try:
+        shutil.rmtree(takefiles.take_folder(takes_dir, gone["id"]))
+    except takefiles.TakeFileMissing:
+        logger.warning("take %s: no folder to remove", gone["id"])
+    except OSError:
+        logger.exception("take %s: deleted from the database but its folder could not be removed", gone["id"])
+    return gone

@@ -5,7 +5,7 @@ from flask import jsonify, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from web import admin, api, auth, calibration, events, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
+from web import admin, api, audit, auth, calibration, events, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
 from web.i18n import current_language, translate
 
 PUBLIC_ENDPOINTS = {"auth.login", "api.healthz", "static"}
@@ -13,7 +13,7 @@ PUBLIC_ENDPOINTS = {"auth.login", "api.healthz", "static"}
 
 def register(app) -> None:
     """Attach blueprints, the deny-by-default login check and template helpers to ``app``."""
-    for module in (auth, pages, api, video, calibration, workcards, takes, admin):
+    for module in (auth, pages, api, video, calibration, workcards, takes, admin, audit):
         app.register_blueprint(module.bp)
 
     @app.before_request

@@ -1,21 +1,34 @@
-"""Login and logout. Every other page, feed and event needs a logged-in user."""
+"""Login and logout, the login rate limit, account lockout answers and session lifetime.
+
+Every other page, feed and event needs a logged-in user (``web.register``). A session ends
+after ``security.session_idle_minutes`` without a request (the signed cookie's age, checked
+by Flask) and in any case ``security.session_max_hours`` after the login (:func:`session_expired`).
+"""
 from __future__ import annotations
 
 import logging
+import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from training.users import authenticate, get_user, user_exists
-from web.extensions import login_manager
+from training.users import get_user, login_attempt
+from web import audit as audit_log  # a module: web.events may import this one while web.audit loads
+from web.extensions import limiter, login_manager
 from web.i18n import translate
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
+
+LOGIN_AT = "vsion_login_at"  # session key: when the user logged in (s since the epoch)
+EXPIRED = "vsion_session_expired"  # session key: tell the login page why the user is back there
+KEPT_ACROSS_LOGIN = ("lang",)  # everything else in the session is dropped at login and logout
 
 
 class LoginForm(FlaskForm):
@@ -23,10 +36,73 @@ class LoginForm(FlaskForm):
     password = PasswordField(validators=[DataRequired(), Length(max=256)])
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """The signed-cookie session, marked Secure according to ``security.secure_cookies``:
+    ``always``, ``never``, or ``auto``: Secure when the request reached VSION over HTTPS, so the
+    desktop on http://127.0.0.1 keeps working. VSION trusts no ``X-Forwarded-Proto``: behind a
+    proxy that terminates HTTPS, ``auto`` sees plain HTTP and ``always`` is the setting to use."""
+
+    def get_cookie_secure(self, app) -> bool:
+        mode = app.config["VSION_SETTINGS"].security.secure_cookies
+        if mode == "auto":
+            return request.is_secure
+        return mode == "always"
+
+
+def session_config() -> dict:
+    """The Flask settings of the session cookie (its lifetime is set from the VSION settings)."""
+    return {"SESSION_COOKIE_NAME": "vsion_session", "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax", "SESSION_REFRESH_EACH_REQUEST": True}
+
+
+def _security():
+    return current_app.config["VSION_SETTINGS"].security
+
+
 @login_manager.user_loader
 def load_user(user_id: str):
     user = get_user(int(user_id)) if user_id.isdigit() else None
     return user if user is not None and user.is_active else None  # a disabled account loses its sessions
+
+
+def session_expired(now: float | None = None) -> bool:
+    """Whether this request's session belongs to a login older than ``security.session_max_hours``
+    (or to one without a login time). False without a logged-in user. For requests and
+    Socket.IO handlers alike (both see the session)."""
+    if "_user_id" not in session:
+        return False
+    started = session.get(LOGIN_AT)
+    if not isinstance(started, (int, float)):
+        return True
+    return (now if now is not None else time.time()) - started > _security().session_max_hours * 3600
+
+
+def _fresh_session() -> None:
+    """Drop everything in the session but the language: nothing set before a login survives it."""
+    kept = {key: session[key] for key in KEPT_ACROSS_LOGIN if key in session}
+    session.clear()
+    session.update(kept)
+
+
+@bp.before_app_request
+def end_expired_session():
+    """Log out a session past its maximum age; pages go back to the login page, feeds and the
+    JSON API answer 401."""
+    if request.endpoint == "static" or not session_expired():
+        return None
+    from web import PUBLIC_ENDPOINTS  # web imports this module
+
+    if current_user.is_authenticated:
+        logger.info("session of user %s reached its maximum age", current_user.username)
+        audit_log.audit("logout", "user", current_user.id, reason="session_max_age")
+    logout_user()
+    _fresh_session()
+    if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+        return None
+    if request.path.startswith(("/api/", "/video_feed/")) or request.accept_mimetypes.best == "application/json":
+        return jsonify(error="session expired: log in again"), 401
+    session[EXPIRED] = True
+    return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
 
 
 def _safe_next(target: str | None) -> str:
@@ -38,24 +114,74 @@ def _safe_next(target: str | None) -> str:
     return url_for("pages.index")
 
 
+def _login_rate() -> str:
+    return _security().login_rate_limit
+
+
+def _too_many_logins(limit):
+    """The login page again, with 429 and ``Retry-After``, when one address posts too many logins."""
+    retry_s = max(1, int(limit.reset_at - time.time()))
+    logger.warning("too many login attempts from %s (limit %s): refused for %d s", request.remote_addr,
+                   limit.limit, retry_s)
+    error = translate("login_rate_limited").format(seconds=retry_s)
+    response = make_response(render_template("login.html", form=LoginForm(), error=error), 429)
+    response.headers["Retry-After"] = str(retry_s)
+    return response
+
+
+def _refusal(result) -> str:
+    if result.reason == "locked" and result.locked_until is not None:
+        return translate("account_locked").format(time=result.locked_until.astimezone().strftime("%H:%M"))
+    return translate("bad_login")
+
+
+def _audit_failure(result) -> None:
+    """``login.failed`` names the account only when it exists (an unknown name may be a password)."""
+    if result.account is None:
+        logger.warning("failed login for an unknown user from %s", request.remote_addr)
+        audit_log.audit("login.failed", reason=result.reason)
+        return
+    account = result.account
+    logger.warning("failed login for %s from %s (%s)", account.username, request.remote_addr, result.reason)
+    if result.lock_started:
+        audit_log.audit("login.locked", "user", account.id, user=account, failures=result.failures,
+              until=result.locked_until.isoformat(timespec="seconds"))
+    audit_log.audit("login.failed", "user", account.id, user=account, reason=result.reason, failures=result.failures)
+
+
+@bp.errorhandler(CSRFError)
+def stale_form(error):
+    """A login page left open past its session's lifetime: show the form again, with a fresh
+    token and a readable message, rather than a bare 400 (the login is still refused)."""
+    if request.endpoint != "auth.login":
+        return error
+    logger.info("login form with a missing or stale CSRF token from %s", request.remote_addr)
+    return render_template("login.html", form=LoginForm(), error=translate("login_page_expired")), 400
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_rate, methods=["POST"], on_breach=_too_many_logins)
 def login():
     form = LoginForm()
-    error = None
+    error, status = None, 200
+    if request.method == "GET" and session.pop(EXPIRED, False):
+        error = translate("session_expired")
     if form.validate_on_submit():
-        user = authenticate(form.username.data, form.password.data)
-        if user is not None:
-            login_user(user)
-            logger.info("user %s logged in", user.username)
+        security = _security()
+        result = login_attempt(form.username.data, form.password.data, security.lockout_failures,
+                               security.lockout_minutes)
+        if result.user is not None:
+            _fresh_session()
+            login_user(result.user)
+            session.permanent = True  # idle expiry: PERMANENT_SESSION_LIFETIME, renewed by each request
+            session[LOGIN_AT] = time.time()
+            logger.info("user %s logged in from %s", result.user.username, request.remote_addr)
+            audit_log.audit("login.success", "user", result.user.id, user=result.user)
             return redirect(_safe_next(request.args.get("next")))
-        # Users sometimes type their password in the name field: only a known name is logged.
-        known = user_exists(form.username.data)
-        logger.warning("failed login for %s from %s", form.username.data if known else "an unknown user",
-                       request.remote_addr)
-        error = translate("bad_login")
+        _audit_failure(result)
+        error, status = _refusal(result), 401
     elif request.method == "POST":
-        error = translate("bad_login")
-    status = 401 if request.method == "POST" else 200
+        error, status = translate("bad_login"), 401
     return render_template("login.html", form=form, error=error), status
 
 
@@ -63,5 +189,7 @@ def login():
 def logout():
     if current_user.is_authenticated:
         logger.info("user %s logged out", current_user.username)
+        audit_log.audit("logout", "user", current_user.id)
     logout_user()
+    _fresh_session()
     return redirect(url_for("auth.login"))

@@ -13,6 +13,7 @@ from calibration import store
 from calibration.intrinsics import COVERAGE_GRID, MIN_VIEWS, CalibrationError
 from calibration.io import CalibrationFileError
 from CalibrationWizard import WizardError, rig_summary
+from web.audit import audit
 from web.events import socket_event
 from web.extensions import socketio
 from web.i18n import current_language, labels_for
@@ -106,6 +107,7 @@ def activate_set(set_id: str):
         abort(409, f"cannot write the calibration in force: {exc.strerror}")
     current_app.logger.info("calibration set %s activated", set_id)
     current_app.extensions["vsion.runtime"].sync_calibrations()
+    audit("calibration.activate", "calibration", set_id)
     return jsonify(ok=True, active=set_id)
 
 
@@ -137,6 +139,7 @@ def import_set():
     store.activate(_wizard().sets_root, meta["id"], _wizard().active_path)
     current_app.logger.info("calibration set %s imported from %s and activated", meta["id"], upload.filename)
     current_app.extensions["vsion.runtime"].sync_calibrations()
+    audit("calibration.import", "calibration", meta["id"], file=Path(upload.filename).name, cameras=meta.get("cameras"))
     return jsonify({**meta, "active": True}), 201
 
 
@@ -204,6 +207,7 @@ def solve(data):
 def save(data):
     saved = _wizard().save(data.note)
     current_app.extensions["vsion.runtime"].sync_calibrations()  # takes name the set in force
+    audit("calibration.save", "calibration", saved["id"], note=data.note)
     return {"set": saved}
 
 

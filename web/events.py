@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from training.models import ROLES
 from training.workcards import TrainingError
 from VideoProcessor import RecordingError
+from web.auth import session_expired
 from web.extensions import socketio
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def socket_event(name: str, model: type[BaseModel], roles, error_event: str, ref
                 emit(error_event, error)
                 return {"ok": False, **error}
 
-            if not current_user.is_authenticated:
+            if not current_user.is_authenticated or session_expired():
                 return refuse("unauthorized", "login required")
             if current_user.role not in roles:
                 return refuse("forbidden", f"the role {current_user.role} may not use '{name}'")
@@ -122,7 +123,7 @@ def camera_status(processor) -> dict:
 
 @socketio.on("connect")
 def on_connect(auth=None):
-    if not current_user.is_authenticated:
+    if not current_user.is_authenticated or session_expired():
         raise ConnectionRefusedError("login required")
     join_room(LIVE_ROOM)
     join_room(user_room(current_user.id))
@@ -135,16 +136,24 @@ def on_connect(auth=None):
 @recording_event("start recording", StartRecording)
 def start_recording(data: StartRecording) -> dict:
     """Contract: optional ``work_card_id`` and ``kind``; trainees record attempts only."""
+    from web.audit import audit
+
     state = _runtime().start_take(current_user, data.label, data.work_card_id, data.kind)
     socketio.emit("recording status", state, to=LIVE_ROOM)
+    audit("take.start", "take", state["take_id"], kind=state["kind"], work_card_id=state["work_card_id"])
     return state
 
 
 @recording_event("stop recording", StopRecording)
 def stop_recording(data: StopRecording) -> dict:
+    from web.audit import audit
+
     state = _runtime().stop_take(current_user, data.take_id)
     socketio.emit("recording status", state, to=LIVE_ROOM)
     _runtime().take_stopped(state["take"])
+    cameras = {cam.get("name"): cam.get("frames") for cam in state["take"].get("cameras") or []}
+    audit("take.stop", "take", state["take_id"], kind=state["kind"], work_card_id=state["work_card_id"],
+          status=state["status"], frames=cameras)
     return state
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from training import comparisons, takes, workcards
 from training.workcards import TrainingError
+from web.audit import audit
 from web.events import explain
 from web.i18n import current_language, labels_for
 from web.roles import roles_required
@@ -160,7 +161,9 @@ def list_cards():
 @roles_required(*AUTHOR_ROLES)
 def create_card():
     data = payload(NewCard)
-    return card_json(workcards.create_work_card(current_user, data.title, data.description, data.tags), 201)
+    card = workcards.create_work_card(current_user, data.title, data.description, data.tags)
+    audit("workcard.create", "work_card", card.id, title=card.title)
+    return card_json(card, 201)
 
 
 @bp.route("/api/workcards/<int:card_id>")
@@ -172,8 +175,9 @@ def get_card(card_id: int):
 def update_card(card_id: int):
     card = editable_card(card_id)
     data = payload(CardChanges)
-    return card_json(workcards.update_work_card(current_user, card, title=data.title, description=data.description,
-                                                tags=data.tags))
+    workcards.update_work_card(current_user, card, title=data.title, description=data.description, tags=data.tags)
+    audit("workcard.update", "work_card", card.id, fields=sorted(data.model_dump(exclude_none=True)))
+    return card_json(card)
 
 
 @bp.route("/api/workcards/<int:card_id>/steps", methods=["PUT"])
@@ -181,6 +185,7 @@ def put_steps(card_id: int):
     card = editable_card(card_id)
     data = payload(Steps)
     workcards.set_steps(current_user, card, [step.model_dump() for step in data.steps])
+    audit("workcard.steps", "work_card", card.id, steps=len(data.steps))
     return card_json(card)
 
 
@@ -188,14 +193,17 @@ def put_steps(card_id: int):
 def choose_reference(card_id: int):
     card = editable_card(card_id)
     data = payload(ReferenceChoice)
-    return card_json(workcards.choose_reference(current_user, card, takes.get_take(current_user, data.take_id)))
+    workcards.choose_reference(current_user, card, takes.get_take(current_user, data.take_id))
+    audit("workcard.reference", "work_card", card.id, take_id=data.take_id)
+    return card_json(card)
 
 
 @bp.route("/api/workcards/<int:card_id>/publish", methods=["POST"])
 def publish(card_id: int):
     card = editable_card(card_id)
     payload(Empty)
-    workcards.publish(current_user, card)
+    version = workcards.publish(current_user, card)
+    audit("workcard.publish", "work_card", card.id, version=version.version)
     return card_json(card)
 
 
@@ -203,7 +211,9 @@ def publish(card_id: int):
 def revise(card_id: int):
     card = editable_card(card_id)
     payload(Empty)
-    return card_json(workcards.revise(current_user, card))
+    workcards.revise(current_user, card)
+    audit("workcard.revise", "work_card", card.id, version=card.version)
+    return card_json(card)
 
 
 @bp.route("/api/workcards/<int:card_id>/takes")

@@ -1,6 +1,7 @@
 // VSION take page (templates/take.html): the replay of one take and, for an attempt, its comparison
 // with the reference: score, per step, per angle, worst moments (the reference's skeleton drawn over
-// the attempt's in another colour), downloads. Processing progress from `job status` events.
+// the attempt's in another colour), downloads, deletion (for whoever may, after a confirm step).
+// Processing progress from `job status` events.
 import { createReplay } from "./replay.js";
 import { api, clock, duration, el, L, labels, number, say, scoreClass, scoreText, stageLabel, when } from "./wc-common.js";
 
@@ -33,7 +34,36 @@ function renderHeader(take) {
   }
   renderProcessing(take.processing, null, take.processing_message);
   renderDownloads(take);
+  $("take-delete-box").hidden = !take.can_delete;
 }
+
+// ------------------------------------------------------------------ deletion
+function askDelete(open) {
+  $("take-delete").hidden = open;
+  $("take-delete-confirm").hidden = !open;
+  if (open) $("take-delete-cancel").focus(); else $("take-delete").focus();
+}
+
+async function deleteTake() {
+  const yes = $("take-delete-yes");
+  yes.disabled = true;
+  yes.setAttribute("aria-busy", "true");
+  yes.textContent = labels.take_deleting;
+  const res = await api("DELETE", takeUrl);
+  if (res.ok) {
+    window.location.assign($("back-link").getAttribute("href") || "/workcards");
+    return;
+  }
+  yes.disabled = false;
+  yes.removeAttribute("aria-busy");
+  yes.textContent = labels.take_delete_yes;
+  askDelete(false);
+  say($("take-error"), L("take_delete_failed", { message: res.message }));
+}
+
+$("take-delete").addEventListener("click", () => askDelete(true));
+$("take-delete-cancel").addEventListener("click", () => askDelete(false));
+$("take-delete-yes").addEventListener("click", deleteTake);
 
 function renderProcessing(state, job, message) {
   const box = $("take-processing");

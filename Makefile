@@ -74,6 +74,7 @@ bench: apt-test $(VENV)/.dev
 	$(PY) bench/live.py
 	$(PY) bench/calibration.py
 	$(PY) bench/reconstruction.py
+	$(PY) bench/faults.py
 
 ## The folder to deliver to a site: dist/vsion/ with the executable dist/vsion/vsion (see README).
 ## The core is compiled out of the source tree (build/core), so the sources stay plain Python.

@@ -8,9 +8,11 @@ the set it came from.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,8 +43,19 @@ def set_dir(root: Path, set_id: str) -> Path:
     return Path(root) / set_id
 
 
+def _rms_px(metadata: dict) -> dict[str, float]:
+    """The per-camera reprojection RMS (px) a calibration's metadata gives, if it is a table of
+    finite numbers by camera name; anything else (a file made elsewhere) is left out."""
+    table = metadata.get("reprojection_rms_px")
+    if not isinstance(table, dict):
+        return {}
+    return {str(name): float(value) for name, value in table.items()
+            if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)}
+
+
 def save_set(root: Path, group: CameraGroup, note: str = "", extra: dict | None = None) -> dict:
-    """Store ``group`` as a new dated set; returns its metadata."""
+    """Store ``group`` as a new dated set; returns its metadata. The set's folder appears whole
+    (calibration and meta.json, written in a hidden folder then renamed) or not at all."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
@@ -50,23 +63,29 @@ def save_set(root: Path, group: CameraGroup, note: str = "", extra: dict | None 
     set_id, n = base, 1
     while (root / set_id).exists():
         set_id, n = f"{base}-{n}", n + 1
-    folder = root / set_id
-    folder.mkdir()
-    save_toml(group, folder / "calibration.toml")
     meta = {"id": set_id, "created_at": now.isoformat(timespec="seconds"), "note": note[:200],
-            "cameras": group.names, "rms_px": dict(group.metadata.get("reprojection_rms_px") or {}), **(extra or {})}
-    _write_json(folder / "meta.json", meta)
+            "cameras": group.names, "rms_px": _rms_px(group.metadata), **(extra or {})}
+    staging = Path(tempfile.mkdtemp(prefix=f".{set_id}-", dir=root))
+    try:
+        save_toml(group, staging / "calibration.toml")
+        _write_json(staging / "meta.json", meta)
+        staging.rename(root / set_id)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return meta
 
 
-def import_set(root: Path, source: Path, rig: list[str], note: str = "") -> dict:
+def import_set(root: Path, source: Path, rig: list[str], note: str = "", name: str | None = None) -> dict:
     """Store the calibration in ``source`` (TOML or Qualisys ``.qca.txt``) as a new set for the
     cameras named ``rig``; returns its metadata, with ``mapped`` {file camera: rig camera}.
 
     The file's cameras are matched to the rig by name; when the names differ but the counts are
     equal, in order (a file made elsewhere names its cameras its own way). Raises
-    :class:`CalibrationFileError` when the file cannot serve this rig.
+    :class:`CalibrationFileError` when the file cannot serve this rig. ``name`` is the file's
+    name as the user knows it (an upload is stored under another), shown in messages and kept.
     """
+    name = name or Path(source).name
     group = load_calibration(source)
     if all(name in group.names for name in rig):
         cams = [group[name] for name in rig]
@@ -75,9 +94,9 @@ def import_set(root: Path, source: Path, rig: list[str], note: str = "") -> dict
         cams = [replace(cam, name=name) for cam, name in zip(group.cameras, rig)]
         mapped = dict(zip(group.names, rig))
     else:
-        raise CalibrationFileError(f"{Path(source).name}: the file has {len(group)} camera(s) "
+        raise CalibrationFileError(f"{name}: the file has {len(group)} camera(s) "
                                    f"({', '.join(group.names)}) but the rig has {len(rig)} ({', '.join(rig)})")
-    meta = save_set(root, CameraGroup(cams, dict(group.metadata)), note=note, extra={"imported_from": Path(source).name})
+    meta = save_set(root, CameraGroup(cams, dict(group.metadata)), note=note, extra={"imported_from": name})
     return {**meta, "mapped": mapped}
 
 

@@ -216,6 +216,19 @@ class Take(db.Model):
         return f"<Take {self.id} {self.kind} {self.status}/{self.processing}>"
 
 
+class LoginSession(db.Model):
+    """One signed-in session, named by a random id its cookie carries. A session whose row is
+    gone is over at its next request or Socket.IO event, even from a copied cookie: logout
+    deletes its row, a password reset or a disabled account deletes all of the account's rows."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True, nullable=False)
+
+
 class AuditEvent(db.Model):
     """Who did what, when, from where: one row per action that starts, stops, deletes or exports
     something, or changes an account or a setting. Rows are only ever added. ``username`` and

@@ -375,8 +375,10 @@ def card_takes(user: User, card: WorkCard) -> list[Take]:
 
 def find_user(name: str) -> User | None:
     """The user called ``name`` (exact), or None."""
-    if not isinstance(name, str) or not name:
-        return None
+    from training.users import USERNAME
+
+    if not isinstance(name, str) or not USERNAME.match(name):
+        return None  # not a user name (PostgreSQL refuses a NUL byte in a query)
     return db.session.scalars(sa.select(User).filter_by(username=name)).first()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from training.db import db
-from training.models import ROLES, User
+from training.models import ROLES, LoginSession, User
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,14 @@ def create_user(username: str, password: str, role: str) -> User:
     return user
 
 
+def _by_name(username) -> User | None:
+    """The account called ``username``; None, without asking the database, for a string that
+    cannot be a user name (control or NUL characters, too long: PostgreSQL refuses NUL)."""
+    if not isinstance(username, str) or not USERNAME.match(username):
+        return None
+    return db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
+
+
 def _verify(user: User | None, password: str) -> bool:
     """Check ``password`` against the user's hash, or a dummy one: the same work either way."""
     try:
@@ -65,7 +74,7 @@ def _is_locked(user: User, now: datetime) -> bool:
 def authenticate(username: str, password: str) -> User | None:
     """The active, unlocked user with this name and password, or None (timing does not reveal
     which was wrong). A check only: no failure is counted (see :func:`login_attempt`)."""
-    user = db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
+    user = _by_name(username)
     if not _verify(user, password) or not user.active or _is_locked(user, datetime.now(UTC)):
         return None
     if _hasher.check_needs_rehash(user.password_hash):
@@ -103,7 +112,7 @@ def login_attempt(username: str, password: str, max_failures: int = 5, lock_minu
     updated in SQL (``failed_logins + 1``) so concurrent attempts are all counted.
     """
     now = now or datetime.now(UTC)
-    user = db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
+    user = _by_name(username)
     right = _verify(user, password)
     if user is None:
         return LoginResult("unknown")
@@ -139,11 +148,42 @@ def login_attempt(username: str, password: str, max_failures: int = 5, lock_minu
 
 
 def user_exists(username: str) -> bool:
-    return db.session.execute(db.select(User.id).filter_by(username=username)).first() is not None
+    return _by_name(username) is not None
 
 
 def get_user(user_id: int) -> User | None:
+    """The account with this id, or None (also for an id no database column can hold)."""
+    if not isinstance(user_id, int) or not 1 <= user_id < 2**31:
+        return None
     return db.session.get(User, user_id)
+
+
+def open_session(user: User, lifetime_hours: float) -> str:
+    """Record a new signed-in session of ``user`` for at most ``lifetime_hours``; returns its id
+    (for the session cookie). Sessions past their end are forgotten on the way."""
+    now = datetime.now(UTC)
+    db.session.execute(sa.delete(LoginSession).where(LoginSession.expires_at < now))
+    session_id = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(id=session_id, user_id=user.id, created_at=now,
+                                expires_at=now + timedelta(hours=lifetime_hours)))
+    db.session.commit()
+    return session_id
+
+
+def session_open(user: User, session_id) -> bool:
+    """Whether the session ``session_id`` of ``user`` is still open (not logged out nor revoked)."""
+    if not isinstance(session_id, str) or not 0 < len(session_id) <= 64:
+        return False
+    row = db.session.get(LoginSession, session_id)
+    return row is not None and row.user_id == user.id and row.expires_at > datetime.now(UTC)
+
+
+def close_sessions(user: User | None = None, session_id: str | None = None) -> None:
+    """End one session (``session_id``), or every session of ``user``."""
+    query = sa.delete(LoginSession)
+    query = query.where(LoginSession.id == session_id) if session_id else query.where(LoginSession.user_id == user.id)
+    db.session.execute(query)
+    db.session.commit()
 
 
 def is_locked(user: User, now: datetime | None = None) -> bool:
@@ -190,6 +230,9 @@ def update_user(user: User, actor: User, role: str | None = None, active: bool |
     if password is not None:
         user.password_hash = _hasher.hash(password)
         changes.append(Change("user.password_reset", {"username": user.username}))
+    if any(c.action in ("user.disable", "user.password_reset") for c in changes):
+        # The account's open sessions end (a role change applies to them at their next request).
+        db.session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user.id))
     if unlock and (user.locked_until is not None or user.failed_logins):
         changes.append(Change("user.unlock", {"username": user.username, "failed_logins": user.failed_logins}))
         user.locked_until, user.failed_logins = None, 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import jsonify, redirect, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
@@ -11,8 +12,20 @@ from web.i18n import current_language, translate
 PUBLIC_ENDPOINTS = {"auth.login", "api.healthz", "static"}
 
 
+class SafeJSONProvider(DefaultJSONProvider):
+    """JSON too deeply nested for the parser is a bad request body like any other (a ValueError,
+    which ``get_json(silent=True)`` answers with 400), not a RecursionError and a 500."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def register(app) -> None:
     """Attach blueprints, the deny-by-default login check and template helpers to ``app``."""
+    app.json = SafeJSONProvider(app)
     for module in (auth, pages, api, video, calibration, workcards, takes, admin, audit):
         app.register_blueprint(module.bp)
 

@@ -18,7 +18,7 @@ from flask_wtf.csrf import CSRFError
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from training.users import get_user, login_attempt
+from training.users import close_sessions, get_user, login_attempt, open_session, session_open
 from web import audit as audit_log  # a module: web.events may import this one while web.audit loads
 from web.extensions import limiter, login_manager
 from web.i18n import translate
@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 
 LOGIN_AT = "vsion_login_at"  # session key: when the user logged in (s since the epoch)
+SESSION_ID = "vsion_sid"  # session key: the id of this login's row (training.models.LoginSession)
 EXPIRED = "vsion_session_expired"  # session key: tell the login page why the user is back there
 KEPT_ACROSS_LOGIN = ("lang",)  # everything else in the session is dropped at login and logout
 
@@ -61,8 +62,11 @@ def _security():
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    user = get_user(int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None  # a disabled account loses its sessions
+    user = get_user(int(user_id)) if user_id.isdigit() and len(user_id) < 12 else None
+    if user is None or not user.is_active:  # a disabled account loses its sessions
+        return None
+    # A logout, password reset or disabled account since this session's login ended it.
+    return user if session_open(user, session.get(SESSION_ID)) else None
 
 
 def session_expired(now: float | None = None) -> bool:
@@ -175,6 +179,7 @@ def login():
             login_user(result.user)
             session.permanent = True  # idle expiry: PERMANENT_SESSION_LIFETIME, renewed by each request
             session[LOGIN_AT] = time.time()
+            session[SESSION_ID] = open_session(result.user, security.session_max_hours)
             logger.info("user %s logged in from %s", result.user.username, request.remote_addr)
             audit_log.audit("login.success", "user", result.user.id, user=result.user)
             return redirect(_safe_next(request.args.get("next")))
@@ -190,6 +195,7 @@ def logout():
     if current_user.is_authenticated:
         logger.info("user %s logged out", current_user.username)
         audit_log.audit("logout", "user", current_user.id)
+        close_sessions(session_id=session.get(SESSION_ID))  # a copied cookie and this session's sockets die too
     logout_user()
     _fresh_session()
     return redirect(url_for("auth.login"))

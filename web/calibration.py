@@ -133,7 +133,8 @@ def import_set():
         source = Path(tmp) / f"upload{suffix}"
         source.write_bytes(data)
         try:
-            meta = store.import_set(_wizard().sets_root, source, rig, note=request.form.get("note", "")[:200])
+            meta = store.import_set(_wizard().sets_root, source, rig, note=request.form.get("note", "")[:200],
+                                    name=Path(upload.filename).name)
         except CalibrationFileError as exc:
             abort(400, str(exc).replace(str(source), upload.filename))
     store.activate(_wizard().sets_root, meta["id"], _wizard().active_path)

@@ -23,6 +23,18 @@ def upgrade():
         batch.add_column(sa.Column("locked_until", _utc(), nullable=True))
         batch.add_column(sa.Column("last_login_at", _utc(), nullable=True))
     op.create_table(
+        "login_sessions",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", _utc(), nullable=False),
+        sa.Column("expires_at", _utc(), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_login_sessions_user_id_users"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_sessions")),
+    )
+    op.create_index(op.f("ix_login_sessions_user_id"), "login_sessions", ["user_id"], unique=False)
+    op.create_index(op.f("ix_login_sessions_expires_at"), "login_sessions", ["expires_at"], unique=False)
+    op.create_table(
         "audit_events",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("at", _utc(), nullable=False),
@@ -45,6 +57,7 @@ def upgrade():
 
 def downgrade():
     op.drop_table("audit_events")
+    op.drop_table("login_sessions")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("last_login_at")
         batch.drop_column("locked_until")

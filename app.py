@@ -117,9 +117,15 @@ class Runtime:
             raise RecordingError("this take was started by someone else: they or a technician stop it")
         take = self.processor.stop_recording(take_id)
         logger.info("user %s stopped take %s", user.username, take["id"])
+        return self.stopped_state(take)
+
+    def stopped_state(self, take: dict) -> dict:
+        """The ``recording status`` state of a take that just stopped (its take.json in ``take``);
+        ``stop_reason`` and ``message`` say why when VSION stopped it by itself."""
         return {"recording": False, "take_id": take["id"], "folder": str(self.processor.takes_dir / take["id"]),
                 "status": take["status"], "take": take, "work_card_id": take.get("work_card"),
-                "kind": take.get("kind", "free")}
+                "kind": take.get("kind", "free"), "stop_reason": take.get("stop_reason"),
+                "message": take.get("stop_message")}
 
     def take_stopped(self, take: dict, submit: bool = True) -> None:
         """Register a finished take in the database (for the user, card and kind kept in its
@@ -137,12 +143,8 @@ class Runtime:
         from web.events import LIVE_ROOM
         from web.extensions import socketio
 
-        folder = self.processor.takes_dir / take["id"]
-        state = {"recording": False, "take_id": take["id"], "folder": str(folder), "status": take["status"],
-                 "work_card_id": take.get("work_card"), "kind": take.get("kind", "free"),
-                 "stop_reason": take.get("stop_reason"), "message": take.get("stop_message")}
         try:
-            socketio.emit("recording status", state, to=LIVE_ROOM)
+            socketio.emit("recording status", self.stopped_state(take), to=LIVE_ROOM)
             socketio.emit("recording error", {"event": "stop recording", "code": take.get("stop_reason") or "stopped",
                                               "message": take.get("stop_message")}, to=LIVE_ROOM)
         except Exception:  # noqa: BLE001 - the take must still be registered

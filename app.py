@@ -135,7 +135,11 @@ class Runtime:
         params = self._register(take)
         if take.get("status") in ("complete", "incomplete", "interrupted") and submit:
             folder = self.processor.takes_dir / take["id"]
-            self.jobs.submit("process", take["id"], {"take_dir": str(folder), **params})
+            try:
+                self.jobs.submit("process", take["id"], {"take_dir": str(folder), **params})
+            except RuntimeError:  # the server is stopping (a take stopped by itself meanwhile): next start
+                logger.info("take %s: the server is stopping; processed at the next start", take["id"])
+                self._mark_queued(take["id"])
 
     def take_auto_stopped(self, take: dict) -> None:
         """The camera group stopped a take by itself (the disk is almost full): tell every page

@@ -17,8 +17,9 @@ APT_TEST := $(APT_RUNTIME) python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-serve
 # The delivery build (make dist): a C compiler for the Cython core, binutils for PyInstaller.
 APT_BUILD := $(APT_RUNTIME) gcc libc6-dev binutils python3-dev
 # Everything the delivered folder is made of (a change rebuilds it).
-DIST_INPUTS := $(shell find *.py app.spec requirements.txt requirements-build.txt calibration reconstruction training \
-	web jobs templates static migrations -type f -not -name '*.pyc' -not -name '*.so' -not -name '*.c' 2>/dev/null)
+CORE := calibration reconstruction scoring capture live database accounts workcards takes
+DIST_INPUTS := $(shell find *.py app.spec requirements.txt requirements-build.txt $(CORE) \
+	common config system cli web jobs templates static migrations -type f -not -name '*.pyc' -not -name '*.so' -not -name '*.c' 2>/dev/null)
 
 .PHONY: demo serve test test-fast bench vendor apt-runtime apt-test apt-build dist clean clean-dist
 
@@ -103,8 +104,8 @@ vendor:
 ## Remove the delivery build, and compiled modules left next to the sources by build_ext --inplace.
 clean-dist:
 	rm -rf build dist
-	find calibration reconstruction training -maxdepth 1 \( -name '*.so' -o -name '*.c' -o -name '*.pyd' \) -delete
-	rm -f *.so *.pyd CameraHandler.c VideoProcessor.c LivePose.c CalibrationWizard.c
+	find $(CORE) -maxdepth 1 \( -name '*.so' -o -name '*.c' -o -name '*.pyd' \) -delete
+	rm -f *.so *.pyd
 
 clean: clean-dist
 	rm -rf $(VENV) .pytest_cache

@@ -3,9 +3,10 @@
     python setup.py build_ext --inplace                  # compiled modules next to the sources
     python setup.py build_ext -b build/core -t build/tmp  # or in a folder of their own (``make dist``)
 
-Compiled: every module of the packages in :data:`PACKAGES` (a module added later is picked up
-by itself) and the top-level core modules in :data:`MODULES`. The web layer, ``app.py``, the
-configuration, the job runner, the demo and the packages' ``__init__.py`` stay plain Python.
+Compiled: every module of the core packages in :data:`PACKAGES` (a module added later is picked
+up by itself). The web layer, the command line, ``app.py`` and the other facades, the
+configuration, the job runner, the system's wiring and the packages' ``__init__.py`` stay plain
+Python.
 
 Compiled modules must behave exactly as the source: annotations stay annotations (no C typing,
 so a NumPy integer is still accepted where ``int`` is written) and functions stay picklable by
@@ -22,8 +23,11 @@ from pathlib import Path
 from setuptools import Extension, setup
 
 ROOT = Path(__file__).resolve().parent
-PACKAGES = ("calibration", "reconstruction", "training")
-MODULES = ("CameraHandler.py", "VideoProcessor.py", "LivePose.py", "CalibrationWizard.py")
+PACKAGES = ("calibration", "reconstruction", "scoring", "capture", "live", "database", "accounts", "workcards",
+            "takes")
+# Stay plain Python: payload schemas (pydantic reads their annotations at run time) and the demo
+# cameras' preparation (it runs pip).
+PLAIN = ("schemas.py", "demo.py")
 # Where the generated C files go (``--inplace`` included), so the source folders hold only .py files.
 C_DIR = os.environ.get("VSION_CYTHON_C_DIR", "build/cython")
 
@@ -38,8 +42,8 @@ DIRECTIVES = {
 def core_sources(root: Path = ROOT) -> list[str]:
     """The modules to compile, as paths relative to ``root`` (sorted, stable)."""
     found = [f"{pkg}/{path.name}" for pkg in PACKAGES for path in sorted((root / pkg).glob("*.py"))
-             if path.name != "__init__.py"]
-    return found + [name for name in MODULES if (root / name).is_file()]
+             if path.name != "__init__.py" and path.name not in PLAIN]
+    return found
 
 
 def module_name(source: str) -> str:
@@ -63,7 +67,7 @@ if __name__ == "__main__":
     setup(
         name="vsion-core",
         version="1.0",
-        description="VSION's compiled core (calibration, reconstruction, cameras, training services)",
+        description="VSION's compiled core (calibration, reconstruction, scoring, capture, live work, services)",
         packages=[],
         py_modules=[],
         ext_modules=extensions(),

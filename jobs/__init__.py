@@ -1,13 +1,14 @@
-"""Background jobs (processing takes) behind one ``JobRunner`` interface.
+"""Background jobs behind one ``JobRunner`` interface: infrastructure only.
 
-The default runner is an in-process pool (:class:`LocalJobRunner`); the heavy work itself
-(MediaPipe) runs in worker processes started by the reconstruction pipeline. When configured,
-:class:`CeleryJobRunner` sends jobs to a processing cluster of Celery workers through Redis
-(imported on first use, so the default runner never loads Celery).
+:class:`~jobs.local.LocalJobRunner` (the default) runs jobs one at a time in this process;
+:class:`~jobs.celery_runner.CeleryJobRunner` sends them to a processing cluster of Celery workers
+through Redis (imported on first use, so the default runner never loads Celery). What a job does
+is a task given by the runner's owner (VSION's: :mod:`takes.tasks`).
 """
-from jobs.runner import Job, JobCancelled, JobRunner, LocalJobRunner, process_take_task
+from jobs.base import Job, JobCancelled, JobFailure, JobRunner, JobStatus
+from jobs.local import LocalJobRunner
 
-__all__ = ["CeleryJobRunner", "Job", "JobCancelled", "JobRunner", "LocalJobRunner", "process_take_task"]
+__all__ = ["CeleryJobRunner", "Job", "JobCancelled", "JobFailure", "JobRunner", "JobStatus", "LocalJobRunner"]
 
 
 def __getattr__(name: str):

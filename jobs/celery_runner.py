@@ -1,4 +1,4 @@
-"""A :class:`~jobs.runner.JobRunner` on Celery + Redis, so many stations share one processing cluster.
+"""A :class:`~jobs.base.JobRunner` on Celery + Redis, so many stations share one processing cluster.
 
 How to run a processing station
 -------------------------------
@@ -33,23 +33,26 @@ the broker is JSON.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from celery import Celery, signals
 from celery.backends.redis import RedisBackend
 
-from jobs.runner import MAX_KEPT, TASKS, Job, JobRunner
+from jobs.base import Job, JobFailure, JobRunner, JobStatus, Task
 
 logger = logging.getLogger(__name__)
 
 BROKER_ENV = "VSION_CELERY_BROKER"
 BACKEND_ENV = "VSION_CELERY_BACKEND"
 VISIBILITY_ENV = "VSION_CELERY_VISIBILITY_TIMEOUT"
+TASKS_ENV = "VSION_TASKS"                # the module whose TASKS a worker runs (default: VSION's own)
+DEFAULT_TASKS_MODULE = "takes.tasks"
 QUEUE = "vsion"                          # the queue workers consume (``-Q vsion``)
 TASK_NAME = "vsion.run_job"
 DEFAULT_VISIBILITY_TIMEOUT_S = 6 * 3600  # longer than any job: see the module docstring
@@ -82,10 +85,18 @@ def _restore_interval_s(visibility_timeout_s: float) -> int:
     return int(max(1, min(10, visibility_timeout_s // 4)))
 
 
+def worker_tasks() -> Mapping[str, Task]:
+    """The tasks a worker runs: ``TASKS`` of the module named by ``$VSION_TASKS`` (default
+    :mod:`takes.tasks`), loaded when the first job arrives (so a recording station that only
+    sends jobs never loads them)."""
+    return importlib.import_module(os.environ.get(TASKS_ENV) or DEFAULT_TASKS_MODULE).TASKS
+
+
 def make_celery(broker_url: str, backend_url: str | None = None,
-                visibility_timeout_s: float = DEFAULT_VISIBILITY_TIMEOUT_S) -> Celery:
+                visibility_timeout_s: float = DEFAULT_VISIBILITY_TIMEOUT_S,
+                tasks: Callable[[], Mapping[str, Task]] = worker_tasks) -> Celery:
     """The "vsion" Celery app on ``broker_url`` (results in ``backend_url``, default the broker),
-    with the ``vsion.run_job(kind, params)`` task running ``TASKS[kind]`` in the worker.
+    with the ``vsion.run_job(kind, params)`` task running ``tasks()[kind]`` in the worker.
 
     ``visibility_timeout_s`` (s): how long after delivery Redis gives a job whose worker died
     to another worker. The app is safe to share between threads for sending and reading states.
@@ -105,9 +116,10 @@ def make_celery(broker_url: str, backend_url: str | None = None,
 
     @app.task(name=TASK_NAME, bind=True)
     def run_job(self, kind: str, params: dict) -> dict:
-        task = TASKS.get(kind)
+        known = tasks()
+        task = known.get(kind)
         if task is None:
-            raise JobInputError(f"unknown job kind {kind!r}: this worker runs {', '.join(sorted(TASKS))}")
+            raise JobInputError(f"unknown job kind {kind!r}: this worker runs {', '.join(sorted(known))}")
         last = [0.0, None]
 
         def progress(done, total, stage):
@@ -144,8 +156,16 @@ class _PollingRedisBackend(RedisBackend):
         pass
 
 
+def _is_input_error(error) -> bool:
+    return isinstance(error, JobInputError) or type(error).__name__ == JobInputError.__name__
+
+
+def _failure_kind(error) -> JobFailure:
+    return JobFailure.INPUT if _is_input_error(error) else JobFailure.CRASH
+
+
 def _failure_message(error) -> str:
-    if isinstance(error, JobInputError) or type(error).__name__ == JobInputError.__name__:
+    if _is_input_error(error):
         return str(error.args[0]) if error.args else str(error)
     if isinstance(error, BaseException):
         return f"{type(error).__name__}: {error}"
@@ -164,14 +184,13 @@ class CeleryJobRunner(JobRunner):
     """
 
     def __init__(self, broker_url: str, backend_url: str | None = None, listener: Callable[[Job], None] | None = None,
-                 poll_s: float = 0.5):
-        super().__init__(listener)
+                 poll_s: float = 0.5, tasks: Mapping[str, Task] | None = None):
+        super().__init__(listener, worker_tasks() if tasks is None else tasks)
         self.poll_s = poll_s
         self.app = make_celery(broker_url, backend_url)
         backend = self.app.conf.result_backend
         if backend.split("://", 1)[0] in ("redis", "rediss"):
             self.app.conf.result_backend = f"{__name__}:_PollingRedisBackend+{backend}"
-        self._jobs: list[Job] = []
         self._watched: list[Job] = []  # sent and not finished: polled
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -180,35 +199,25 @@ class CeleryJobRunner(JobRunner):
     def submit(self, kind: str, take_id: str, params: dict) -> Job:
         """Send a job of ``kind`` to the cluster; returns at once. ``params`` must be JSON data
         (paths as seen by the workers). A cluster that cannot be reached gives a failed job."""
-        if kind not in TASKS:
-            raise ValueError(f"unknown job kind {kind!r}")
+        job = self._new_job(kind, take_id, params)
         if self._stop.is_set():
             raise RuntimeError("the job runner is stopped")
-        job = Job(kind=kind, take_id=take_id, params=dict(params))
         try:
             self.app.send_task(TASK_NAME, args=(kind, job.params), task_id=job.id, queue=QUEUE)
         except Exception as exc:  # noqa: BLE001 - any broker failure is reported on the job
-            job.status, job.message = "failed", f"the processing cluster cannot be reached: {type(exc).__name__}: {exc}"
+            job.fail(JobFailure.CRASH, f"the processing cluster cannot be reached: {type(exc).__name__}: {exc}")
             logger.error("job %s: %s of take %s not sent: %s", job.id, kind, take_id, exc)
         else:
             logger.info("job %s: %s of take %s sent to the processing cluster", job.id, kind, take_id)
-        with self._lock:
-            self._jobs.insert(0, job)
-            finished = [j for j in self._jobs if j.status in ("done", "failed")]
-            for old in finished[MAX_KEPT:]:
-                self._jobs.remove(old)
+        self._remember(job)
         self._notify(job)
-        if job.status == "queued":
+        if job.status == JobStatus.QUEUED:
             with self._lock:  # watched only once announced, so "queued" always comes first
                 self._watched.append(job)
                 if self._thread is None and not self._stop.is_set():
                     self._thread = threading.Thread(target=self._poll, name="celery-jobs", daemon=True)
                     self._thread.start()
         return job
-
-    def jobs(self) -> list[Job]:
-        with self._lock:
-            return list(self._jobs)
 
     def shutdown(self) -> None:
         self._stop.set()
@@ -223,7 +232,7 @@ class CeleryJobRunner(JobRunner):
         unreachable = False
         while not self._stop.wait(self.poll_s):
             with self._lock:
-                self._watched = [j for j in self._watched if j.status in ("queued", "running")]
+                self._watched = [j for j in self._watched if not j.finished]
                 pending = list(self._watched)
             for job in pending:
                 if self._stop.is_set():
@@ -246,20 +255,19 @@ class CeleryJobRunner(JobRunner):
         before = (job.status, job.stage, job.done, job.total)
         state, result = meta.get("status"), meta.get("result")
         if state in ("STARTED", "PROGRESS"):
-            job.status = "running"
+            job.status = JobStatus.RUNNING
             if state == "PROGRESS" and isinstance(result, dict):
                 job.done, job.total = int(result.get("done", 0)), int(result.get("total", 0))
                 job.stage = str(result.get("stage", ""))
         elif state == "SUCCESS":
-            job.report = result if isinstance(result, dict) else {"result": result}
             job.done = max(job.done, job.total)
-            job.status = "done"
+            job.succeed(result if isinstance(result, dict) else {"result": result})
             logger.info("job %s: %s of take %s done", job.id, job.kind, job.take_id)
         elif state == "FAILURE":
-            job.status, job.message = "failed", _failure_message(result)
+            job.fail(_failure_kind(result), _failure_message(result))
             logger.warning("job %s: %s of take %s failed: %s", job.id, job.kind, job.take_id, job.message)
         elif state == "REVOKED":
-            job.status, job.message = "failed", "cancelled on the processing cluster"
+            job.fail(JobFailure.CANCELLED, "cancelled on the processing cluster")
         return (job.status, job.stage, job.done, job.total) != before
 
 

@@ -1,15 +1,18 @@
-"""The web layer: Flask blueprints and Socket.IO handlers. Thin adapters: no math, no threads."""
+"""The web layer: Flask blueprints and Socket.IO handlers. Thin adapters: each validates its
+input with its schema, asks the policy, calls one service, and answers. No math, no threads."""
 from __future__ import annotations
 
-from flask import jsonify, redirect, request, url_for
+from flask import jsonify, request
 from flask.json.provider import DefaultJSONProvider
-from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from web import admin, api, audit, auth, calibration, events, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
+from web.access import login_gate
 from web.i18n import current_language, translate
 
-PUBLIC_ENDPOINTS = {"auth.login", "api.healthz", "static"}
+BLUEPRINTS = (auth, pages, api, video, calibration, workcards, takes, admin, audit)
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+                           "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
 
 class SafeJSONProvider(DefaultJSONProvider):
@@ -23,42 +26,32 @@ class SafeJSONProvider(DefaultJSONProvider):
             raise ValueError("JSON nested too deeply") from None
 
 
+def _api_errors_as_json(error):
+    """Under /api/, errors answer JSON ``{"error": ...}`` so scripts and pages can show the reason."""
+    if request.path.startswith("/api/"):
+        return jsonify(error=error.description or error.name), error.code
+    return error
+
+
+def _template_helpers():
+    lang = current_language()
+    return {"lang": lang, "t": lambda key: translate(key, lang), "other_lang": "en" if lang == "fr" else "fr"}
+
+
+def _security_headers(response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    return response
+
+
 def register(app) -> None:
-    """Attach blueprints, the deny-by-default login check and template helpers to ``app``."""
+    """Attach blueprints, the deny-by-default login gate and template helpers to ``app``."""
     app.json = SafeJSONProvider(app)
-    for module in (auth, pages, api, video, calibration, workcards, takes, admin, audit):
+    for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
-
-    @app.before_request
-    def require_login():
-        if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
-            return None
-        if request.endpoint is None:  # unknown URL: let Flask answer 404
-            return None
-        if request.path.startswith(("/api/", "/video_feed/")) or request.accept_mimetypes.best == "application/json":
-            return jsonify(error="login required"), 401
-        return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
-
-    @app.errorhandler(HTTPException)
-    def api_errors_as_json(error):
-        """Under /api/, errors answer JSON ``{"error": ...}`` so scripts and pages can show the reason."""
-        if request.path.startswith("/api/"):
-            return jsonify(error=error.description or error.name), error.code
-        return error
-
-    @app.context_processor
-    def template_helpers():
-        lang = current_language()
-        return {"lang": lang, "t": lambda key: translate(key, lang),
-                "other_lang": "en" if lang == "fr" else "fr"}
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-            "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
-        return response
+    app.before_request(login_gate)
+    app.register_error_handler(HTTPException, _api_errors_as_json)
+    app.context_processor(_template_helpers)
+    app.after_request(_security_headers)

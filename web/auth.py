@@ -10,7 +10,7 @@ import logging
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, jsonify, make_response, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -18,16 +18,18 @@ from flask_wtf.csrf import CSRFError
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from training.users import close_sessions, get_user, login_attempt, open_session, session_open
-from web import audit as audit_log  # a module: web.events may import this one while web.audit loads
+from accounts.users import close_sessions, get_user, login_attempt, open_session, session_open
+from web.access import PUBLIC_ENDPOINTS, wants_json
+from web.auditing import audit
 from web.extensions import limiter, login_manager
 from web.i18n import translate
+from web.state import EXTENSION, system
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 
 LOGIN_AT = "vsion_login_at"  # session key: when the user logged in (s since the epoch)
-SESSION_ID = "vsion_sid"  # session key: the id of this login's row (training.models.LoginSession)
+SESSION_ID = "vsion_sid"  # session key: the id of this login's row (database.models.LoginSession)
 EXPIRED = "vsion_session_expired"  # session key: tell the login page why the user is back there
 KEPT_ACROSS_LOGIN = ("lang",)  # everything else in the session is dropped at login and logout
 
@@ -44,7 +46,7 @@ class SessionInterface(SecureCookieSessionInterface):
     proxy that terminates HTTPS, ``auto`` sees plain HTTP and ``always`` is the setting to use."""
 
     def get_cookie_secure(self, app) -> bool:
-        mode = app.config["VSION_SETTINGS"].security.secure_cookies
+        mode = app.extensions[EXTENSION].settings.security.secure_cookies
         if mode == "auto":
             return request.is_secure
         return mode == "always"
@@ -57,7 +59,7 @@ def session_config() -> dict:
 
 
 def _security():
-    return current_app.config["VSION_SETTINGS"].security
+    return system().settings.security
 
 
 @login_manager.user_loader
@@ -94,16 +96,14 @@ def end_expired_session():
     JSON API answer 401."""
     if request.endpoint == "static" or not session_expired():
         return None
-    from web import PUBLIC_ENDPOINTS  # web imports this module
-
     if current_user.is_authenticated:
         logger.info("session of user %s reached its maximum age", current_user.username)
-        audit_log.audit("logout", "user", current_user.id, reason="session_max_age")
+        audit("logout", "user", current_user.id, reason="session_max_age")
     logout_user()
     _fresh_session()
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
         return None
-    if request.path.startswith(("/api/", "/video_feed/")) or request.accept_mimetypes.best == "application/json":
+    if wants_json():
         return jsonify(error="session expired: log in again"), 401
     session[EXPIRED] = True
     return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
@@ -143,14 +143,14 @@ def _audit_failure(result) -> None:
     """``login.failed`` names the account only when it exists (an unknown name may be a password)."""
     if result.account is None:
         logger.warning("failed login for an unknown user from %s", request.remote_addr)
-        audit_log.audit("login.failed", reason=result.reason)
+        audit("login.failed", reason=result.reason)
         return
     account = result.account
     logger.warning("failed login for %s from %s (%s)", account.username, request.remote_addr, result.reason)
     if result.lock_started:
-        audit_log.audit("login.locked", "user", account.id, user=account, failures=result.failures,
+        audit("login.locked", "user", account.id, user=account, failures=result.failures,
               until=result.locked_until.isoformat(timespec="seconds"))
-    audit_log.audit("login.failed", "user", account.id, user=account, reason=result.reason, failures=result.failures)
+    audit("login.failed", "user", account.id, user=account, reason=result.reason, failures=result.failures)
 
 
 @bp.errorhandler(CSRFError)
@@ -181,7 +181,7 @@ def login():
             session[LOGIN_AT] = time.time()
             session[SESSION_ID] = open_session(result.user, security.session_max_hours)
             logger.info("user %s logged in from %s", result.user.username, request.remote_addr)
-            audit_log.audit("login.success", "user", result.user.id, user=result.user)
+            audit("login.success", "user", result.user.id, user=result.user)
             return redirect(_safe_next(request.args.get("next")))
         _audit_failure(result)
         error, status = _refusal(result), 401
@@ -194,7 +194,7 @@ def login():
 def logout():
     if current_user.is_authenticated:
         logger.info("user %s logged out", current_user.username)
-        audit_log.audit("logout", "user", current_user.id)
+        audit("logout", "user", current_user.id)
         close_sessions(session_id=session.get(SESSION_ID))  # a copied cookie and this session's sockets die too
     logout_user()
     _fresh_session()

@@ -1,73 +1,45 @@
 """The calibration wizard page, its Socket.IO events, and the calibration sets API (technicians)."""
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
-from typing import Literal
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, jsonify, render_template, request
 from flask_socketio import join_room
-from pydantic import BaseModel, ConfigDict, Field
 
+from accounts.policy import Action
 from calibration import store
 from calibration.intrinsics import COVERAGE_GRID, MIN_VIEWS, CalibrationError
 from calibration.io import CalibrationFileError
-from CalibrationWizard import WizardError, rig_summary
-from web.audit import audit
+from live.schemas import Auto, CameraRef, Empty, Focus, Save, Solve
+from live.wizard import WizardError, rig_summary
+from web.access import requires
+from web.auditing import audit
 from web.events import socket_event
-from web.extensions import socketio
 from web.i18n import current_language, labels_for
-from web.roles import roles_required
+from web.notify import CALIBRATION_ROOM
+from web.state import system
 
+logger = logging.getLogger(__name__)
 bp = Blueprint("calibration", __name__)
-CALIBRATION_ROLES = ("admin", "technician")
-CALIBRATION_ROOM = "calibration"
 REFUSED = (WizardError, CalibrationError, CalibrationFileError)
 
 
 def _wizard():
-    return current_app.extensions["vsion.wizard"]
+    return system().wizard
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class Empty(_Payload):
-    pass
-
-
-class CameraRef(_Payload):
-    camera: int = Field(ge=0, le=5)
-
-
-class Focus(_Payload):
-    step: Literal["camera", "extrinsics", "floor", "result"]
-    camera: int | None = Field(default=None, ge=0, le=5)
-
-
-class Auto(_Payload):
-    enabled: bool
-
-
-class Solve(_Payload):
-    refine_intrinsics: bool = False
-
-
-class Save(_Payload):
-    note: str = Field(default="", max_length=200)
-
-
-def calibration_event(name: str, model: type[BaseModel]):
-    return socket_event(name, model, CALIBRATION_ROLES, "calibration error", REFUSED)
+def calibration_event(name: str, model):
+    return socket_event(name, model, Action.CALIBRATE, "calibration error", REFUSED)
 
 
 # --------------------------------------------------------------------------- page
 @bp.route("/calibration")
-@roles_required(*CALIBRATION_ROLES)
+@requires(Action.CALIBRATE)
 def page():
-    processor = current_app.extensions["vsion.processor"]
-    board = current_app.config["VSION_SETTINGS"].board
+    processor = system().processor
+    board = system().settings.board
     sets = store.list_sets(_wizard().sets_root)
     active = next((s for s in sets if s.get("active")), None)
     return render_template("calibration.html", cameras=processor.health(), board=board.model_dump(),
@@ -76,7 +48,7 @@ def page():
 
 # --------------------------------------------------------------------------- sets API
 @bp.route("/api/calibrations")
-@roles_required(*CALIBRATION_ROLES)
+@requires(Action.CALIBRATE)
 def list_sets():
     return jsonify(store.list_sets(_wizard().sets_root))
 
@@ -91,22 +63,22 @@ def _load(set_id: str):
 
 
 @bp.route("/api/calibrations/<set_id>")
-@roles_required(*CALIBRATION_ROLES)
+@requires(Action.CALIBRATE)
 def get_set(set_id: str):
     group, meta = _load(set_id)
     return jsonify({**meta, "rig": rig_summary(group, None, _wizard().board)})
 
 
 @bp.route("/api/calibrations/<set_id>/activate", methods=["POST"])
-@roles_required(*CALIBRATION_ROLES)
+@requires(Action.CALIBRATE)
 def activate_set(set_id: str):
     _load(set_id)
     try:
         store.activate(_wizard().sets_root, set_id, _wizard().active_path)
     except OSError as exc:
         abort(409, f"cannot write the calibration in force: {exc.strerror}")
-    current_app.logger.info("calibration set %s activated", set_id)
-    current_app.extensions["vsion.runtime"].sync_calibrations()
+    logger.info("calibration set %s activated", set_id)
+    system().sync_calibrations()
     audit("calibration.activate", "calibration", set_id)
     return jsonify(ok=True, active=set_id)
 
@@ -116,7 +88,7 @@ IMPORT_SUFFIXES = (".toml", ".txt")
 
 
 @bp.route("/api/calibrations/import", methods=["POST"])
-@roles_required(*CALIBRATION_ROLES)
+@requires(Action.CALIBRATE)
 def import_set():
     """A calibration file (TOML, or a Qualisys .qca.txt) uploaded, stored as a set and activated."""
     upload = request.files.get("file")
@@ -128,7 +100,7 @@ def import_set():
     if len(data) > IMPORT_MAX_BYTES:
         abort(413, "a calibration file is at most 1 MB")
     suffix = ".qca.txt" if upload.filename.lower().endswith(".txt") else ".toml"
-    rig = [c.name for c in current_app.config["VSION_SETTINGS"].cameras]
+    rig = [c.name for c in system().settings.cameras]
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / f"upload{suffix}"
         source.write_bytes(data)
@@ -138,14 +110,14 @@ def import_set():
         except CalibrationFileError as exc:
             abort(400, str(exc).replace(str(source), upload.filename))
     store.activate(_wizard().sets_root, meta["id"], _wizard().active_path)
-    current_app.logger.info("calibration set %s imported from %s and activated", meta["id"], upload.filename)
-    current_app.extensions["vsion.runtime"].sync_calibrations()
+    logger.info("calibration set %s imported from %s and activated", meta["id"], upload.filename)
+    system().sync_calibrations()
     audit("calibration.import", "calibration", meta["id"], file=Path(upload.filename).name, cameras=meta.get("cameras"))
     return jsonify({**meta, "active": True}), 201
 
 
 @bp.route("/api/calibrations/compare")
-@roles_required(*CALIBRATION_ROLES)
+@requires(Action.CALIBRATE)
 def compare_sets():
     a, b = request.args.get("a", ""), request.args.get("b", "")
     (group_a, _), (group_b, _) = _load(a), _load(b)
@@ -158,7 +130,7 @@ def begin(data):
     join_room(CALIBRATION_ROOM)
     wizard = _wizard()
     b = wizard.board
-    return {"cameras": current_app.extensions["vsion.processor"].health(),
+    return {"cameras": system().processor.health(),
             "board": {"cols": b.cols, "rows": b.rows, "square_mm": b.square_mm},
             "coverage_grid": list(COVERAGE_GRID), "min_views": MIN_VIEWS, "state": wizard.begin()}
 
@@ -207,11 +179,6 @@ def solve(data):
 @calibration_event("calibration save", Save)
 def save(data):
     saved = _wizard().save(data.note)
-    current_app.extensions["vsion.runtime"].sync_calibrations()  # takes name the set in force
+    system().sync_calibrations()  # takes name the set in force
     audit("calibration.save", "calibration", saved["id"], note=data.note)
     return {"set": saved}
-
-
-def emitter(event: str, payload: dict) -> None:
-    """How the wizard talks to the calibration page (everyone in the wizard's room)."""
-    socketio.emit(event, payload, to=CALIBRATION_ROOM)

@@ -1,7 +1,7 @@
 """Takes: the take page and the JSON API of the contract (``/takes/<id>``, ``/api/takes/<id>/...``).
 
 Files are found from the take id the database knows and the camera names of its
-``take.json`` (``training.takefiles``), never from a path the client sends. A take the user
+``take.json`` (``takes.files``), never from a path the client sends. A take the user
 may not see answers 404 ``{"error": "not found"}``, as one that does not exist.
 
 Every download (and every view of a camera's video) is written to the audit log as
@@ -9,15 +9,18 @@ Every download (and every view of a camera's video) is written to the audit log 
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, jsonify, render_template, request, send_file, url_for
 from flask_login import current_user
 
+from common.errors import ServiceError
 from reconstruction.exports import ExportError
-from training import takefiles, takes
-from training.comparisons import comparison_view
-from training.workcards import TrainingError
-from web.audit import audit
+from takes import files as takefiles
+from takes import service as takes
+from takes import views
+from takes.results import comparison_view
+from web.auditing import audit
 from web.i18n import current_language, labels_for
+from web.state import system
 
 bp = Blueprint("takes", __name__)
 DOWNLOADS = ("csv", "trc", "c3d", "videos")
@@ -27,12 +30,12 @@ def take_or_404(take_id: str):
     """The take if the current user may see it; 404 (same answer whether it exists or not)."""
     try:
         return takes.get_take(current_user, take_id)
-    except TrainingError:
+    except ServiceError:
         abort(404, "not found")
 
 
 def _takes_dir():
-    return current_app.extensions["vsion.processor"].takes_dir
+    return system().takes.takes_dir
 
 
 def folder_or_404(take):
@@ -54,7 +57,7 @@ def page(take_id: str):
 @bp.route("/api/takes/<take_id>")
 def detail(take_id: str):
     take = take_or_404(take_id)
-    data = takes.take_detail(current_user, take, _takes_dir())
+    data = views.take_detail(current_user, take, _takes_dir())
     for cam in data["cameras"]:
         cam["video_url"] = url_for("takes.video", take_id=take.id, camera=cam["name"])
     data["downloads"] = {what: url_for("takes.download", take_id=take.id, what=what) for what in DOWNLOADS}
@@ -62,20 +65,11 @@ def detail(take_id: str):
     return jsonify(data)
 
 
-def _busy(take_id: str) -> bool:
-    """Is the take recording now, or has it a processing job queued or running in this server?"""
-    runtime = current_app.extensions["vsion.runtime"]
-    recording = runtime.processor.take
-    if recording is not None and recording.id == take_id:
-        return True
-    return any(job.take_id == take_id and job.status in ("queued", "running") for job in runtime.jobs.jobs())
-
-
 @bp.route("/api/takes/<take_id>", methods=["DELETE"])
 def delete(take_id: str):
     take = take_or_404(take_id)
     try:
-        gone = takes.delete_take(current_user, take, _takes_dir(), busy=_busy(take.id))
+        gone = takes.delete_take(current_user, take, _takes_dir(), busy=system().takes.busy(take.id))
     except takes.TakeBusy as exc:
         return jsonify(error=str(exc)), 409
     except takes.DeleteRefused as exc:
@@ -130,7 +124,7 @@ def download(take_id: str, what: str):
 @bp.route("/api/takes/<take_id>/comparison")
 def comparison(take_id: str):
     take = take_or_404(take_id)
-    found = takes.latest_comparison(take.id)
+    found = views.latest_comparison(take.id)
     if found is None:
         abort(404, "not found")
     try:

@@ -1,7 +1,9 @@
 """MJPEG preview: ``GET /video_feed/<index>`` (contract)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app
+from flask import Blueprint, Response, abort
+
+from web.state import system
 
 bp = Blueprint("video", __name__)
 
@@ -26,10 +28,11 @@ def mjpeg(channel, stop_event):
 
 @bp.route("/video_feed/<int:index>")
 def video_feed(index: int):
-    processor = current_app.extensions["vsion.processor"]
-    if not 0 <= index < len(processor.previews):
+    processor = system().processor
+    channel = processor.preview(index)
+    if channel is None:
         abort(404)
-    response = Response(mjpeg(processor.previews[index], processor.stop_event),
+    response = Response(mjpeg(channel, processor.stop_event),
                         mimetype="multipart/x-mixed-replace; boundary=frame")
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -18,19 +18,20 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from training.db import db
-from training.models import ROLES, LoginSession, User
+from accounts.schemas import MIN_PASSWORD
+from common.errors import ServiceError
+from database.base import db
+from database.models import ROLES, LoginSession, User
 
 logger = logging.getLogger(__name__)
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
-MIN_PASSWORD = 8
 _hasher = PasswordHasher()
 # Checked against when the user does not exist, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("vsion-no-such-user")
 
 
-class UserError(ValueError):
+class UserError(ServiceError):
     """A user request that cannot be honoured; the message says why."""
 
 
@@ -149,6 +150,11 @@ def login_attempt(username: str, password: str, max_failures: int = 5, lock_minu
 
 def user_exists(username: str) -> bool:
     return _by_name(username) is not None
+
+
+def list_users() -> list[User]:
+    """Every account, by name."""
+    return list(db.session.execute(db.select(User).order_by(User.username)).scalars())
 
 
 def get_user(user_id: int) -> User | None:

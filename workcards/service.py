@@ -1,64 +1,33 @@
 """Work cards: authoring (title, description, tags, steps, reference take), publishing and visibility.
 
-Who may do what:
-
-* experts and admins author cards; only the author or an admin changes a card, and only
-  while it is a draft (``revise`` reopens a published card as a draft);
-* a card is visible to everyone once it has a published version; a draft that was never
-  published only to its author and admins. Trainees and technicians get the published
-  version in force (:func:`card_content`), never the draft being revised.
+Who may do what is :mod:`accounts.policy`'s: experts and admins author cards; only the author or
+an admin changes a card, and only while it is a draft (``revise`` reopens a published card as a
+draft); a card is visible to everyone once it has a published version, a draft that was never
+published only to its author and admins. Those who may not edit a card get the published version
+in force (:func:`card_content`), never the draft being revised. Fields are checked with the
+schemas of :mod:`workcards.schemas` (one limit per field, the same as the API's).
 
 Services run inside an app context, commit their own changes and raise
-:class:`TrainingError` with a message for the user.
+:class:`ServiceError` with a message for the user.
 """
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from training.db import db
-from training.models import Take, User, WorkCard, WorkCardStep, WorkCardVersion
+from accounts.policy import Action, allows, can_edit_card, visible_cards
+from common.errors import ServiceError
+from common.payloads import problem, validate
+from database.base import db
+from database.models import Take, User, WorkCard, WorkCardStep, WorkCardVersion
+from workcards.schemas import MAX_STEPS, CardChanges, NewCard, StepIn
 
 logger = logging.getLogger(__name__)
-
-AUTHOR_ROLES = ("admin", "expert")
-MAX_TITLE = 200
-MAX_DESCRIPTION = 20_000
-MAX_TAGS, MAX_TAG = 20, 40
-MAX_STEPS, MAX_STEP_NAME, MAX_INSTRUCTIONS = 100, 120, 5_000
-
-
-class TrainingError(ValueError):
-    """A training request that cannot be honoured; the message says why (safe to show the user)."""
-
-
-# --------------------------------------------------------------------------- visibility
-def can_author(user: User) -> bool:
-    return user.role in AUTHOR_ROLES
-
-
-def can_edit(user: User, card: WorkCard) -> bool:
-    """May ``user`` change ``card`` (its author or an admin)?"""
-    return user.role == "admin" or (user.role in AUTHOR_ROLES and card.author_id == user.id)
-
-
-def sees_drafts(user: User, card: WorkCard) -> bool:
-    """Does ``user`` see ``card``'s working copy rather than its published version?"""
-    return can_edit(user, card)
-
-
-def visible_cards(user: User):
-    """A SQL condition on :class:`WorkCard`: the cards ``user`` may see."""
-    if user.role == "admin":
-        return sa.true()
-    if user.role in AUTHOR_ROLES:
-        return sa.or_(WorkCard.version > 0, WorkCard.author_id == user.id)
-    return WorkCard.version > 0
 
 
 def list_work_cards(user: User) -> list[WorkCard]:
@@ -72,12 +41,12 @@ def get_work_card(user: User, card_id: int) -> WorkCard:
     try:
         card_id = int(card_id)
     except (TypeError, ValueError):
-        raise TrainingError("work card not found") from None
+        raise ServiceError("work card not found") from None
     if not 1 <= card_id < 2**31:  # beyond any id (and beyond what the databases' integers hold)
-        raise TrainingError("work card not found")
+        raise ServiceError("work card not found")
     card = db.session.scalars(sa.select(WorkCard).where(WorkCard.id == card_id, visible_cards(user))).first()
     if card is None:
-        raise TrainingError("work card not found")
+        raise ServiceError("work card not found")
     return card
 
 
@@ -93,10 +62,10 @@ def card_content(user: User, card: WorkCard) -> dict:
     Its author and admins see the working copy (``status`` draft or published); everyone
     else the published version in force, even while a revision is being drafted.
     """
-    if not sees_drafts(user, card):
+    if not can_edit_card(user, card):
         published = published_version(card)
         if published is None:
-            raise TrainingError("work card not found")
+            raise ServiceError("work card not found")
         return {**published.snapshot, "id": card.id, "status": "published"}
     return {"id": card.id, "version": card.version, "status": card.status, **_content(card),
             "published_at": card.published_at.isoformat() if card.published_at else None}
@@ -113,107 +82,60 @@ def _content(card: WorkCard) -> dict:
 
 
 # --------------------------------------------------------------------------- validation
-def _title(title) -> str:
-    title = title.strip() if isinstance(title, str) else ""
-    if not title:
-        raise TrainingError("the title is empty")
-    if len(title) > MAX_TITLE:
-        raise TrainingError(f"the title is longer than {MAX_TITLE} characters")
-    return title
-
-
-def _description(description) -> str:
-    if description is None:
-        return ""
-    if not isinstance(description, str):
-        raise TrainingError("the description must be text")
-    if len(description) > MAX_DESCRIPTION:
-        raise TrainingError(f"the description is longer than {MAX_DESCRIPTION} characters")
-    return description.strip()
-
-
-def _tags(tags) -> list[str]:
-    if tags is None:
-        return []
-    if isinstance(tags, str) or not isinstance(tags, Iterable):
-        raise TrainingError("tags must be a list of words")
-    clean, seen = [], set()
-    for tag in tags:
-        if not isinstance(tag, str) or not tag.strip():
-            raise TrainingError("a tag is empty")
-        tag = " ".join(tag.split())
-        if len(tag) > MAX_TAG:
-            raise TrainingError(f"the tag {tag[:MAX_TAG]!r}... is longer than {MAX_TAG} characters")
-        if tag.casefold() not in seen:
-            seen.add(tag.casefold())
-            clean.append(tag)
-    if len(clean) > MAX_TAGS:
-        raise TrainingError(f"at most {MAX_TAGS} tags")
-    return clean
-
-
-def _seconds(value, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise TrainingError(f"{what} must be a number of seconds")
-    return float(value)
+def _step(position: int, step: object) -> StepIn:
+    if not isinstance(step, dict):
+        raise ServiceError(f"step {position}: expected name, start and end")
+    try:
+        return StepIn.model_validate(step)
+    except ValidationError as exc:
+        raise ServiceError(f"step {position}: {problem(exc.errors()[0])}") from None
 
 
 def validate_steps(steps, duration_s: float | None) -> list[dict]:
     """Steps as stored: named, in order, not overlapping, within ``0..duration_s`` (s).
 
     ``steps`` is a list of mappings with ``name``, ``start_s``, ``end_s`` and optional
-    ``instructions``. Raises :class:`TrainingError` naming the first bad step.
+    ``instructions`` (fields checked by :class:`~workcards.schemas.StepIn`). Raises
+    :class:`ServiceError` naming the first bad step.
     """
     if not isinstance(steps, list | tuple):
-        raise TrainingError("steps must be a list")
+        raise ServiceError("steps must be a list")
     if len(steps) > MAX_STEPS:
-        raise TrainingError(f"at most {MAX_STEPS} steps")
+        raise ServiceError(f"at most {MAX_STEPS} steps")
     if steps and duration_s is None:
-        raise TrainingError("choose the reference take before setting steps: step times are on its timeline")
+        raise ServiceError("choose the reference take before setting steps: step times are on its timeline")
     clean, previous_end = [], 0.0
-    for position, step in enumerate(steps, start=1):
-        label = f"step {position}"
-        if not isinstance(step, dict):
-            raise TrainingError(f"{label}: expected name, start and end")
-        name = step.get("name")
-        name = " ".join(name.split()) if isinstance(name, str) else ""
-        if not name:
-            raise TrainingError(f"{label}: the name is empty")
-        if len(name) > MAX_STEP_NAME:
-            raise TrainingError(f"{label}: the name is longer than {MAX_STEP_NAME} characters")
-        label = f"step {position} ({name})"
-        instructions = step.get("instructions") or ""
-        if not isinstance(instructions, str) or len(instructions) > MAX_INSTRUCTIONS:
-            raise TrainingError(f"{label}: instructions must be text of at most {MAX_INSTRUCTIONS} characters")
-        start, end = _seconds(step.get("start_s"), f"{label}: the start"), _seconds(step.get("end_s"), f"{label}: the end")
+    for position, raw in enumerate(steps, start=1):
+        step = _step(position, raw)
+        label, start, end = f"step {position} ({step.name})", step.start_s, step.end_s
         if start < 0:
-            raise TrainingError(f"{label}: starts before the reference take ({start:g} s)")
+            raise ServiceError(f"{label}: starts before the reference take ({start:g} s)")
         if end <= start:
-            raise TrainingError(f"{label}: must end after it starts ({start:g} s to {end:g} s)")
+            raise ServiceError(f"{label}: must end after it starts ({start:g} s to {end:g} s)")
         if end > duration_s + 1e-6:
-            raise TrainingError(f"{label}: ends at {end:g} s, after the reference take ({duration_s:g} s)")
+            raise ServiceError(f"{label}: ends at {end:g} s, after the reference take ({duration_s:g} s)")
         if start < previous_end - 1e-9:
-            raise TrainingError(f"{label}: starts at {start:g} s, before the previous step ends "
-                                f"({previous_end:g} s): steps are in order and do not overlap")
+            raise ServiceError(f"{label}: starts at {start:g} s, before the previous step ends "
+                               f"({previous_end:g} s): steps are in order and do not overlap")
         previous_end = end
-        clean.append({"position": position, "name": name, "instructions": instructions.strip(),
-                      "start_s": start, "end_s": end})
+        clean.append({"position": position, **step.model_dump()})
     return clean
 
 
 # --------------------------------------------------------------------------- authoring
 def _editable(user: User, card: WorkCard) -> None:
-    if not can_edit(user, card):
-        raise TrainingError("only the card's author or an admin may change it")
+    if not can_edit_card(user, card):
+        raise ServiceError("only the card's author or an admin may change it")
     if card.status != "draft":
-        raise TrainingError(f"version {card.version} is published: revise the card to change it")
+        raise ServiceError(f"version {card.version} is published: revise the card to change it")
 
 
 def create_work_card(author: User, title: str, description: str = "", tags: Iterable[str] | None = None) -> WorkCard:
     """A new draft card by ``author`` (an expert or admin)."""
-    if not can_author(author):
-        raise TrainingError("only experts and admins write work cards")
-    card = WorkCard(title=_title(title), description=_description(description), tags=_tags(tags),
+    if not allows(author, Action.AUTHOR):
+        raise ServiceError("only experts and admins write work cards")
+    data = validate(NewCard, {"title": title, "description": description, "tags": tags})
+    card = WorkCard(title=data.title, description=data.description, tags=data.tags,
                     author_id=author.id, status="draft", version=0)
     db.session.add(card)
     db.session.commit()
@@ -225,12 +147,10 @@ def update_work_card(user: User, card: WorkCard, *, title: str | None = None, de
                      tags: Iterable[str] | None = None) -> WorkCard:
     """Change a draft's title, description or tags (the arguments given)."""
     _editable(user, card)
-    if title is not None:
-        card.title = _title(title)
-    if description is not None:
-        card.description = _description(description)
-    if tags is not None:
-        card.tags = _tags(tags)
+    given = {"title": title, "description": description, "tags": tags}
+    data = validate(CardChanges, {key: value for key, value in given.items() if value is not None})
+    for name in data.model_fields_set:
+        setattr(card, name, getattr(data, name))
     db.session.commit()
     return card
 
@@ -254,14 +174,14 @@ def choose_reference(user: User, card: WorkCard, take: Take) -> WorkCard:
     """Make ``take`` (a processed reference take recorded for ``card``) the draft's reference."""
     _editable(user, card)
     if take.work_card_id != card.id or take.kind != "reference":
-        raise TrainingError(f"take {take.id} was not recorded as a reference for this card")
+        raise ServiceError(f"take {take.id} was not recorded as a reference for this card")
     if take.status == "recording":
-        raise TrainingError(f"take {take.id} is still recording")
+        raise ServiceError(f"take {take.id} is still recording")
     if take.processing != "done" or not take.duration_s:
-        raise TrainingError(f"take {take.id} is not processed yet: process it, then choose it")
+        raise ServiceError(f"take {take.id} is not processed yet: process it, then choose it")
     for step in card.steps:
         if step.end_s > take.duration_s + 1e-6:
-            raise TrainingError(f"step {step.position} ({step.name}) ends at {step.end_s:g} s, after take {take.id} "
+            raise ServiceError(f"step {step.position} ({step.name}) ends at {step.end_s:g} s, after take {take.id} "
                                 f"({take.duration_s:g} s): shorten or remove the steps first")
     card.reference_take = take
     card.updated_at = datetime.now(UTC)
@@ -274,11 +194,11 @@ def publish(user: User, card: WorkCard) -> WorkCardVersion:
     _editable(user, card)
     take = card.reference_take
     if take is None:
-        raise TrainingError("choose a reference take before publishing")
+        raise ServiceError("choose a reference take before publishing")
     if take.processing != "done":
-        raise TrainingError(f"the reference take {take.id} is not processed")
+        raise ServiceError(f"the reference take {take.id} is not processed")
     if not card.steps:
-        raise TrainingError("add at least one step before publishing")
+        raise ServiceError("add at least one step before publishing")
     validate_steps([step.to_dict() for step in card.steps], take.duration_s)
     now = datetime.now(UTC)
     number = card.version + 1
@@ -291,17 +211,17 @@ def publish(user: User, card: WorkCard) -> WorkCardVersion:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise TrainingError("someone published this card meanwhile: reload it and try again") from None
+        raise ServiceError("someone published this card meanwhile: reload it and try again") from None
     logger.info("work card %d: version %d published by %s", card.id, number, user.username)
     return published
 
 
 def revise(user: User, card: WorkCard) -> WorkCard:
     """Reopen a published card as a draft; its published versions stay, the last one in force."""
-    if not can_edit(user, card):
-        raise TrainingError("only the card's author or an admin may change it")
+    if not can_edit_card(user, card):
+        raise ServiceError("only the card's author or an admin may change it")
     if card.status != "published":
-        raise TrainingError("the card is already a draft")
+        raise ServiceError("the card is already a draft")
     card.status = "draft"
     card.updated_at = datetime.now(UTC)
     db.session.commit()
@@ -316,7 +236,7 @@ def card_view(user: User, card: WorkCard) -> dict:
     directly, and a published card after :func:`revise`.
     """
     content = card_content(user, card)
-    editor = sees_drafts(user, card)
+    editor = can_edit_card(user, card)
     published_at = content.get("published_at")
     if editor:
         updated_at = card.updated_at.isoformat()
@@ -327,7 +247,7 @@ def card_view(user: User, card: WorkCard) -> dict:
             "author": card.author.username, "reference_take_id": content.get("reference_take"),
             "steps": [{"name": s["name"], "instructions": s.get("instructions", ""), "start_s": s["start_s"],
                        "end_s": s["end_s"]} for s in content["steps"]],
-            "updated_at": updated_at, "published_at": published_at, "can_edit": can_edit(user, card)}
+            "updated_at": updated_at, "published_at": published_at, "can_edit": editor}
 
 
 def list_card_views(user: User) -> list[dict]:

@@ -12,13 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from training.db import db
+from database.base import db
 
 ROLES = ("admin", "technician", "expert", "trainee")
 CARD_STATUSES = ("draft", "published")
 TAKE_KINDS = ("reference", "attempt", "free")
 TAKE_STATUSES = ("recording", "complete", "incomplete", "interrupted")
-PROCESSING = ("none", "queued", "running", "done", "failed")
+PROCESSING = ("none", "queued", "running", "done", "failed", "cancelled")
 
 
 def _now() -> datetime:

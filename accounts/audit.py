@@ -11,8 +11,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from training.db import db
-from training.models import AuditEvent, User
+from database.base import db
+from database.models import AuditEvent, User
 
 logger = logging.getLogger(__name__)
 

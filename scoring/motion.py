@@ -14,10 +14,13 @@ Pure numpy; arrays are (F, 33, 3) metres, world frame, Z up, as in ``pose3d.csv`
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from reconstruction.exports import ExportError, read_pose3d_csv
 from reconstruction.landmarks import INDEX
 
 SCALE_DEG = 30.0
@@ -113,6 +116,57 @@ class Step:
     end_s: float
 
 
+def _per_step(steps: list[Step], ref_s: np.ndarray, per_ref: np.ndarray) -> list[dict]:
+    """Score of each step: the reference samples (at ``ref_s`` s) inside it."""
+    out = []
+    for step in steps:
+        inside = (ref_s >= step.start_s) & (ref_s <= step.end_s)
+        d = float(per_ref[inside].mean()) if inside.any() else None
+        out.append({"name": step.name, "start_s": step.start_s, "end_s": step.end_s,
+                    "difference_deg": None if d is None else round(d, 2),
+                    "score": None if d is None else round(score_from_difference(d), 1)})
+    return out
+
+
+def _worst_moments(per_ref: np.ndarray, path: np.ndarray, ref_s: np.ndarray, att_s: np.ndarray, rate: float,
+                   names: list[str], worst: int) -> list[dict]:
+    """The ``worst`` 1 s windows of the reference, at least 2 s apart (times in s)."""
+    window = max(1, int(round(rate)))
+    smooth = np.convolve(per_ref.mean(axis=1), np.ones(window) / window, mode="same")
+    moments, taken = [], np.zeros(len(smooth), bool)
+    for k in np.argsort(-smooth):
+        if len(moments) >= worst:
+            break
+        if taken[k]:
+            continue
+        taken[max(0, k - 2 * window):k + 2 * window + 1] = True
+        match = path[path[:, 1] == k][0, 0]
+        moments.append({"reference_s": round(float(ref_s[k]), 2), "attempt_s": round(float(att_s[match]), 2),
+                        "difference_deg": round(float(smooth[k]), 2), "joint": names[int(np.argmax(per_ref[k]))]})
+    return moments
+
+
+def _aligned_differences(a_angles, r_angles, fps_attempt, fps_reference):
+    """DTW of the two angle series resampled at the alignment rate: (rate Hz, path (P, 2),
+    per reference sample mean |difference| (R, usable) deg, attempt and reference sample times (s),
+    usable angle mask)."""
+    usable = np.isfinite(a_angles).any(axis=0) & np.isfinite(r_angles).any(axis=0)
+    if not usable.any():
+        raise ComparisonError("no joint angle can be measured in both takes (too few joints reconstructed)")
+    if len(a_angles) < 2 or len(r_angles) < 2:
+        raise ComparisonError("a take has fewer than two frames")
+    rate = min(ALIGN_HZ, MAX_ALIGN_SAMPLES / max(len(a_angles) / fps_attempt, len(r_angles) / fps_reference))
+    a, a_src = _resample(a_angles[:, usable], fps_attempt, rate)
+    r, r_src = _resample(r_angles[:, usable], fps_reference, rate)
+    path = dtw(np.abs(a[:, None, :] - r[None, :, :]).mean(axis=2))
+    diff = np.abs(a[path[:, 0]] - r[path[:, 1]])                # (P, usable) degrees
+    # Every reference sample weighs the same, however many attempt samples match it.
+    per_ref = np.zeros((len(r), diff.shape[1]))
+    np.add.at(per_ref, path[:, 1], diff)
+    per_ref /= np.bincount(path[:, 1], minlength=len(r))[:, None]
+    return rate, path, per_ref, a_src / fps_attempt, r_src / fps_reference, usable
+
+
 def compare(attempt: np.ndarray, reference: np.ndarray, fps_attempt: float, fps_reference: float,
             steps: list[Step] | None = None, worst: int = 3) -> dict:
     """Score ``attempt`` (F_a, 33, 3) against ``reference`` (F_r, 33, 3); see the module docstring.
@@ -122,67 +176,27 @@ def compare(attempt: np.ndarray, reference: np.ndarray, fps_attempt: float, fps_
     [{reference_s, attempt_s, difference_deg, joint}], ``speed_ratio`` (attempt duration over
     reference duration, along the alignment) and ``alignment`` [[attempt_s, reference_s], ...].
     """
-    a_angles, r_angles = _fill(joint_angles(attempt)), _fill(joint_angles(reference))
-    usable = np.isfinite(a_angles).any(axis=0) & np.isfinite(r_angles).any(axis=0)
-    if not usable.any():
-        raise ComparisonError("no joint angle can be measured in both takes (too few joints reconstructed)")
-    if len(a_angles) < 2 or len(r_angles) < 2:
-        raise ComparisonError("a take has fewer than two frames")
-    rate = min(ALIGN_HZ, MAX_ALIGN_SAMPLES / max(len(a_angles) / fps_attempt, len(r_angles) / fps_reference))
-    a, a_src = _resample(a_angles[:, usable], fps_attempt, rate)
-    r, r_src = _resample(r_angles[:, usable], fps_reference, rate)
-    cost = np.abs(a[:, None, :] - r[None, :, :]).mean(axis=2)
-    path = dtw(cost)
-    diff = np.abs(a[path[:, 0]] - r[path[:, 1]])                # (P, usable) degrees
-    # Every reference sample weighs the same, however many attempt samples match it.
-    per_ref = np.zeros((len(r), diff.shape[1]))
-    np.add.at(per_ref, path[:, 1], diff)
-    per_ref /= np.bincount(path[:, 1], minlength=len(r))[:, None]
-    ref_s = r_src / fps_reference
+    rate, path, per_ref, att_s, ref_s, usable = _aligned_differences(
+        _fill(joint_angles(attempt)), _fill(joint_angles(reference)), fps_attempt, fps_reference)
     names = [n for n, ok in zip(ANGLES, usable) if ok]
     overall = float(per_ref.mean())
     per_joint = {n: {"difference_deg": round(float(per_ref[:, k].mean()), 2),
                      "score": round(score_from_difference(per_ref[:, k].mean()), 1)} for k, n in enumerate(names)}
-    per_step = []
-    for step in steps or []:
-        inside = (ref_s >= step.start_s) & (ref_s <= step.end_s)
-        d = float(per_ref[inside].mean()) if inside.any() else None
-        per_step.append({"name": step.name, "start_s": step.start_s, "end_s": step.end_s,
-                         "difference_deg": None if d is None else round(d, 2),
-                         "score": None if d is None else round(score_from_difference(d), 1)})
-    # Worst moments: 1 s windows of the reference, at least 2 s apart.
-    frame_diff = per_ref.mean(axis=1)
-    window = max(1, int(round(rate)))
-    smooth = np.convolve(frame_diff, np.ones(window) / window, mode="same")
-    moments, taken = [], np.zeros(len(smooth), bool)
-    for k in np.argsort(-smooth):
-        if len(moments) >= worst:
-            break
-        if taken[k]:
-            continue
-        taken[max(0, k - 2 * window):k + 2 * window + 1] = True
-        match = path[path[:, 1] == k][0, 0]
-        moments.append({"reference_s": round(float(ref_s[k]), 2), "attempt_s": round(float(a_src[match] / fps_attempt), 2),
-                        "difference_deg": round(float(smooth[k]), 2), "joint": names[int(np.argmax(per_ref[k]))]})
-    duration_a, duration_r = a_src[-1] / fps_attempt, r_src[-1] / fps_reference
+    duration_a, duration_r = att_s[-1], ref_s[-1]
     return {
         "score": round(score_from_difference(overall), 1),
         "difference_deg": round(overall, 2),
         "per_joint": per_joint,
-        "per_step": per_step,
-        "worst": moments,
+        "per_step": _per_step(steps or [], ref_s, per_ref),
+        "worst": _worst_moments(per_ref, path, ref_s, att_s, rate, names, worst),
         "speed_ratio": round(float(duration_a / duration_r), 3) if duration_r > 0 else None,
-        "alignment": [[round(float(a_src[i] / fps_attempt), 3), round(float(r_src[j] / fps_reference), 3)]
-                      for i, j in path[:: max(1, len(path) // 200)]],
+        "alignment": [[round(float(att_s[i]), 3), round(float(ref_s[j]), 3)] for i, j in path[:: max(1, len(path) // 200)]],
         "angles_compared": names,
     }
 
 
 def load_steps(path) -> list[Step]:
     """Steps from a JSON file: a list of {"name", "start_s", "end_s"} (or {"steps": [...]})."""
-    import json
-    from pathlib import Path
-
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
@@ -205,10 +219,6 @@ def load_steps(path) -> list[Step]:
 def compare_folders(attempt_dir, reference_dir, steps: list[Step] | None = None) -> dict:
     """``compare`` on two processed takes (folders holding ``pose3d.csv``). Steps default to
     ``steps.json`` in the reference folder, if there is one."""
-    from pathlib import Path
-
-    from reconstruction.exports import ExportError, read_pose3d_csv
-
     loaded = []
     for folder in (Path(attempt_dir), Path(reference_dir)):
         csv_path = folder / "pose3d.csv"

@@ -1,12 +1,12 @@
 """Attempts scored against their reference: what the process job needs, what it found, and progress.
 
 An attempt follows a published version of a work card; when its processing is done, the
-``process`` job (``jobs.runner.compare_take_task``) compares it with that version's reference
+``process`` job (:func:`takes.tasks.compare_take_task`) compares it with that version's reference
 take using that version's steps. :func:`record_job` stores what every job change says about
 the take (processing state, metrics, the comparison) from the job listener.
 
 Services run inside an app context, commit their own changes and raise
-:class:`TrainingError` with a message for the user.
+:class:`ServiceError` with a message for the user.
 """
 from __future__ import annotations
 
@@ -16,16 +16,19 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from training.db import db
-from training.models import PROCESSING, Comparison, Take, User, WorkCard
-from training.takes import find_user, latest_comparison, latest_scores, set_processing, take_view
-from training.workcards import TrainingError, card_view, published_version
+from accounts.policy import sees_results_of
+from common.errors import ServiceError
+from common.takefolder import PROCESSED_DIR
+from database.base import db
+from database.models import PROCESSING, Comparison, Take, User, WorkCard
+from takes.service import set_processing
+from takes.views import find_user, latest_comparison, latest_scores, take_view
+from workcards.service import card_view, published_version
 
 logger = logging.getLogger(__name__)
 
 METRIC_KEYS = ("frames", "fps", "median_reprojection_px", "reconstructed_pct", "mean_segment_cv_pct",
                "reprojection_px")
-STAFF_ROLES = ("admin", "expert")  # who may look at any trainee's results
 
 
 # --------------------------------------------------------------------------- the job's parameters
@@ -39,7 +42,7 @@ def comparison_spec(take: Take, takes_dir: Path | str) -> dict | None:
         return None
     steps = [{"name": s["name"], "start_s": s["start_s"], "end_s": s["end_s"]}
              for s in version.snapshot.get("steps") or []]
-    return {"reference_dir": str(Path(takes_dir) / version.reference_take_id / "processed"),
+    return {"reference_dir": str(Path(takes_dir) / version.reference_take_id / PROCESSED_DIR),
             "reference_take_id": version.reference_take_id, "work_card_version": version.version, "steps": steps}
 
 
@@ -65,15 +68,15 @@ def _metrics(report: dict) -> dict:
 
 
 def store_comparison(attempt_id: str, result: dict) -> Comparison:
-    """Keep ``result`` (``training.comparison.compare`` with ``reference_take_id`` and
+    """Keep ``result`` (``scoring.motion.compare`` with ``reference_take_id`` and
     ``work_card_version``) as the latest comparison of attempt ``attempt_id``."""
     attempt = db.session.get(Take, attempt_id)
     if attempt is None or attempt.kind != "attempt":
-        raise TrainingError(f"take {attempt_id} is not a registered attempt")
+        raise ServiceError(f"take {attempt_id} is not a registered attempt")
     reference = result.get("reference_take_id")
     version = result.get("work_card_version") or attempt.work_card_version
     if not isinstance(reference, str) or db.session.get(Take, reference) is None or not version:
-        raise TrainingError(f"take {attempt_id}: the comparison does not name a known reference take")
+        raise ServiceError(f"take {attempt_id}: the comparison does not name a known reference take")
     row = Comparison(attempt_id=attempt_id, reference_id=reference, work_card_version=int(version),
                      score=result.get("score"), per_step=list(result.get("per_step") or []),
                      per_joint=dict(result.get("per_joint") or {}), worst=list(result.get("worst") or []))
@@ -83,9 +86,12 @@ def store_comparison(attempt_id: str, result: dict) -> Comparison:
     return row
 
 
-def record_job(take_id: str, job_kind: str, status: str, message: str | None, report: dict | None) -> None:
+def record_job(take_id: str, job_kind: str, status: str, message: str | None, report: dict | None,
+               cancelled: bool = False) -> None:
     """Store what a change of a take's job says: the processing state (and metrics once done)
-    and, for an attempt, its comparison. A take that is not registered is left alone."""
+    and, for an attempt, its comparison. A job cancelled by a stop leaves the take ``cancelled``
+    (processed again at the next start). A take that is not registered is left alone."""
+    status = "cancelled" if cancelled else status
     if job_kind != "process" or status not in PROCESSING or db.session.get(Take, take_id) is None:
         return
     report = report if isinstance(report, dict) else {}
@@ -112,7 +118,7 @@ def comparison_view(comparison: Comparison, details: dict | None = None) -> dict
 
 
 def takes_with_scores(takes: list[Take]) -> list[dict]:
-    """:func:`training.takes.take_view` of each take, with its latest score."""
+    """:func:`takes.service.take_view` of each take, with its latest score."""
     scores = latest_scores(t.id for t in takes if t.kind == "attempt")
     return [take_view(t, scores.get(t.id)) for t in takes]
 
@@ -122,11 +128,9 @@ def trainee_for(viewer: User, name: str | None) -> User:
     trainees only themselves (anything else is "not found")."""
     if not name or name == viewer.username:
         return viewer
-    if viewer.role not in STAFF_ROLES:
-        raise TrainingError("user not found")
     user = find_user(name)
-    if user is None:
-        raise TrainingError("user not found")
+    if user is None or not sees_results_of(viewer, user):
+        raise ServiceError("user not found")
     return user
 
 

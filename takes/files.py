@@ -19,11 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
+from common.takefolder import COMPARISON_FILE, PROCESSED_DIR, TAKE_JSON, timestamps_name, video_name
+from config.schema import CAMERA_NAME
+from reconstruction.exports import read_pose3d_csv
+from reconstruction.landmarks import JOINTS
+
 logger = logging.getLogger(__name__)
 
 TAKE_FOLDER_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")  # the ids VideoProcessor gives
-CAMERA = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")          # settings.CAMERA_NAME
-PROCESSED = "processed"
+CAMERA = re.compile(CAMERA_NAME)
 PTS_PER_S = 90000  # the recorder's MP4 time base (take.json "pts_time_base": "1/90000")
 DOWNLOADS = {"csv": "pose3d.csv", "trc": "pose3d.trc", "c3d": "pose3d.c3d"}
 ZIP_CHUNK = 1 << 20
@@ -46,7 +50,7 @@ def take_folder(takes_dir: Path | str, take_id: str) -> Path:
 def read_take_json(folder: Path) -> dict:
     """The take's ``take.json`` ({} when missing or unreadable)."""
     try:
-        data = json.loads((folder / "take.json").read_text(encoding="utf-8"))
+        data = json.loads((folder / TAKE_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -68,7 +72,7 @@ def video_path(folder: Path, camera: str) -> Path:
         raise TakeFileMissing(camera)
     if camera not in {cam["name"] for cam in recorded_cameras(folder)}:
         raise TakeFileMissing(camera)
-    path = folder / f"{camera}.mp4"
+    path = folder / video_name(camera)
     if not path.is_file():
         raise TakeFileMissing(camera)
     return path
@@ -77,14 +81,14 @@ def video_path(folder: Path, camera: str) -> Path:
 def output_path(folder: Path, what: str) -> Path:
     """A processing output (``what`` in csv, trc, c3d) of the take."""
     name = DOWNLOADS.get(what)
-    path = folder / PROCESSED / name if name else None
+    path = folder / PROCESSED_DIR / name if name else None
     if path is None or not path.is_file():
         raise TakeFileMissing(what)
     return path
 
 
 def processed(folder: Path) -> bool:
-    return (folder / PROCESSED / "pose3d.csv").is_file()
+    return (folder / PROCESSED_DIR / "pose3d.csv").is_file()
 
 
 def _first_pts(csv_path: Path, frame: int) -> tuple[int, int] | None:
@@ -112,7 +116,7 @@ def camera_offsets(folder: Path) -> dict[str, float]:
     """
     offsets: dict[str, float] = {}
     try:
-        with np.load(folder / PROCESSED / "keypoints2d.npz", allow_pickle=False) as npz:
+        with np.load(folder / PROCESSED_DIR / "keypoints2d.npz", allow_pickle=False) as npz:
             names = [str(n) for n in npz["cameras"]]
             frames = [int(o) for o in np.asarray(npz["offsets"]).reshape(-1)]
     except (OSError, KeyError, ValueError):
@@ -120,7 +124,7 @@ def camera_offsets(folder: Path) -> dict[str, float]:
     for name, frame in zip(names, frames):
         if not CAMERA.fullmatch(name) or frame < 0:
             continue
-        pts = _first_pts(folder / f"{name}.timestamps.csv", frame)
+        pts = _first_pts(folder / timestamps_name(name), frame)
         if pts is not None:
             offsets[name] = round((pts[1] - pts[0]) / PTS_PER_S, 6)
     return offsets
@@ -129,7 +133,7 @@ def camera_offsets(folder: Path) -> dict[str, float]:
 def read_report(folder: Path) -> dict:
     """``processed/report.json`` ({} when missing or unreadable)."""
     try:
-        data = json.loads((folder / PROCESSED / "report.json").read_text(encoding="utf-8"))
+        data = json.loads((folder / PROCESSED_DIR / "report.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -137,10 +141,8 @@ def read_report(folder: Path) -> dict:
 
 def read_comparison(folder: Path) -> dict:
     """``processed/comparison.json`` written by the process job for an attempt ({} when missing)."""
-    from jobs.runner import COMPARISON_FILE
-
     try:
-        data = json.loads((folder / PROCESSED / COMPARISON_FILE).read_text(encoding="utf-8"))
+        data = json.loads((folder / PROCESSED_DIR / COMPARISON_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -149,10 +151,7 @@ def read_comparison(folder: Path) -> dict:
 def pose3d(folder: Path) -> dict:
     """The 3D skeleton for the pages: ``{"fps", "frames", "joints", "points"}``, points per frame
     a list of 33 ``[x, y, z]`` (m, world frame, Z up, rounded to 0.1 mm) or None where missing."""
-    from reconstruction.exports import read_pose3d_csv
-    from reconstruction.landmarks import JOINTS
-
-    path = folder / PROCESSED / "pose3d.csv"
+    path = folder / PROCESSED_DIR / "pose3d.csv"
     if not path.is_file():
         raise TakeFileMissing("pose3d.csv")
     points, times = read_pose3d_csv(path)
@@ -189,7 +188,7 @@ def videos_zip_members(folder: Path) -> list[tuple[Path, str]]:
     """(path, name in the zip) of every recorded MP4 and timestamps CSV of the take."""
     members = []
     for cam in recorded_cameras(folder):
-        for path in (folder / f"{cam['name']}.mp4", folder / f"{cam['name']}.timestamps.csv"):
+        for path in (folder / video_name(cam["name"]), folder / timestamps_name(cam["name"])):
             if path.is_file():
                 members.append((path, f"{folder.name}/{path.name}"))
     if not members:

@@ -174,7 +174,6 @@ class LivePose:
         while not self._stop.is_set():
             if not self.wanted:
                 self.processor.set_image_demand("live pose", ())
-                self.processor.processing_event.clear()
                 if any(self._workers) and time.monotonic() - idle_since > IDLE_STOP_S:
                     self._close_workers()
                 self._wake.wait(1.0)
@@ -183,7 +182,6 @@ class LivePose:
                 continue
             idle_since = time.monotonic()
             self.processor.set_image_demand("live pose", range(len(self.names)))
-            self.processor.processing_event.set()
             try:
                 frames = self._frames()
                 if not frames:
@@ -203,7 +201,6 @@ class LivePose:
             payload["rate"] = round(self.rate, 2)
             self._emit("pose3d", payload)
         self.processor.set_image_demand("live pose", ())
-        self.processor.processing_event.clear()
 
     def _estimate(self, frames: dict[int, object]) -> dict:
         self.seq += 1

@@ -1,0 +1,152 @@
+"""Who may do what: the one place VSION's access rules live.
+
+Every route, Socket.IO event, broadcast and service asks this module; nothing else compares
+roles. Roles (:data:`ROLES`):
+
+- **admin**: everything, users and the audit log included;
+- **technician**: cameras and calibration; sees the free takes (camera tests) and published
+  references, never trainees' attempts or results;
+- **expert**: writes work cards and records their references; sees every take and every
+  trainee's results;
+- **trainee**: replays published cards, records and sees their own attempts only.
+
+Rules come in two kinds: *actions* a role may take at all (:func:`allows`), and rules about one
+object (a card, a take, a user's results), which take the object.
+"""
+from __future__ import annotations
+
+import enum
+
+import sqlalchemy as sa
+
+from database.models import ROLES, Take, User, WorkCard, WorkCardVersion
+
+__all__ = ["ROLES", "Action", "allows", "can_edit_card", "card_takes_shown", "deletion_refusal", "may_stop_take",
+           "recording_kind_refusal", "roles_for", "sees_all_takes", "sees_results_of", "visible_cards",
+           "visible_takes"]
+
+
+class Action(enum.StrEnum):
+    """What a role may do at all (object rules come on top)."""
+
+    USE = "use"                       # the live page, published cards, own takes: every signed-in user
+    RECORD = "take.record"            # start and stop takes (trainees: their own attempts)
+    CALIBRATE = "calibration"         # the calibration wizard and calibration sets
+    MANAGE_CAMERAS = "cameras"        # add, change, remove cameras
+    AUTHOR = "workcard.author"        # write work cards and record their references
+    SEE_ALL_RESULTS = "results.all"   # every take, job and trainee's results
+    MANAGE_USERS = "users"            # user accounts
+    READ_AUDIT = "audit"              # the audit log
+
+
+_RULES: dict[Action, frozenset[str]] = {
+    Action.USE: frozenset(ROLES),
+    Action.RECORD: frozenset(ROLES),
+    Action.CALIBRATE: frozenset({"admin", "technician"}),
+    Action.MANAGE_CAMERAS: frozenset({"admin", "technician"}),
+    Action.AUTHOR: frozenset({"admin", "expert"}),
+    Action.SEE_ALL_RESULTS: frozenset({"admin", "expert"}),
+    Action.MANAGE_USERS: frozenset({"admin"}),
+    Action.READ_AUDIT: frozenset({"admin"}),
+}
+
+
+def _role(who: User | str | None) -> str | None:
+    return who if isinstance(who, str) or who is None else getattr(who, "role", None)
+
+
+def allows(who: User | str | None, action: Action) -> bool:
+    """May ``who`` (a user or a role) take ``action`` at all?"""
+    return _role(who) in _RULES[action]
+
+
+def roles_for(action: Action) -> tuple[str, ...]:
+    """The roles allowed ``action``, in :data:`ROLES` order."""
+    return tuple(role for role in ROLES if role in _RULES[action])
+
+
+# --------------------------------------------------------------------------- work cards
+def can_edit_card(user: User, card: WorkCard) -> bool:
+    """May ``user`` change ``card`` (its author, or an admin)? Editors see its working copy."""
+    return user.role == "admin" or (allows(user, Action.AUTHOR) and card.author_id == user.id)
+
+
+def visible_cards(user: User):
+    """A SQL condition on :class:`WorkCard`: admins see every card; others the published ones,
+    and authors their own drafts."""
+    if user.role == "admin":
+        return sa.true()
+    if allows(user, Action.AUTHOR):
+        return sa.or_(WorkCard.version > 0, WorkCard.author_id == user.id)
+    return WorkCard.version > 0
+
+
+# --------------------------------------------------------------------------- takes
+def sees_all_takes(user: User) -> bool:
+    return allows(user, Action.SEE_ALL_RESULTS)
+
+
+def visible_takes(user: User):
+    """A SQL condition on :class:`Take`: the takes ``user`` may see. Trainees (and anyone not
+    seeing all) see their own takes and the references of published versions; technicians
+    also the free takes."""
+    if sees_all_takes(user):
+        return sa.true()
+    published_references = sa.select(WorkCardVersion.reference_take_id)
+    seen = [Take.user_id == user.id, Take.id.in_(published_references)]
+    if user.role == "technician":
+        seen.append(Take.kind == "free")
+    return sa.or_(*seen)
+
+
+def card_takes_shown(user: User, take: Take, reference_in_force: str | None) -> bool:
+    """Is ``take`` (of a card ``user`` sees) listed with the card for ``user``: everything for
+    those who see all takes; for others their own attempts and the reference in force."""
+    if sees_all_takes(user):
+        return True
+    return (take.user_id == user.id and take.kind == "attempt") or take.id == reference_in_force
+
+
+def recording_kind_refusal(user: User, kind: str) -> str | None:
+    """Why ``user`` may not record a take of ``kind`` at all (None: they may)."""
+    if not allows(user, Action.RECORD):
+        return "your role may not record takes"
+    if user.role == "trainee" and kind != "attempt":
+        return ("trainees record attempts at a published work card: open the work card, then record your "
+                "attempt from its page")
+    return None
+
+
+def may_stop_take(user: User, owner_id: int | None) -> bool:
+    """May ``user`` stop the take recording now, started by ``owner_id``? Trainees only their own."""
+    return allows(user, Action.RECORD) and (user.role != "trainee" or owner_id == user.id)
+
+
+def deletion_refusal(user: User, take: Take, published: WorkCardVersion | None = None,
+                     card_reference_of: WorkCard | None = None) -> str | None:
+    """Why ``user`` may not delete ``take`` (None: they may). ``published`` is the first published
+    version whose reference it is, ``card_reference_of`` a card whose current reference it is.
+
+    Trainees delete their own attempts, technicians the free takes they recorded, experts any take
+    but a card's reference, admins any take but a published version's reference (published
+    versions are kept unchanged: attempts and comparisons name them).
+    """
+    if user.role == "trainee":
+        return None if take.kind == "attempt" and take.user_id == user.id else "trainees delete only their own attempts"
+    if user.role == "technician":
+        return None if take.kind == "free" and take.user_id == user.id else \
+            "technicians delete only the free takes they recorded"
+    if user.role not in ("admin", "expert"):
+        return "your role may not delete takes"
+    if published is not None:
+        return (f"this take is the reference of version {published.version} of the work card "
+                f"\u00ab{published.work_card.title}\u00bb (#{published.work_card_id}): a published reference is kept")
+    if user.role == "expert" and card_reference_of is not None:
+        return (f"this take is the reference of the work card \u00ab{card_reference_of.title}\u00bb "
+                f"(#{card_reference_of.id}): choose another reference first, or ask an administrator")
+    return None
+
+
+def sees_results_of(viewer: User, user: User) -> bool:
+    """May ``viewer`` see ``user``'s attempts and scores (their own, or everyone's for staff)?"""
+    return viewer.id == user.id or allows(viewer, Action.SEE_ALL_RESULTS)

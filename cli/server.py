@@ -1,0 +1,146 @@
+"""``serve`` and ``demo``: start the web app (and, for the demo, its cameras, users and calibration)."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask import cli as flask_cli
+
+from accounts.policy import ROLES
+from accounts.users import create_user, user_exists
+from calibration.camera import CameraGroup
+from calibration.io import load_qca
+from calibration.store import activate, save_set
+from capture import demo
+from cli.common import load, user_data_dir
+from common.files import write_text
+from config.edit import dump_settings
+from config.loader import parse_settings
+from config.schema import ConfigError, Settings
+from web.extensions import socketio
+from web.factory import create_app, prepare_app, start_app, stop_app
+
+logger = logging.getLogger("vsion")
+
+DEMO_CAMERAS = 4
+
+
+def serve(app: Flask, host: str, port: int) -> None:
+    """Start the app's running system and serve until Ctrl-C or SIGTERM, then shut every thread
+    down cleanly."""
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    start_app(app)
+    flask_cli.show_server_banner = lambda *args, **kwargs: None  # VSION logs its own address
+    logger.info("VSION listening on http://%s:%d", host, port)
+    try:
+        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        logger.info("shutting down")
+        stop_app(app)
+
+
+@click.command("serve")
+@click.option("--config", "config", default="config.yaml", show_default=True, help="Configuration file.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+def serve_cmd(config, host, port):
+    """Start the web app."""
+    settings = load(config, seal=True)
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    serve(app, host, port)
+
+
+def demo_dir() -> Path:
+    return user_data_dir() / "demo"
+
+
+def _demo_logins(folder: Path) -> list[tuple[str, str, str]]:
+    """The demo's users (name, role, password): random passwords made once, kept in
+    ``demo-logins.txt`` (mode 0600)."""
+    logins = folder / "demo-logins.txt"
+    if logins.is_file():
+        return [tuple(line.split(" ", 2)) for line in logins.read_text().splitlines() if line.strip()]
+    users = [(role, role, secrets.token_urlsafe(9)) for role in ROLES]
+    write_text(logins, "".join(f"{name} {role} {password}\n" for name, role, password in users), mode=0o600)
+    return users
+
+
+def _demo_users(app: Flask, folder: Path) -> list[tuple[str, str, str]]:
+    """Create the demo users once (the first start, or after the database was deleted)."""
+    users = _demo_logins(folder)
+    with app.app_context():
+        for name, role, password in users:
+            if not user_exists(name):
+                create_user(name, password, role)
+    return users
+
+
+def _demo_calibration(settings: Settings) -> None:
+    """Install the demo videos' own calibration (Pose2Sim's Qualisys file) once, so that live
+    3D works at once; the technician can replace it from the Calibration page."""
+    if settings.calibration_path.is_file():
+        return
+    try:
+        group = load_qca(demo.pose2sim_file("calibration/Calib.qca.txt"))
+    except (RuntimeError, OSError, KeyError, ValueError) as exc:
+        logger.warning("demo calibration unavailable (%s): live 3D needs a calibration", exc)
+        return
+    names = [c.name for c in settings.cameras]
+    cams = [dataclasses.replace(cam, name=name) for name, cam in zip(names, group.cameras)]
+    root = settings.data_dir / "calibration" / "sets"
+    meta = save_set(root, CameraGroup(cams, dict(group.metadata)), note="demo cameras (Pose2Sim, Qualisys)")
+    activate(root, meta["id"], settings.calibration_path)
+
+
+def _demo_config(folder: Path) -> Path:
+    """The demo's ``config.yaml``, made on first start: four ``demo:N`` cameras."""
+    config = folder / "config.yaml"
+    if not config.is_file():
+        cameras = [{"name": f"cam{i + 1}", "url": f"demo:{i}"} for i in range(DEMO_CAMERAS)]
+        dump_settings(parse_settings({"cameras": cameras, "data_dir": "."}, base=folder), config)
+    return config
+
+
+@click.command("demo")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
+def demo_cmd(port, no_browser):
+    """Start VSION on the built-in demo cameras (no hardware needed)."""
+    folder = demo_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    config = _demo_config(folder)
+    click.echo("Preparing the demo cameras (the first time, this downloads and converts the demo videos)...")
+    for n in range(demo.DEMO_VIDEOS):
+        demo.demo_video(n)
+    demo_settings = load(str(config), seal=True)
+    _demo_calibration(demo_settings)
+    app = create_app(demo_settings)
+    prepare_app(app)
+    users = _demo_users(app, folder)
+    url = f"http://127.0.0.1:{port}/"
+    click.echo(f"VSION demo: {url}  (configuration {config})")
+    click.echo("Demo logins (user / password):")
+    for name, role, password in users:
+        click.echo(f"  {name:<11} {password}   ({role})")
+    if not no_browser and (os.environ.get("DISPLAY") or sys.platform in ("darwin", "win32")):
+        import webbrowser
+
+        threading.Timer(1.5, webbrowser.open, args=(url,)).start()
+    serve(app, "127.0.0.1", port)

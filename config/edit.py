@@ -1,0 +1,173 @@
+"""Changes to ``config.yaml`` made by VSION itself: camera URLs encrypted at rest, a camera's URL
+entered again, the cameras listed for the command line, the demo's configuration written.
+
+Edits go through :mod:`config.yamlfile` (ruamel.yaml round trip): the rest of the file, its
+comments and its order included, stays as it was.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from common.files import write_text
+from config import secretbox
+from config.loader import camera_key, describe_error, parse_settings, set_url_command
+from config.masking import safe_url
+from config.schema import CameraConfig, ConfigError, Settings
+from config.yamlfile import dump_yaml, edit_yaml, parse_yaml, read_yaml, replace_scalar, writable, write_config
+
+logger = logging.getLogger(__name__)
+
+
+def _data_dir(data: dict, path: Path) -> Path:
+    try:
+        folder = Path(data.get("data_dir") or "data")
+    except TypeError:
+        raise ConfigError(f"{path}: 'data_dir': must be a folder path") from None
+    return folder if folder.is_absolute() else (path.resolve().parent / folder).resolve()
+
+
+def _set_urls(path: Path, urls: dict[int, int | str]) -> str:
+    """The text of ``path`` with the URL of the cameras ``urls`` names (by index) replaced."""
+
+    def edit(document) -> None:
+        for i, url in urls.items():
+            replace_scalar(document["cameras"][i], "url", url)
+
+    return edit_yaml(path, edit)
+
+
+def _sealing_key(settings: Settings, path: Path, names: list[str]) -> bytes | None:
+    try:
+        return secretbox.load_key(settings.data_dir, create=True)
+    except secretbox.SecretError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except OSError as exc:
+        logger.warning("the camera key %s cannot be made (%s): the password of camera %s stays in plain text in %s",
+                       secretbox.key_location(settings.data_dir), exc.strerror, ", ".join(names), path)
+        return None
+
+
+def seal_config(path: str | Path) -> list[str]:
+    """Encrypt in ``path`` every camera URL that carries a password or a user name, in place
+    (the rest of the file is kept), with the camera key (made on first use). Returns the names
+    of the cameras sealed. A file that cannot be used raises :class:`ConfigError` (as
+    :func:`~config.loader.load_settings`); a read-only file is left as it is, with a warning."""
+    path = Path(path)
+    _, data = read_yaml(path)
+    settings = parse_settings(data, str(path), path.resolve().parent)
+    plain = {i: cam["url"].strip() for i, cam in enumerate(data["cameras"]) if secretbox.has_credentials(cam["url"])}
+    if not plain:
+        return []
+    names = [data["cameras"][i]["name"] for i in plain]
+    if not writable(path):
+        logger.warning("%s is read-only: the password of camera %s stays there in plain text", path, ", ".join(names))
+        return []
+    key = _sealing_key(settings, path, names)
+    if key is None:
+        return []
+    out = _set_urls(path, {i: secretbox.seal(url, key) for i, url in plain.items()})
+    new_data = parse_yaml(path, out)
+    if parse_settings(new_data, str(path), path.resolve().parent) != settings:
+        raise ConfigError(f"{path}: the camera URLs could not be encrypted (the file was left as it was)")
+    try:
+        write_config(path, out)
+    except OSError as exc:
+        logger.warning("%s cannot be rewritten (%s): the password of camera %s stays there in plain text",
+                       path, exc.strerror, ", ".join(names))
+        return []
+    where = secretbox.key_location(settings.data_dir)
+    for name in names:
+        logger.info("camera %s: its URL is now stored encrypted in %s (key %s)", name, path, where)
+    return names
+
+
+def _camera_index(data: object, path: Path, name: str) -> int:
+    cameras = data.get("cameras") if isinstance(data, dict) else None
+    if not isinstance(cameras, list):
+        raise ConfigError(f"{path}: the file must be a mapping with at least a 'cameras' list")
+    names = [c.get("name") if isinstance(c, dict) else None for c in cameras]
+    if name not in names:
+        raise ConfigError(f"{path}: no camera named {name!r} (cameras: {', '.join(map(str, names))})")
+    return names.index(name)
+
+
+def _checked_camera(path: Path, name: str, url: str) -> CameraConfig:
+    if secretbox.is_sealed(url):
+        raise ConfigError(f"camera {name}: enter the camera's URL itself, not its encrypted form")
+    try:
+        camera = CameraConfig(name=name, url=url)
+    except ValidationError as exc:
+        raise ConfigError(describe_error(exc, f"camera {name}")) from None
+    if camera.is_file:
+        video = Path(camera.url.removeprefix("file://"))
+        if not (video if video.is_absolute() else path.resolve().parent / video).is_file():
+            raise ConfigError(f"camera {name}: no such video file {video}")
+    return camera
+
+
+def set_camera_url(path: str | Path, name: str, url: str) -> str | None:
+    """Give camera ``name`` in ``path`` a new ``url``, encrypted when it carries a password or a
+    user name: returns then where the camera key is (else ``None``). The other cameras are left
+    as they are, even when they cannot be decrypted, so that each can be entered again.
+    Raises :class:`ConfigError`."""
+    path = Path(path)
+    _, data = read_yaml(path)
+    index = _camera_index(data, path, name)
+    camera = _checked_camera(path, name, url)
+    value, where = camera.url, None
+    if secretbox.has_credentials(camera.url):
+        data_dir = _data_dir(data, path)
+        value = secretbox.seal(camera.url, camera_key(data_dir, str(path), create=True))
+        where = secretbox.key_location(data_dir)
+    out = _set_urls(path, {index: value})
+    try:
+        write_config(path, out)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be written ({exc.strerror})") from None
+    return where
+
+
+def _camera_key_problem(data_dir: Path) -> tuple[bytes | None, str | None]:
+    try:
+        return secretbox.load_key(data_dir), None
+    except secretbox.SecretError as exc:
+        return None, str(exc)
+    except OSError as exc:
+        return None, f"{secretbox.key_location(data_dir)} cannot be read ({exc.strerror})"
+
+
+def _describe_camera(camera: dict, key, problem, data_dir: Path, path: Path) -> dict:
+    name, url = str(camera.get("name")), camera.get("url")
+    if secretbox.is_sealed(url):
+        try:
+            return {"name": name, "url": safe_url(secretbox.unseal(url, key)), "storage": "encrypted"}
+        except secretbox.SecretError:
+            reason = problem or f"cannot be decrypted with {secretbox.key_location(data_dir)}"
+            return {"name": name, "url": "(cannot be decrypted)", "storage":
+                    f"encrypted, but {reason}: enter it again with {set_url_command(name, str(path))}"}
+    if secretbox.has_credentials(url):
+        return {"name": name, "url": safe_url(url.strip()), "storage": "plain (encrypted at the next start)"}
+    return {"name": name, "url": safe_url(str(url)), "storage": "plain"}
+
+
+def describe_cameras(path: str | Path) -> list[dict]:
+    """Each camera of ``path`` as it may be shown: ``name``, ``url`` (masked) and ``storage``
+    (``encrypted``, ``plain``, or why not). Sealed URLs that cannot be decrypted are listed too."""
+    path = Path(path)
+    _, data = read_yaml(path)
+    if not isinstance(data, dict) or not isinstance(data.get("cameras"), list):
+        raise ConfigError(f"{path}: the file must be a mapping with at least a 'cameras' list")
+    data_dir, key, problem = _data_dir(data, path), None, None
+    if any(secretbox.is_sealed(c.get("url")) for c in data["cameras"] if isinstance(c, dict)):
+        key, problem = _camera_key_problem(data_dir)
+    return [_describe_camera(c if isinstance(c, dict) else {}, key, problem, data_dir, path) for c in data["cameras"]]
+
+
+def dump_settings(settings: Settings, path: Path) -> None:
+    """Write ``settings`` as a new ``config.yaml`` (the demo creates its configuration so)."""
+    data = settings.model_dump(mode="json", exclude_defaults=True, by_alias=True)
+    data["cameras"] = [c.model_dump(mode="json") for c in settings.cameras]
+    write_text(path, dump_yaml(data), mode=0o600)  # it may hold camera URLs

@@ -1,0 +1,212 @@
+"""The shape of ``config.yaml`` (``../shared/CONTRACT.md``), as pydantic models.
+
+Unknown keys and bad values are refused with a message naming the key (see
+:mod:`config.loader`). Camera URLs may carry credentials: they are shown only masked.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from config.masking import safe_url
+
+MAX_CAMERAS = 6
+CAMERA_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CameraConfig(_Strict):
+    """One camera: ``url`` is ``rtsp://...``, a video file path, a USB index, or ``demo:N``."""
+
+    name: Annotated[str, Field(pattern=CAMERA_NAME)]
+    url: int | str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value):
+        if isinstance(value, bool):
+            raise ValueError("must be an RTSP URL, a file path, a USB index or demo:N")
+        if isinstance(value, int):
+            if not 0 <= value <= 63:
+                raise ValueError("a USB camera index is between 0 and 63")
+            return value
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        if re.fullmatch(r"\d+", value):
+            return int(value)
+        if value.startswith("demo:") and not re.fullmatch(r"demo:\d+", value):
+            raise ValueError("a demo camera is demo:N with N a number")
+        scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", value)
+        if scheme and scheme.group(1).lower() not in ("rtsp", "rtsps", "http", "https", "file"):
+            raise ValueError(f"unsupported scheme {scheme.group(1)!r} (use rtsp://, a file path, a USB index or demo:N)")
+        return value
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with its password masked: the only form that may be shown or logged."""
+        return safe_url(str(self.url))
+
+    def __repr_args__(self):  # repr(), str() and tracebacks show the masked URL only
+        yield "name", self.name
+        yield "url", self.url if isinstance(self.url, int) else self.safe_url
+
+    @property
+    def is_file(self) -> bool:
+        """True when the URL names a video file (not RTSP, USB or demo)."""
+        url = self.url
+        return isinstance(url, str) and not url.startswith("demo:") and ("://" not in url or url.startswith("file://"))
+
+
+class BoardConfig(_Strict):
+    """Calibration board: inner corners (cols x rows), square side (mm); a checkerboard or ChArUco."""
+
+    cols: Annotated[int, Field(ge=2, le=64)] = 9
+    rows: Annotated[int, Field(ge=2, le=64)] = 6
+    square_mm: Annotated[float, Field(gt=0, le=1000)] = 115.0
+    type: Literal["checkerboard", "charuco"] = "checkerboard"
+    marker_mm: Annotated[float, Field(gt=0, le=1000)] | None = None
+
+
+class PreviewConfig(_Strict):
+    """MJPEG preview: frames are downscaled to ``width`` px and capped at ``fps``."""
+
+    width: Annotated[int, Field(ge=64, le=3840)] = 640
+    fps: Annotated[float, Field(gt=0, le=60)] = 15
+    quality: Annotated[int, Field(ge=10, le=100)] = 80
+
+
+class RecordingConfig(_Strict):
+    """Recording knobs; the defaults suit IP cameras with a keyframe every 1-2 s."""
+
+    queue_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+    fragment_ms: Annotated[int, Field(ge=100, le=5000)] = 500
+    stop_grace_s: Annotated[float, Field(gt=0, le=30)] = 3.0
+    # Disk space (MB free on the takes' disk): no take starts below min_free_mb, and a take
+    # stops cleanly, with its files closed, when the free space falls below stop_free_mb.
+    min_free_mb: Annotated[float, Field(ge=0)] = 1024
+    stop_free_mb: Annotated[float, Field(ge=0)] = 256
+
+    @model_validator(mode="after")
+    def _thresholds(self):
+        if self.stop_free_mb > self.min_free_mb:
+            raise ValueError("stop_free_mb must not be above min_free_mb")
+        return self
+
+
+class CameraTuning(_Strict):
+    """Connection timeouts and reconnect backoff, in seconds."""
+
+    open_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    read_timeout_s: Annotated[float, Field(gt=0, le=120)] = 5.0
+    backoff_initial_s: Annotated[float, Field(gt=0, le=60)] = 0.5
+    backoff_max_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    failed_after: Annotated[int, Field(ge=1, le=1000)] = 5
+
+
+class SecurityConfig(_Strict):
+    """Login throttling, account lockout and session lifetime."""
+
+    # Flask-Limiter notation, per client address, for POST /login.
+    login_rate_limit: Annotated[str, Field(pattern=r"^\d+ ?(/|per) ?(second|minute|hour|day)$")] = "10/minute"
+    lockout_failures: Annotated[int, Field(ge=1, le=100)] = 5     # consecutive wrong passwords
+    lockout_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15
+    session_idle_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)] = 60
+    session_max_hours: Annotated[float, Field(gt=0, le=7 * 24)] = 12
+    # Secure cookies: "auto" marks them Secure whenever the request came over HTTPS.
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+
+
+_JOB_SCHEMES = ("redis", "rediss", "amqp", "amqps", "sentinel", "memory", "cache+memory")
+
+
+def _job_url(value):
+    if value is None:
+        return None
+    value = value.strip() if isinstance(value, str) else value
+    if not value:
+        return None
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    if scheme not in _JOB_SCHEMES:
+        raise ValueError(f"must be a URL starting with one of {', '.join(s + '://' for s in _JOB_SCHEMES)}")
+    return value
+
+
+class JobsConfig(_Strict):
+    """Background processing: in this process by default; on a Celery cluster when ``broker_url``
+    is set (e.g. ``redis://user:password@redis-host:6379/0``; results in ``backend_url``, default
+    the broker). The URLs may carry passwords: they are masked like camera URLs."""
+
+    broker_url: str | None = None
+    backend_url: str | None = None
+
+    @field_validator("broker_url", "backend_url")
+    @classmethod
+    def _url(cls, value):
+        return _job_url(value)
+
+    def __repr__(self) -> str:  # never print a password, even in a traceback
+        def show(url):
+            return None if url is None else safe_url(url)
+
+        return f"JobsConfig(broker_url={show(self.broker_url)!r}, backend_url={show(self.backend_url)!r})"
+
+    __str__ = __repr__
+
+
+class Settings(_Strict):
+    """The whole ``config.yaml``. Relative paths are resolved against the file's folder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    cameras: Annotated[list[CameraConfig], Field(min_length=1, max_length=MAX_CAMERAS)]
+    data_dir: Path = Path("data")
+    calibration: Path | None = None
+    board: BoardConfig = BoardConfig()
+    preview: PreviewConfig = PreviewConfig()
+    recording: RecordingConfig = RecordingConfig()
+    # YAML key ``camera``: the connection tuning every camera shares (not a camera: see ``cameras``).
+    camera_tuning: CameraTuning = Field(default=CameraTuning(), alias="camera")
+    jobs: JobsConfig = JobsConfig()
+    security: SecurityConfig = SecurityConfig()
+
+    @model_validator(mode="after")
+    def _unique_names(self):
+        names = [c.name for c in self.cameras]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"camera names must be unique: {', '.join(dupes)} repeated")
+        return self
+
+    def resolved(self, base: Path) -> Settings:
+        """Return a copy whose relative paths are taken relative to ``base``."""
+        data_dir = self.data_dir if self.data_dir.is_absolute() else base / self.data_dir
+        calibration = self.calibration
+        if calibration is not None and not calibration.is_absolute():
+            calibration = base / calibration
+        cameras = []
+        for i, cam in enumerate(self.cameras):
+            if cam.is_file:
+                path = Path(cam.url.removeprefix("file://"))
+                path = path if path.is_absolute() else (base / path).resolve()
+                if not path.is_file():
+                    raise ValueError(f"'cameras.{i}.url': no such video file {path}")
+                cam = cam.model_copy(update={"url": str(path)})
+            cameras.append(cam)
+        return self.model_copy(update={"data_dir": data_dir.resolve(), "calibration": calibration,
+                                       "cameras": cameras})
+
+    @property
+    def calibration_path(self) -> Path:
+        """Where the calibration in force lives (the configured file, or ``data_dir/calibration.toml``)."""
+        return self.calibration or self.data_dir / "calibration.toml"

@@ -1,0 +1,126 @@
+"""Build the running system from the settings, and its lifespan (start, stop)."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from calibration.store import active_id
+from capture.group import VideoProcessor
+from config.masking import safe_url
+from config.schema import ConfigError, Settings
+from jobs.base import JobRunner
+from jobs.local import LocalJobRunner
+from live.pose import LivePose
+from live.wizard import CalibrationWizard
+from takes.calibrations import sync_calibration_sets
+from takes.lifecycle import TakeEvents, TakeLifecycle
+from takes.tasks import TASKS
+
+logger = logging.getLogger(__name__)
+
+STATUS_PERIOD_S = 1.0  # how often every signed-in page hears the cameras' status
+
+
+class Notifier(TakeEvents, Protocol):
+    """Everything the running system tells the pages (the web layer implements it, and decides
+    who hears each event)."""
+
+    def camera_status(self, payload: dict) -> None:
+        """The cameras' health, every second."""
+
+    def pose(self, event: str, payload: dict) -> None:
+        """Live pose results, to the clients that asked for them."""
+
+    def calibration(self, event: str, payload: dict) -> None:
+        """The calibration wizard's events, to the clients in the wizard."""
+
+
+def job_runner(settings: Settings, listener) -> JobRunner:
+    """The Celery runner of the processing cluster when ``jobs.broker_url`` is set, else jobs in
+    this process."""
+    if not settings.jobs.broker_url:
+        return LocalJobRunner(listener, TASKS)
+    try:
+        from jobs.celery_runner import CeleryJobRunner
+    except ImportError:  # the delivered executable leaves Celery out
+        raise ConfigError("jobs.broker_url: this VSION build has no Celery; process takes in this machine "
+                          "(remove jobs.broker_url) or run VSION from source with Celery installed") from None
+    logger.info("processing jobs go to the Celery cluster at %s", safe_url(settings.jobs.broker_url))
+    return CeleryJobRunner(settings.jobs.broker_url, settings.jobs.backend_url, listener=listener, tasks=TASKS)
+
+
+@dataclass(eq=False)
+class System:
+    """The parts of a running VSION and their lifespan. ``session`` opens a database session
+    usable from any thread (the Flask app's context)."""
+
+    settings: Settings
+    processor: VideoProcessor
+    wizard: CalibrationWizard
+    live_pose: LivePose
+    jobs: JobRunner
+    takes: TakeLifecycle
+    notifier: Notifier
+    session: Callable[[], contextlib.AbstractContextManager]
+    _status_thread: threading.Thread | None = field(default=None, repr=False)
+    started: bool = False
+
+    def camera_status(self) -> dict:
+        """The ``camera status`` event's payload."""
+        return {"cameras": self.processor.health(), "recording": self.processor.recording}
+
+    def sync_calibrations(self) -> None:
+        """Mirror the saved calibration sets (and which one is active) in the database."""
+        root = self.wizard.sets_root
+        try:
+            with self.session():
+                sync_calibration_sets(root, active_id(root))
+        except Exception:  # noqa: BLE001 - the files stay the source: a failed mirror is retried next time
+            logger.exception("calibration sets could not be mirrored in the database")
+
+    def start(self) -> System:
+        """Start the cameras, the wizard and live pose, take up interrupted work, and broadcast
+        the cameras' status every second."""
+        self.processor.start()
+        self.wizard.start()
+        self.live_pose.start()
+        self.takes.resume()
+        self._status_thread = threading.Thread(target=self._status_loop, name="camera-status", daemon=True)
+        self._status_thread.start()
+        self.started = True
+        return self
+
+    def _status_loop(self) -> None:
+        while not self.processor.stop_event.wait(STATUS_PERIOD_S):
+            try:
+                self.notifier.camera_status(self.camera_status())
+            except Exception:  # noqa: BLE001 - one failed broadcast must not end them all
+                logger.exception("camera status broadcast failed")
+
+    def stop(self) -> None:
+        """Finish a take in progress (registered, processed at the next start), stop every camera
+        and join every thread."""
+        self.live_pose.stop()
+        self.takes.shutdown()
+        self.jobs.shutdown()
+        self.wizard.stop()
+        self.processor.stop()
+        if self._status_thread is not None:
+            self._status_thread.join(5)
+        self.started = False
+
+
+def build_system(settings: Settings, notifier: Notifier, session: Callable[[], contextlib.AbstractContextManager]
+                 ) -> System:
+    """Every part of a running VSION for ``settings``, built and wired; nothing starts yet."""
+    processor = VideoProcessor(settings)
+    wizard = CalibrationWizard(processor, settings, notifier.calibration)
+    live_pose = LivePose(processor, settings, notifier.pose)
+    jobs = job_runner(settings, None)
+    takes = TakeLifecycle(processor, jobs, session, notifier)
+    jobs.listener = takes.job_changed
+    return System(settings, processor, wizard, live_pose, jobs, takes, notifier, session)

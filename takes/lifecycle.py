@@ -1,0 +1,194 @@
+"""The life of a take: started by a user for a purpose, stopped (by them or by VSION itself),
+registered in the database, processed in the background, and taken up again after a restart.
+
+:class:`TakeLifecycle` is the one place these rules live. It is given the camera group, the job
+runner, a way to open a database session from any thread (``session``, a context-manager
+factory) and :class:`TakeEvents` to tell the pages; it never imports the web layer.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from accounts.policy import may_stop_take
+from capture.group import RecordingError, VideoProcessor
+from capture.takefile import TakeMeta
+from common.errors import ServiceError
+from database.models import User
+from jobs.base import Job, JobFailure, JobRunner
+from takes.results import job_params, record_job
+from takes.service import interrupted_takes, recording_purpose, register_recorded_take, set_processing
+
+logger = logging.getLogger(__name__)
+
+PROCESSED_STATUSES = ("complete", "incomplete", "interrupted")  # takes worth processing
+
+
+class TakeEvents(Protocol):
+    """How the lifecycle tells the pages; the web layer decides who hears what."""
+
+    def recording_status(self, state: dict) -> None:
+        """A take started or stopped (``state`` carries its owner's ``user_id``)."""
+
+    def recording_error(self, error: dict, owner_id: int | None) -> None:
+        """VSION stopped a take by itself: ``{"event", "code", "message"}``."""
+
+    def job_status(self, job: Job) -> None:
+        """A take's background job changed."""
+
+
+class TakeLifecycle:
+    """Starts, stops, registers, processes and resumes takes. Thread-safe: the camera group
+    serialises recording; database work runs in its own ``session()`` per call."""
+
+    def __init__(self, processor: VideoProcessor, jobs: JobRunner, session: Callable[[], contextlib.AbstractContextManager],
+                 events: TakeEvents):
+        self.processor, self.jobs, self.session, self.events = processor, jobs, session, events
+        processor.on_auto_stop = self.take_auto_stopped
+
+    @property
+    def takes_dir(self) -> Path:
+        return self.processor.takes_dir
+
+    # ---- recording
+    def recording_state(self) -> dict:
+        """The camera group's recording state, with the work card, kind and owner of the take recording."""
+        state = self.processor.recording_state()
+        take = self.processor.take
+        if take is None or not state.get("recording"):
+            return {**state, "work_card_id": None, "kind": None}
+        return {**state, "work_card_id": take.meta.work_card, "kind": take.meta.kind, "user_id": take.meta.user_id}
+
+    def start_take(self, user: User, label: str | None = None, work_card_id: int | None = None,
+                   kind: str | None = None) -> dict:
+        """Start recording a take by ``user`` for a purpose they may record
+        (:func:`takes.service.recording_purpose`, raising ServiceError); returns the state. The take
+        is registered at once, so a crash cannot leave it unknown."""
+        with self.session():
+            card, kind = recording_purpose(user, work_card_id, kind)
+            meta = TakeMeta(user_id=user.id, created_by=user.username, label=label,
+                            work_card=card.id if card is not None else None, kind=kind)
+        state = self.processor.start_recording(meta)
+        logger.info("user %s started take %s (%s%s)", user.username, state["take_id"], kind,
+                    f", work card {meta.work_card}" if meta.work_card is not None else "")
+        self._register(self.processor.take.to_dict())
+        state = {**state, "work_card_id": meta.work_card, "kind": kind, "user_id": user.id}
+        self.events.recording_status(state)
+        return state
+
+    def stop_take(self, user: User, take_id: str | None = None) -> dict:
+        """Stop the take recording (trainees: only their own), register it and queue its
+        processing; returns the ``recording status`` state."""
+        current = self.processor.take
+        if current is not None and not may_stop_take(user, current.meta.user_id):
+            raise RecordingError("this take was started by someone else: they or a technician stop it")
+        take = self.processor.stop_recording(take_id)
+        logger.info("user %s stopped take %s", user.username, take["id"])
+        state = self.stopped_state(take)
+        self.events.recording_status(state)
+        self.take_stopped(take)
+        return state
+
+    def stopped_state(self, take: dict) -> dict:
+        """The ``recording status`` state of a take that just stopped (its take.json in ``take``);
+        ``stop_reason`` and ``message`` say why when VSION stopped it by itself."""
+        meta = TakeMeta.from_json(take)
+        return {"recording": False, "take_id": take["id"], "folder": str(self.takes_dir / take["id"]),
+                "status": take["status"], "take": take, "work_card_id": meta.work_card, "kind": meta.kind,
+                "user_id": meta.user_id, "stop_reason": take.get("stop_reason"), "message": take.get("stop_message")}
+
+    def take_auto_stopped(self, take: dict) -> None:
+        """The camera group stopped a take by itself (disk almost full...): tell the pages why,
+        then register and process the take like one stopped by a user."""
+        state = self.stopped_state(take)
+        try:
+            self.events.recording_status(state)
+            self.events.recording_error({"event": "stop recording", "code": take.get("stop_reason") or "stopped",
+                                         "message": take.get("stop_message")}, state["user_id"])
+        except Exception:  # noqa: BLE001 - the take must still be registered
+            logger.exception("take %s: could not tell the pages it stopped", take["id"])
+        self.take_stopped(take)
+
+    # ---- registration and processing
+    def _register(self, take: dict) -> dict:
+        """Record ``take`` (its take.json) in the database; the job parameters of its row ({} when
+        it could not be registered). One transaction: a crash leaves the row before or after."""
+        try:
+            with self.session():
+                row = register_recorded_take(take, self.takes_dir / take["id"])
+                return job_params(row, self.takes_dir) if row is not None else {}
+        except ServiceError as exc:
+            logger.error("take %s: not registered: %s", take["id"], exc)
+        except Exception:  # noqa: BLE001 - the take is on disk: it must still be processed
+            logger.exception("take %s: not registered", take["id"])
+        return {}
+
+    def take_stopped(self, take: dict, submit: bool = True) -> None:
+        """Register a finished take and process it in the background (outputs in
+        ``<take>/processed``; an attempt is then compared with its reference). An interrupted take
+        is processed too: its files are readable up to the crash."""
+        params = self._register(take)
+        if take.get("status") not in PROCESSED_STATUSES or not submit:
+            return
+        try:
+            self.jobs.submit("process", take["id"], {"take_dir": str(self.takes_dir / take["id"]), **params})
+        except RuntimeError:  # the server is stopping (a take stopped by itself meanwhile): next start
+            logger.info("take %s: the server is stopping; processed at the next start", take["id"])
+            self._mark_queued(take["id"])
+
+    def job_changed(self, job: Job) -> None:
+        """The job listener (called from the runner's threads): store what the job says about its
+        take, then tell the pages."""
+        try:
+            with self.session():
+                record_job(job.take_id, job.kind, str(job.status), job.message, job.report,
+                           cancelled=job.failure == JobFailure.CANCELLED)
+        except Exception:  # noqa: BLE001 - the pages must still hear about the job
+            logger.exception("job %s: its take %s could not be updated", job.id, job.take_id)
+        self.events.job_status(job)
+
+    def busy(self, take_id: str) -> bool:
+        """Is the take recording now, or has it a processing job queued or running here?"""
+        recording = self.processor.take
+        if recording is not None and recording.id == take_id:
+            return True
+        return any(job.take_id == take_id and not job.finished for job in self.jobs.jobs())
+
+    def _mark_queued(self, take_id: str) -> None:
+        try:
+            with self.session():
+                set_processing(take_id, "queued", "waiting for the next start")
+        except Exception:  # noqa: BLE001 - not registered: nothing to resume
+            logger.warning("take %s: left unprocessed", take_id)
+
+    # ---- restart and shutdown
+    def resume(self) -> None:
+        """At start: queue again the processing a stop or a crash interrupted (rows left queued,
+        running or cancelled), then register and process the takes a killed server left."""
+        try:
+            with self.session():
+                pending = interrupted_takes(self.takes_dir)
+        except Exception:  # noqa: BLE001 - a start must not fail on this
+            logger.exception("could not look for interrupted processing")
+            pending = []
+        for take in pending:
+            logger.info("take %s: processing interrupted by the last stop, queued again", take["id"])
+            self.take_stopped(take)
+        for take in self.processor.interrupted:
+            logger.info("take %s: interrupted by the last stop, registered and queued for processing", take["id"])
+            self.take_stopped(take)
+
+    def shutdown(self) -> None:
+        """Finish a take in progress (registered, to be processed at the next start)."""
+        if self.processor.take is None:
+            return
+        try:
+            take = self.processor.stop_recording()
+        except RecordingError:
+            return
+        self.take_stopped(take, submit=False)
+        self._mark_queued(take["id"])
+

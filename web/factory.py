@@ -1,0 +1,108 @@
+"""The application factory: :func:`create_app` builds the Flask app and the running system,
+and starts nothing; :func:`prepare_app` makes the data folder, the session key and the database
+schema; :func:`start_app` and :func:`stop_app` are the lifespan ``serve`` and ``demo`` use."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+
+from common.files import write_text
+from common.resources import resource
+from config.loader import load_settings, register_secrets
+from config.schema import Settings
+from database.base import db, normalize_url
+from database.migrate import upgrade_database
+from system import System, build_system
+from web import register
+from web.auth import SessionInterface, session_config
+from web.extensions import csrf, limiter, login_manager, socketio
+from web.notify import WebNotifier
+from web.state import EXTENSION, system
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+SECRET_KEY_FILE = "secret_key"
+
+
+def _secret_key(data_dir: Path) -> str | None:
+    """The session signing key of this installation, if :func:`prepare_app` made it already."""
+    try:
+        return (data_dir / SECRET_KEY_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _flask_config(settings: Settings) -> dict:
+    return dict(
+        SECRET_KEY=_secret_key(settings.data_dir),
+        SQLALCHEMY_DATABASE_URI=normalize_url(os.environ.get("DATABASE_URL") or "")
+        or f"sqlite:///{settings.data_dir / 'vsion.db'}",
+        **session_config(),  # cookie name and flags (Secure: see web.auth.SessionInterface)
+        REMEMBER_COOKIE_HTTPONLY=True,
+        # Idle expiry: a permanent session's cookie is renewed by each request and refused when older.
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.security.session_idle_minutes),
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+    )
+
+
+def _init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    csrf.init_app(app)
+    limiter.init_app(app)  # POST /login only: security.login_rate_limit per client address
+    app.session_interface = SessionInterface()  # Secure cookie per security.secure_cookies
+    # Our loggers (not python-socketio's own handlers) so the masking filter sees their lines.
+    socketio.init_app(app, async_mode="threading", logger=logging.getLogger("socketio.server"),
+                      engineio_logger=logging.getLogger("engineio.server"))
+
+
+def create_app(settings: Settings | None = None, test_config: dict | None = None) -> Flask:
+    """The Flask app for ``settings`` (default: ``$VSION_CONFIG`` or ``config.yaml``), with its
+    running system built but not started. ``test_config`` overrides Flask settings."""
+    if settings is None:
+        settings = load_settings(os.environ.get("VSION_CONFIG", "config.yaml"))
+    register_secrets(settings)
+    app = Flask(__name__, template_folder=str(resource("templates")), static_folder=str(resource("static")))
+    app.config.from_mapping(_flask_config(settings))
+    if test_config:
+        app.config.update(test_config)
+    _init_extensions(app)
+    register(app)
+    app.extensions[EXTENSION] = build_system(settings, WebNotifier(), app.app_context)
+    return app
+
+
+def prepare_app(app: Flask) -> System:
+    """Make what the app needs on disk: the data folder, the session key (mode 0600, once per
+    installation) and the database at the newest schema. Idempotent."""
+    running = app.extensions[EXTENSION]
+    data_dir = running.settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        key = _secret_key(data_dir)
+        if key is None:
+            key = secrets.token_hex(32)
+            write_text(data_dir / SECRET_KEY_FILE, key, mode=0o600)
+        app.config["SECRET_KEY"] = key
+    upgrade_database(app, resource("migrations"))
+    running.sync_calibrations()
+    return running
+
+
+def start_app(app: Flask) -> System:
+    """Prepare the app, then start its running system (cameras, wizard, live pose, resumed jobs)."""
+    running = prepare_app(app)
+    with app.app_context():
+        return running.start()
+
+
+def stop_app(app: Flask) -> None:
+    """Stop the app's running system: a take in progress is finished, every thread joined."""
+    with app.app_context():
+        system().stop()

@@ -27,7 +27,7 @@ TARGETS = {"focal_error_pct_max": 0.3, "principal_point_error_px_max": 2.0, "cam
 
 
 def studio(moments: int, refine: bool) -> dict:
-    from tests.studio import run_studio
+    from tests.helpers.studio import run_studio
 
     metrics = run_studio(moments=moments, refine_intrinsics=refine).metrics
     metrics["meets_targets"] = {k: bool(metrics[k] <= v) for k, v in TARGETS.items()}

@@ -29,8 +29,8 @@ SPEED = """
 import time
 from calibration.camera import CameraGroup
 from reconstruction import filtering, triangulate
-from tests.motion import observe, person_motion
-from tests.synthetic import camera_ring
+from tests.helpers.motion import observe, person_motion
+from tests.helpers.synthetic import camera_ring
 group = CameraGroup(camera_ring(6))
 obs = observe(list(group.cameras), person_motion(10000, 30.0, seed=3), seed=4)
 t0 = time.process_time()
@@ -55,7 +55,7 @@ def build(rebuild: bool) -> dict:
 
 def _first_frame_s(command: list[str]) -> float:
     """Launch ``command`` (a demo server) and time the first JPEG of camera 0's preview."""
-    from tests.support import DemoServer
+    from tests.helpers.servers import DemoServer
 
     with tempfile.TemporaryDirectory(prefix="vsion-start-") as data:
         server = DemoServer(Path(data), command=command)

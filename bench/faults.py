@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Fault benchmark: inject every fault of ``tests/faults.py`` into real recordings, fuzz the API,
+"""Fault benchmark: inject every fault of ``tests/helpers/faults.py`` into real recordings, fuzz the API,
 and print one JSON report.
 
 - a camera's RTSP server killed and restarted mid-take: frames lost by the faulted camera
@@ -7,7 +7,7 @@ and print one JSON report.
 - the VSION server SIGKILLed mid-take and restarted: seconds of video lost before the kill;
 - a tmpfs filling up: refused start, clean stop, free space left;
 - 20 MJPEG viewers and 20 Socket.IO clients: capture fps against an unwatched take;
-- hypothesis fuzzing of the JSON API and Socket.IO payloads (``tests/test_fuzz.py``):
+- hypothesis fuzzing of the JSON API and Socket.IO payloads (``tests/integration/test_fuzz.py``):
   payloads tried and server errors;
 - server errors (tracebacks, 500s) seen in every server log.
 
@@ -27,8 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests import faults  # noqa: E402
-from tests.support import make_test_streams  # noqa: E402
+from tests.helpers import faults  # noqa: E402
+from tests.helpers.media import make_test_streams  # noqa: E402
 
 GOP_FRAMES = 30
 TARGETS = {"lost_beyond_not_sent_max_frames": GOP_FRAMES + 20, "sigkill_lost_s_max": 1.0, "server_errors": 0,
@@ -39,7 +39,7 @@ def fuzz(work: Path) -> dict:
     """Run the fuzzing tests; their report counts the payloads tried and the server errors."""
     report = work / "fuzz.json"
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py"],
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/integration/test_fuzz.py"],
                           cwd=ROOT, env={**os.environ, "VSION_FUZZ_REPORT": str(report)}, capture_output=True,
                           text=True)
     result = json.loads(report.read_text()) if report.is_file() else {}

@@ -26,8 +26,9 @@ import numpy as np
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support import RtspServer, VsionServer, make_test_streams  # noqa: E402
-from tests.support import mjpeg_viewer as viewer  # noqa: E402
+from tests.helpers.media import make_test_streams  # noqa: E402
+from tests.helpers.servers import RtspServer, VsionServer  # noqa: E402
+from tests.helpers.servers import mjpeg_viewer as viewer  # noqa: E402
 
 TARGETS = {"recording_dropped": 0, "preview_fps_min": 15.0, "process_cpu_cores_max": 1.2, "latency_p95_ms_max": 150.0}
 

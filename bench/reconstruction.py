@@ -39,8 +39,8 @@ def synthetic(frames: int = 1800) -> dict:
     from calibration.camera import CameraGroup
     from reconstruction import filtering, metrics
     from reconstruction.triangulate import triangulate, triangulate_plain
-    from tests.motion import joint_errors, observe, person_motion
-    from tests.synthetic import camera_ring
+    from tests.helpers.motion import joint_errors, observe, person_motion
+    from tests.helpers.synthetic import camera_ring
 
     group = CameraGroup(camera_ring(6))
     truth = person_motion(frames, 30.0, seed=1)
@@ -64,8 +64,8 @@ def triangulation_speed(frames: int = 10_000) -> dict:
     from calibration.camera import CameraGroup
     from reconstruction import filtering
     from reconstruction.triangulate import triangulate
-    from tests.motion import observe, person_motion
-    from tests.synthetic import camera_ring
+    from tests.helpers.motion import observe, person_motion
+    from tests.helpers.synthetic import camera_ring
 
     group = CameraGroup(camera_ring(6))
     obs = observe(list(group.cameras), person_motion(frames, 30.0, seed=3), seed=4)
@@ -180,7 +180,7 @@ def pipeline_speed(folder: Path, rounds: int, workers: int, loops: int = 4) -> d
 
 
 def live(folder: Path, seconds: float) -> dict:
-    from tests.support import DemoServer, EventClient
+    from tests.helpers.servers import DemoServer, EventClient
 
     server = DemoServer(folder)
     try:

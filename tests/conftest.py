@@ -1,14 +1,12 @@
 """Shared fixtures: real test streams, a real RTSP server, the Flask app on file cameras."""
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from settings import parse_settings
-from tests.support import RtspServer, make_test_streams, make_test_video
-
-PASSWORDS = {role: f"{role}-pass-123" for role in ("admin", "technician", "expert", "trainee")}
+from tests.helpers.accounts import PASSWORDS
+from tests.helpers.media import make_test_streams, make_test_video
+from tests.helpers.servers import RtspServer
 
 
 @pytest.fixture(scope="session")
@@ -57,13 +55,3 @@ def client(app):
 def runner(app):
     return app.test_cli_runner()
 
-
-def csrf_token(client, path="/login") -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
-
-
-def login(client, role="technician"):
-    reply = client.post("/login", data={"username": role, "password": PASSWORDS[role],
-                                        "csrf_token": csrf_token(client)})
-    assert reply.status_code == 302, reply.get_data(as_text=True)[:400]
-    return reply

@@ -1,0 +1,1 @@
+"""End to end: real browsers, the demo, the delivered folder."""

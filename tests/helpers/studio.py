@@ -1,0 +1,210 @@
+"""The whole calibration pipeline on the synthetic studio, compared with the truth, gauge-free.
+
+Six cameras around a 3 m circle at 1280x720 with real lens distortion; checkerboard images
+rendered with blur, noise and uneven light; detection, intrinsics per camera, then the
+joint extrinsic calibration from ``moments`` board moments plus the board on the floor.
+Used by ``tests/unit/test_calibration_synthetic.py`` and ``bench/calibration.py``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import cv2
+import numpy as np
+
+from calibration.boards import Checkerboard
+from calibration.camera import CameraGroup
+from calibration.detect import detect_board
+from calibration.extrinsics import calibrate_extrinsics
+from calibration.intrinsics import calibrate_intrinsics
+from tests.helpers.synthetic import (
+    camera_ring,
+    extrinsic_moments,
+    floor_pose,
+    intrinsic_poses,
+    project_corners,
+    render_board,
+    visible,
+)
+
+
+@dataclass
+class StudioResult:
+    truth: list
+    group: CameraGroup
+    intrinsics: dict
+    metrics: dict = field(default_factory=dict)
+
+
+def rigid_align(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation R and translation t minimising |R @ src + t - dst| (Kabsch, no scale). (N, 3) in."""
+    cs, cd = src.mean(axis=0), dst.mean(axis=0)
+    U, _, Vt = np.linalg.svd((src - cs).T @ (dst - cd))
+    D = np.diag([1, 1, np.sign(np.linalg.det(Vt.T @ U.T))])
+    R = Vt.T @ D @ U.T
+    return R, cd - R @ cs
+
+
+def compare(truth, estimate) -> dict:
+    """Gauge-free errors of an estimated rig against the true one (same camera order)."""
+    fx_err = [abs(e.matrix[0, 0] / t.matrix[0, 0] - 1) for t, e in zip(truth, estimate)]
+    fy_err = [abs(e.matrix[1, 1] / t.matrix[1, 1] - 1) for t, e in zip(truth, estimate)]
+    pp_err = [np.linalg.norm(e.matrix[:2, 2] - t.matrix[:2, 2]) for t, e in zip(truth, estimate)]
+    true_c = np.array([c.center for c in truth])
+    est_c = np.array([c.center for c in estimate])
+    R, t = rigid_align(est_c, true_c)
+    centre_err = np.linalg.norm(est_c @ R.T + t - true_c, axis=1)
+    rot_err = []
+    for i in range(len(truth)):
+        for j in range(i + 1, len(truth)):
+            rel_true = truth[i].R @ truth[j].R.T
+            rel_est = estimate[i].R @ estimate[j].R.T
+            rot_err.append(np.degrees(np.linalg.norm(cv2.Rodrigues(rel_est @ rel_true.T)[0])))
+    iu = np.triu_indices(len(truth), 1)
+    d_true = np.linalg.norm(true_c[:, None] - true_c[None], axis=2)[iu]
+    d_est = np.linalg.norm(est_c[:, None] - est_c[None], axis=2)[iu]
+    return {
+        "focal_error_pct_max": 100 * float(max(fx_err + fy_err)),
+        "principal_point_error_px_max": float(max(pp_err)),
+        "camera_centre_error_mm_max": 1000 * float(centre_err.max()),
+        "camera_centre_error_mm_mean": 1000 * float(centre_err.mean()),
+        "relative_rotation_error_deg_max": float(max(rot_err)),
+        "relative_rotation_error_deg_mean": float(np.mean(rot_err)),
+        "scale_error_pct": 100 * abs(float(d_est.sum() / d_true.sum()) - 1),
+    }
+
+
+@dataclass
+class WizardVideos:
+    """Looping camera videos for the calibration wizard, and what they show when.
+
+    One board, as in a real studio: each video (10 fps) holds a still board pose ``hold_s``
+    seconds at a time: first camera 1's intrinsic positions (the other cameras see the empty
+    room), then camera 2's, and so on; then the moments seen by several cameras at once; then
+    the board on the floor for ``floor_s`` seconds. Videos start together, so they stay in step.
+    """
+
+    paths: list
+    truth: list
+    board: Checkerboard
+    floor_corners: dict  # camera name -> true corner pixels of the floor board
+    loop_s: float
+
+
+def wizard_videos(cameras: int = 4, intrinsic_views: int = 8, moments: int = 10, hold_s: float = 1.0,
+                  floor_s: float = 4.0, fps: int = 10, seed: int = 11) -> WizardVideos:
+    """Make (once, in the cache) the videos of a synthetic studio for the calibration wizard."""
+
+    import demo
+
+    board = Checkerboard(9, 6, 115)
+    truth = camera_ring(cameras, seed=seed)
+    poses, views = extrinsic_moments(truth, board, moments, seed=seed + 1)
+    R_floor, t_floor = floor_pose(board)
+    floor_corners = {c.name: project_corners(c, board, R_floor, t_floor) for c in truth
+                     if visible(c, board, R_floor, t_floor)}
+    hold = int(hold_s * fps)
+    folder = demo.cache_dir() / "test-streams" / f"wizard-v2-{cameras}-{intrinsic_views}-{moments}-{hold}-{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{cam.name}.mp4" for cam in truth]
+    if not all(p.is_file() for p in paths):
+        intrinsic = [intrinsic_poses(cam, board, intrinsic_views, seed=seed + k) for k, cam in enumerate(truth)]
+        for k, cam in enumerate(truth):
+            empty = render_board(cam, board, np.eye(3), np.array([0.0, 0.0, -50.0]), seed=k)  # board out of view
+            scenes = []
+            for owner in range(cameras):
+                for v, (R, t) in enumerate(intrinsic[owner]):
+                    scenes.append(render_board(cam, board, R, t, seed=seed + v, light_gradient=0.2)
+                                  if owner == k else empty)
+            for m, ((R, t), seen) in enumerate(zip(poses, views)):
+                scenes.append(render_board(cam, board, R, t, seed=seed + 100 + m) if k in seen else empty)
+            floor = render_board(cam, board, R_floor, t_floor, seed=seed + 999) if cam.name in floor_corners else empty
+            _write_held_video(paths[k], [(img, hold) for img in scenes] + [(floor, int(floor_s * fps))], fps)
+    loop_s = (cameras * intrinsic_views + moments) * hold_s + floor_s
+    return WizardVideos(paths, truth, board, floor_corners, loop_s)
+
+
+def _write_held_video(path, scenes, fps: int) -> None:
+    """H.264 MP4 of grayscale pictures, each repeated ``count`` frames: [(image, count)]."""
+    import av
+
+    tmp = path.with_suffix(".part.mp4")
+    height, width = scenes[0][0].shape
+    with av.open(str(tmp), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "16", "g": str(fps), "bf": "0"}
+        n = 0
+        for img, count in scenes:
+            frame = av.VideoFrame.from_ndarray(img, format="gray").reformat(format="yuv420p")
+            frame.time_base = Fraction(1, fps)
+            for _ in range(count):
+                frame.pts = n  # the same picture, a new time
+                n += 1
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    tmp.replace(path)
+
+
+def run_studio(moments: int = 60, intrinsic_views: int = 20, seed: int = 0, refine_intrinsics: bool = True,
+               cameras: int = 6) -> StudioResult:
+    """Render, detect and calibrate the synthetic studio; return the estimate and its errors."""
+    board = Checkerboard(9, 6, 115)
+    truth = camera_ring(cameras, seed=seed)
+    timings = {}
+
+    # Intrinsics: each camera alone, the board held in front of it at many positions.
+    started = time.perf_counter()
+    intrinsics = {}
+    for k, cam in enumerate(truth):
+        dets = []
+        for v, (R, t) in enumerate(intrinsic_poses(cam, board, intrinsic_views, seed=seed * 100 + k)):
+            img = render_board(cam, board, R, t, seed=seed * 10000 + k * 100 + v, light_gradient=0.3,
+                               contrast=0.8 if v % 3 == 0 else 1.0, blur_sigma=0.8 + 0.4 * (v % 2))
+            dets.append(detect_board(img, board))
+        intrinsics[cam.name] = calibrate_intrinsics(dets, board, cam.name, cam.size)
+    timings["intrinsics_s"] = time.perf_counter() - started
+
+    # Extrinsics: board moments seen by several cameras at once, and the board on the floor.
+    poses, views = extrinsic_moments(truth, board, moments, seed=seed + 7)
+    images = {}
+    for m, ((R, t), seen) in enumerate(zip(poses, views)):
+        for k in seen:
+            images[(truth[k].name, f"m{m:03d}")] = render_board(truth[k], board, R, t, seed=seed * 7777 + m * 10 + k,
+                                                                 light_gradient=0.2)
+    R_floor, t_floor = floor_pose(board)
+    for cam in truth:
+        if visible(cam, board, R_floor, t_floor):
+            images[(cam.name, "floor")] = render_board(cam, board, R_floor, t_floor, seed=seed + 99)
+
+    started = time.perf_counter()
+    detections = {c.name: {} for c in truth}
+    for (name, label), img in images.items():
+        det = detect_board(img, board)
+        if det is not None:
+            detections[name][label] = det
+    group = CameraGroup([intrinsics[c.name].camera for c in truth])
+    result = calibrate_extrinsics(group, detections, board, floor_moment="floor", refine_intrinsics=refine_intrinsics)
+    timings["extrinsics_s"] = time.perf_counter() - started
+    timings["extrinsics_bundle_adjustment_s"] = result.seconds
+
+    metrics = compare(truth, list(result.group.cameras))
+    intr_only = compare(truth, [intrinsics[c.name].camera for c in truth])
+    metrics.update({
+        "intrinsics_only_focal_error_pct_max": intr_only["focal_error_pct_max"],
+        "intrinsics_only_principal_point_error_px_max": intr_only["principal_point_error_px_max"],
+        "intrinsic_rms_px": {n: round(r.rms_px, 3) for n, r in intrinsics.items()},
+        "extrinsic_median_reprojection_px": {n: round(v, 3) for n, v in result.errors_px.items()},
+        "moments": len(poses), "views": sum(len(v) for v in detections.values()),
+        "images_rendered": len(images) + cameras * intrinsic_views,
+        "floor_seen_by": sorted(n for n, d in detections.items() if "floor" in d),
+        "outliers_removed": result.outliers, **timings,
+    })
+    world_origin_error_mm = 1000 * float(np.linalg.norm(
+        np.array([c.center for c in result.group.cameras]) - np.array([c.center for c in truth]), axis=1).max())
+    metrics["world_frame_camera_centre_error_mm_max"] = world_origin_error_mm
+    return StudioResult(truth, result.group, intrinsics, metrics)

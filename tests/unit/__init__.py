@@ -1,0 +1,1 @@
+"""Tests of the pure packages against synthetic truth and real data, in process."""

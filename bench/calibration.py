@@ -35,10 +35,10 @@ def studio(moments: int, refine: bool) -> dict:
 
 
 def pose2sim() -> dict:
-    import demo
     from calibration.boards import Checkerboard
     from calibration.io import load_qca
     from calibration.pipeline import intrinsics_from_source
+    from capture import demo
 
     qca = load_qca(demo.pose2sim_file("calibration/Calib.qca.txt"))
     board = Checkerboard(4, 7, 60)

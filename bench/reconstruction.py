@@ -80,7 +80,7 @@ def triangulation_speed(frames: int = 10_000) -> dict:
 
 
 def _pose2sim_take(folder: Path) -> tuple[Path, Path]:
-    import demo
+    from capture import demo
 
     take = folder / "take"
     take.mkdir(exist_ok=True)

@@ -12,7 +12,7 @@ from calibration.camera import CameraGroup
 from calibration.intrinsics import CalibrationError
 from calibration.io import CalibrationFileError, load_calibration, load_toml, save_toml
 from calibration.pipeline import extrinsics_from_frames, intrinsics_from_source
-from cli.common import Progress
+from cli.common import Progress, options
 from config.schema import CAMERA_NAME
 
 
@@ -43,18 +43,12 @@ def _existing_group(path: Path):
     return load_toml(path) if path.is_file() else CameraGroup(())
 
 
-BOARD_OPTIONS = [
+board_options = options(
     click.option("--board", "board_spec", default="9x6", show_default=True, help="Inner corners, COLSxROWS."),
     click.option("--square-mm", default=115.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
                  help="Square side in millimetres."),
     click.option("--charuco", is_flag=True, help="The board is a ChArUco board (DICT_5X5_100, markers 75 % of a square)."),
-]
-
-
-def board_options(fn):
-    for option in reversed(BOARD_OPTIONS):
-        fn = option(fn)
-    return fn
+)
 
 
 @calibrate_group.command("intrinsics")

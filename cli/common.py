@@ -59,3 +59,14 @@ class Progress:
 
     def close(self):
         self.bar.close()
+
+
+def options(*decorators):
+    """One decorator applying ``decorators`` (click options) in order, first on top."""
+
+    def apply(fn):
+        for decorator in reversed(decorators):
+            fn = decorator(fn)
+        return fn
+
+    return apply

@@ -6,25 +6,19 @@ from pathlib import Path
 import click
 
 from calibration.io import CalibrationFileError, load_calibration
-from cli.common import Progress
+from cli.common import Progress, options
 from reconstruction.exports import ExportError, write_json
 from reconstruction.pipeline import Options, ProcessError, process_take, triangulate_file
 from scoring.motion import ComparisonError, compare_folders, load_steps
 
-PROCESS_OPTIONS = [
+process_options = options(
     click.option("--calibration", "calibration", required=True,
                  type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Calibration TOML."),
     click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder."),
     click.option("--cutoff", default=6.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
                  help="Low-pass filter cutoff (Hz)."),
     click.option("--no-filter", is_flag=True, help="Do not low-pass filter the 3D trajectories (gaps are still filled)."),
-]
-
-
-def process_options(fn):
-    for option in reversed(PROCESS_OPTIONS):
-        fn = option(fn)
-    return fn
+)
 
 
 def _run_reconstruction(fn, calibration: Path):

@@ -88,14 +88,6 @@ def _unsealed(settings: Settings, source: str, base: Path) -> Settings:
     return settings.model_copy(update={"cameras": cameras})
 
 
-def _data_dir(data: dict, path: Path) -> Path:
-    try:
-        folder = Path(data.get("data_dir") or "data")
-    except TypeError:
-        raise ConfigError(f"{path}: 'data_dir': must be a folder path") from None
-    return folder if folder.is_absolute() else (path.resolve().parent / folder).resolve()
-
-
 def register_secrets(settings: Settings) -> None:
     """Remember the configured passwords (camera URLs, job broker and backend URLs), so they
     are masked even where no URL surrounds them."""

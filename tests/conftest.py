@@ -35,15 +35,16 @@ def settings(tmp_path, video_file):
 
 @pytest.fixture
 def app(settings):
-    from app import create_app
-    from training.users import create_user
+    from accounts.users import create_user
+    from app import create_app, start_app
 
     app = create_app(settings, {"TESTING": True})
+    start_app(app)
     with app.app_context():
         for role, password in PASSWORDS.items():
             create_user(role, password, role)
     yield app
-    app.extensions["vsion.runtime"].shutdown()
+    app.extensions["vsion"].stop()
 
 
 @pytest.fixture

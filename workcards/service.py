@@ -85,8 +85,8 @@ def _content(card: WorkCard) -> dict:
 def _step(position: int, step: object) -> StepIn:
     if not isinstance(step, dict):
         raise ServiceError(f"step {position}: expected name, start and end")
-    try:
-        return StepIn.model_validate(step)
+    try:  # a stored step also knows its position: it is given by the order here
+        return StepIn.model_validate({key: value for key, value in step.items() if key != "position"})
     except ValidationError as exc:
         raise ServiceError(f"step {position}: {problem(exc.errors()[0])}") from None
 

@@ -5,7 +5,7 @@ import zipfile
 import av
 import pytest
 
-import demo
+from capture import demo
 
 
 @pytest.fixture

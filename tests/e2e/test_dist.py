@@ -23,9 +23,9 @@ import cv2
 import numpy as np
 import pytest
 
-import demo
 from calibration.camera import CameraGroup
 from calibration.io import load_qca, load_toml, save_toml
+from capture import demo
 from reconstruction import exports
 from reconstruction.landmarks import N_JOINTS
 from setup import core_sources, module_name

@@ -12,7 +12,7 @@ import time
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-import demo
+from capture import demo
 from tests.helpers.browser import ARTIFACTS, CHROMIUM_ARGS
 from tests.helpers.servers import DemoServer
 

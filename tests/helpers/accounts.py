@@ -46,7 +46,7 @@ def call(client, method, path, body=None, csrf=True):
 
 def create_users(app) -> None:
     """One user per role (``PASSWORDS``) and ``MORE_USERS``, in the app's database."""
-    from training.users import create_user
+    from accounts.users import create_user
 
     with app.app_context():
         for role, password in PASSWORDS.items():

@@ -7,7 +7,7 @@ from pathlib import Path
 def make_test_streams(count: int = 6, width: int = 1280, height: int = 720, fps: int = 30, seconds: float = 10.0,
                  gop: int = 30) -> list[Path]:
     """H.264 Annex-B test streams (one per camera, distinct pictures), made once in the cache."""
-    import demo
+    from capture import demo
 
     folder = demo.cache_dir() / "test-streams"
     folder.mkdir(parents=True, exist_ok=True)
@@ -22,7 +22,7 @@ def make_test_streams(count: int = 6, width: int = 1280, height: int = 720, fps:
 
 def make_test_video(width: int = 640, height: int = 360, fps: int = 30, seconds: float = 4.0, label: str = "file") -> Path:
     """A small H.264 MP4 test pattern (file-source camera), made once in the cache."""
-    import demo
+    from capture import demo
 
     folder = demo.cache_dir() / "test-streams"
     folder.mkdir(parents=True, exist_ok=True)

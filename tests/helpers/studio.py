@@ -97,7 +97,7 @@ def wizard_videos(cameras: int = 4, intrinsic_views: int = 8, moments: int = 10,
                   floor_s: float = 4.0, fps: int = 10, seed: int = 11) -> WizardVideos:
     """Make (once, in the cache) the videos of a synthetic studio for the calibration wizard."""
 
-    import demo
+    from capture import demo
 
     board = Checkerboard(9, 6, 115)
     truth = camera_ring(cameras, seed=seed)

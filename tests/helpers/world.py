@@ -19,14 +19,15 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
-from jobs.runner import Job, compare_take_task
+from database.base import db
+from database.models import ROLES, Take, User, WorkCard
+from jobs import Job
 from reconstruction import exports
+from takes.results import job_params
+from takes.service import register_take, set_processing
+from takes.tasks import compare_take_task
 from tests.helpers.accounts import MORE_USERS, call, create_users, csrf_token, signed_in, token
 from tests.helpers.motion import person_motion, slower
-from training.comparisons import job_params
-from training.db import db
-from training.models import ROLES, Take, User, WorkCard
-from training.takes import register_take, set_processing
 
 FPS = 30.0
 CAMERAS = ("cam1", "cam2")
@@ -43,7 +44,7 @@ def make_app(root: Path, video_file: Path, security: dict | None = None, start: 
     client would. Login throttling is relaxed unless ``security`` says otherwise: the tests log
     in many times from one address.
     """
-    from app import create_app
+    from app import create_app, prepare_app, start_app
     from settings import parse_settings
 
     settings = parse_settings({"cameras": [{"name": "cam1", "url": str(video_file)},
@@ -51,15 +52,16 @@ def make_app(root: Path, video_file: Path, security: dict | None = None, start: 
                                "data_dir": str(root / "data"),
                                "security": security if security is not None
                                else {"login_rate_limit": "10000/minute", "lockout_failures": 100}})
-    app = create_app(settings, {"TESTING": True, "PROPAGATE_EXCEPTIONS": False}, start=start)
+    app = create_app(settings, {"TESTING": True, "PROPAGATE_EXCEPTIONS": False})
+    (start_app if start else prepare_app)(app)
     app.extensions["tests.started"] = start
     return app
 
 
 def stop_app(app) -> None:
-    runtime = app.extensions["vsion.runtime"]
+    runtime = app.extensions["vsion"]
     if app.extensions.get("tests.started"):
-        runtime.shutdown()
+        runtime.stop()
     else:  # nothing was started but the job runner
         runtime.jobs.shutdown()
 
@@ -83,9 +85,9 @@ def fake_take(app, owner: str, card_id: int | None, kind: str, seconds: float = 
     ``processed/`` holds pose3d.csv, .trc and .c3d (the synthetic person), keypoints2d.npz
     (``offsets``) and report.json, and the take's processing is done.
     """
-    settings = app.config["VSION_SETTINGS"]
+    settings = app.extensions["vsion"].settings
     take_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
-    folder = app.extensions["vsion.processor"].takes_dir / take_id
+    folder = app.extensions["vsion"].processor.takes_dir / take_id
     (folder / "processed").mkdir(parents=True)
     frames = int(seconds * FPS)
     for name in CAMERAS:
@@ -127,18 +129,18 @@ def fake_take(app, owner: str, card_id: int | None, kind: str, seconds: float = 
 def run_comparison(app, attempt_id: str) -> Job:
     """What the process job does for an attempt once processed, through the runtime's job
     listener (database writes and job status events) as the runner calls it."""
-    runtime = app.extensions["vsion.runtime"]
-    takes_dir = app.extensions["vsion.processor"].takes_dir
+    runtime = app.extensions["vsion"]
+    takes_dir = app.extensions["vsion"].processor.takes_dir
     with app.app_context():
         params = {"take_dir": str(takes_dir / attempt_id), **job_params(db.session.get(Take, attempt_id), takes_dir)}
     assert params["take_kind"] == "attempt" and params["compare"]["steps"][0]["name"] == "Reach"
     job = Job(kind="process", take_id=attempt_id, params=params)
     job.status = "running"
-    runtime.job_changed(job)
+    runtime.takes.job_changed(job)
     report = json.loads((takes_dir / attempt_id / "processed" / "report.json").read_text())
     job.report = {**report, **compare_take_task(params, lambda done, total, stage: None)}
     job.status = "done"
-    runtime.job_changed(job)
+    runtime.takes.job_changed(job)
     return job
 
 
@@ -182,12 +184,12 @@ def save_calibration_set(app) -> str:
     from calibration.camera import Camera, CameraGroup
 
     K = np.array([[1000.0, 0, 640], [0, 1000.0, 360], [0, 0, 1]])
-    wizard = app.extensions["vsion.wizard"]
+    wizard = app.extensions["vsion"].wizard
     saved = store.save_set(wizard.sets_root, CameraGroup(tuple(Camera(n, (1280, 720), K) for n in ("cam1", "cam2")),
                                                          {"reprojection_rms_px": {"cam1": 0.3, "cam2": 0.4}}),
                            note="matrix")
     store.activate(wizard.sets_root, saved["id"], wizard.active_path)
-    app.extensions["vsion.runtime"].sync_calibrations()
+    app.extensions["vsion"].sync_calibrations()
     return saved["id"]
 
 
@@ -232,7 +234,7 @@ def db_state(app, skip: tuple[str, ...] = ()) -> dict[str, tuple[int, str]]:
 
 def files_state(app) -> dict[str, tuple[int, int]]:
     """Every file under the data folder but the database: (size, mtime ns)."""
-    root = Path(app.config["VSION_SETTINGS"].data_dir)
+    root = Path(app.extensions["vsion"].settings.data_dir)
     out = {}
     for dirpath, _, names in os.walk(root):
         for name in names:

@@ -20,15 +20,16 @@ SECRETS = (*PASSWORDS.values(), NEW_PASSWORD, "wrong-password-1")
 @pytest.fixture
 def make_app(tmp_path, video_file):
     """An app (cameras not started) with these ``security:`` settings and one user per role."""
-    from app import create_app
-    from training.users import create_user
+    from accounts.users import create_user
+    from app import create_app, prepare_app
 
     made = []
 
     def make(**security):
         settings = parse_settings({"cameras": [{"name": "cam1", "url": str(video_file)}],
                                    "data_dir": str(tmp_path / f"data{len(made)}"), "security": security})
-        app = create_app(settings, {"TESTING": True}, start=False)
+        app = create_app(settings, {"TESTING": True})
+        prepare_app(app)
         with app.app_context():
             for role, password in PASSWORDS.items():
                 create_user(role, password, role)
@@ -37,7 +38,7 @@ def make_app(tmp_path, video_file):
 
     yield make
     for app in made:  # its cameras never started: only the database connections to release
-        from training.db import db
+        from database.base import db
 
         with app.app_context():
             db.session.remove()
@@ -50,8 +51,8 @@ def post_login(client, username, password, **kwargs):
 
 
 def user_row(app, username):
-    from training.db import db
-    from training.models import User
+    from database.base import db
+    from database.models import User
 
     with app.app_context():
         user = db.session.execute(db.select(User).filter_by(username=username)).scalar_one()
@@ -60,7 +61,7 @@ def user_row(app, username):
 
 
 def audit_rows(app, action=None):
-    from training.audit import event_view, events
+    from accounts.audit import event_view, events
 
     with app.app_context():
         return [event_view(e) for e in events(limit=500, action=action)]
@@ -160,8 +161,8 @@ def test_lockout_after_repeated_failures_and_admin_unlock(make_app):
 
 
 def test_lock_runs_out(make_app):
-    from training.db import db
-    from training.models import User
+    from database.base import db
+    from database.models import User
 
     app = make_app(lockout_failures=2)
     client = app.test_client()
@@ -179,8 +180,8 @@ def test_lock_runs_out(make_app):
 
 
 def test_a_wrong_password_after_a_lock_ran_out_starts_a_new_count(make_app):
-    from training.db import db
-    from training.models import User
+    from database.base import db
+    from database.models import User
 
     app = make_app(lockout_failures=2)
     client = app.test_client()
@@ -364,7 +365,7 @@ def test_patch_user_refuses_bad_payloads(make_app, payload, needle):
 
 
 def test_patch_user_protects_the_administrators(make_app):
-    from training.users import UserError, get_user, update_user
+    from accounts.users import UserError, get_user, update_user
 
     app = make_app()
     admin = app.test_client()

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-import demo
 from calibration.camera import CameraGroup
 from calibration.io import load_toml, save_toml
+from capture import demo
 from tests.helpers.accounts import login
 from tests.helpers.synthetic import camera_ring
 
@@ -60,7 +60,7 @@ def test_technician_imports_and_activates_a_calibration(client, app, tmp_path):
     assert reply.status_code == 201, reply.get_json()
     meta = reply.get_json()
     assert meta["mapped"] == {"cam1": "cam1", "cam2": "cam2"} and meta["active"]
-    settings = app.config["VSION_SETTINGS"]
+    settings = app.extensions["vsion"].settings
     assert load_toml(settings.calibration_path).names == ["cam1", "cam2"]
     assert meta["id"] in [s["id"] for s in client.get("/api/calibrations").get_json()]
     for name, data, code in [("rig.exe", other, 400), ("rig.toml", b"not = [a calibration", 400),

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from database.base import db
+from database.models import AuditEvent, Take, User
 from tests.helpers.accounts import PASSWORDS, create_users, csrf_token, signed_in
 from tests.helpers.accounts import token as page_token
 from tests.helpers.world import (
@@ -27,8 +29,6 @@ from tests.helpers.world import (
     save_calibration_set,
     stop_app,
 )
-from training.db import db
-from training.models import AuditEvent, Take, User
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ UP = ["../", "..%2f", "..%2F", "%2e%2e/", "%2e%2e%2f", "..%252f", "%252e%252e%25
 
 def secrets_of(world) -> dict[str, bytes]:
     """What must never come back in an answer, and where it lives."""
-    data_dir = Path(world.app.config["VSION_SETTINGS"].data_dir)
+    data_dir = Path(world.app.extensions["vsion"].settings.data_dir)
     return {"the session key": world.app.config["SECRET_KEY"].encode(), "app.py": b"def create_app",
             "settings.py": b"class SecurityConfig", "the database": b"SQLite format 3", "/etc/passwd": b"root:x:0:0",
             "a password hash": b"$argon2", "take.json": b'"status": "complete"',
@@ -115,7 +115,7 @@ def test_path_traversal_on_every_path_argument(world):
 
 def test_camera_names_and_download_kinds_are_looked_up_never_joined(world):
     ref = world.reference
-    folder = world.app.extensions["vsion.processor"].takes_dir / ref
+    folder = world.app.extensions["vsion"].processor.takes_dir / ref
     (folder / "secret.mp4").write_bytes(b"not a camera")
     try:
         for name in ("../take", "../take.json", "..%2ftake.json", "cam1.mp4/../../take.json", "secret", "secret.mp4",
@@ -321,7 +321,7 @@ def try_login(client, username, password, token=None):
 
 
 def test_wrong_passwords_lock_the_account(strict_app):
-    security = strict_app.config["VSION_SETTINGS"].security
+    security = strict_app.extensions["vsion"].settings.security
     assert security.lockout_failures == 5 and security.login_rate_limit == "10/minute"
     attacker = from_address(strict_app, "10.0.0.1")
     token = csrf_token(attacker)
@@ -349,7 +349,7 @@ def test_wrong_passwords_lock_the_account(strict_app):
 def test_too_many_logins_from_one_address_get_429(strict_app):
     attacker = from_address(strict_app, "10.0.0.3")
     token = csrf_token(attacker)
-    allowed = int(strict_app.config["VSION_SETTINGS"].security.login_rate_limit.split("/")[0])
+    allowed = int(strict_app.extensions["vsion"].settings.security.login_rate_limit.split("/")[0])
     for n in range(allowed):  # names that exist nowhere: no account is locked by this
         assert try_login(attacker, f"nobody{n}", "wrong-password", token).status_code == 401
     for headers in ({}, {"X-Forwarded-For": "203.0.113.7"}, {"X-Real-IP": "203.0.113.8"}):
@@ -442,7 +442,7 @@ def test_socket_payloads_too_big_or_too_deep_are_refused(world):
     for payload in ({"label": "x" * 1_000_000}, {"label": "x", "extra": nested}, nested, {"work_card_id": 10**90}):
         ack = sio.emit("start recording", payload, callback=True)
         assert ack["ok"] is False and ack["code"] == "invalid", ack
-    assert not world.app.extensions["vsion.processor"].record_event.is_set()
+    assert not world.app.extensions["vsion"].processor.record_event.is_set()
     sio.disconnect()
 
 
@@ -605,13 +605,13 @@ def test_take_ids_with_nul_or_odd_bytes_never_reach_the_database(world):
 
 def test_the_session_key_file_is_private(world):
     """The session key is the keys to every session: only VSION's user reads it."""
-    path = Path(world.app.config["VSION_SETTINGS"].data_dir) / "secret_key"
+    path = Path(world.app.extensions["vsion"].settings.data_dir) / "secret_key"
     assert path.is_file() and (path.stat().st_mode & 0o077) == 0, oct(path.stat().st_mode)
 
 
 def test_responses_never_show_tracebacks_or_paths(world):
     """A refused request explains itself without server internals."""
-    data_dir = str(world.app.config["VSION_SETTINGS"].data_dir)
+    data_dir = str(world.app.extensions["vsion"].settings.data_dir)
     for reply in (admin_call(world, "POST", "/api/workcards", data=b"{", content_type="application/json"),
                   admin_call(world, "POST", "/api/calibrations/import",
                              data={"file": (io.BytesIO(b"[x]\nsize=1"), "a.toml")}),

@@ -10,15 +10,15 @@ import time
 
 import pytest
 
+from accounts import audit as audit_service
+from accounts.users import create_user
 from calibration.camera import CameraGroup
 from calibration.io import save_toml
+from database.base import db
+from database.models import AuditEvent, Comparison, Take, WorkCard
 from tests.helpers.accounts import MORE_USERS, PASSWORDS, call, login, signed_in, token
 from tests.helpers.synthetic import camera_ring
 from tests.helpers.world import STEPS, fake_take, published_card, wait_connected
-from training import audit as audit_service
-from training.db import db
-from training.models import AuditEvent, Comparison, Take, WorkCard
-from training.users import create_user
 from web.extensions import socketio
 
 
@@ -40,12 +40,12 @@ def rows(app, action: str | None = None) -> list[dict]:
 
 def secrets_in(text: str, app) -> list[str]:
     """The passwords and camera URLs found in ``text``."""
-    urls = [cam.url for cam in app.config["VSION_SETTINGS"].cameras]
+    urls = [cam.url for cam in app.extensions["vsion"].settings.cameras]
     return [s for s in (*PASSWORDS.values(), *(p for _, p in MORE_USERS.values()), *urls) if s in text]
 
 
 def take_folder(app, take_id: str):
-    return app.extensions["vsion.processor"].takes_dir / take_id
+    return app.extensions["vsion"].processor.takes_dir / take_id
 
 
 # --------------------------------------------------------------------------- recording

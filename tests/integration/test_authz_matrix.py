@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
+from database.base import db
+from database.models import ROLES, Take, User
 from tests.helpers.accounts import csrf_token, signed_in
 from tests.helpers.accounts import token as page_token
 from tests.helpers.world import (
@@ -33,8 +35,6 @@ from tests.helpers.world import (
     make_app,
     stop_app,
 )
-from training.db import db
-from training.models import ROLES, Take, User
 
 ALL = frozenset(ROLES)
 STAFF = frozenset({"admin", "expert"})            # see every take and every trainee's results
@@ -170,7 +170,7 @@ EVENTS: dict[str, Event | str] = {
 def world(tmp_path_factory, video_file):
     app = make_app(tmp_path_factory.mktemp("matrix"), video_file, start=True)  # the feeds stream frames
     try:
-        processor, deadline = app.extensions["vsion.processor"], time.monotonic() + 60
+        processor, deadline = app.extensions["vsion"].processor, time.monotonic() + 60
         while not all(c["status"] == "connected" for c in processor.health()):
             assert time.monotonic() < deadline, f"the file cameras did not connect: {processor.health()}"
             time.sleep(0.1)
@@ -455,7 +455,7 @@ def test_socket_connect_needs_login(world):
 
 def test_events_of_an_account_disabled_meanwhile_are_refused(world):
     """A connection outlives nothing: once the account is disabled, its events answer ``unauthorized``."""
-    from training.users import create_user
+    from accounts.users import create_user
     from web.extensions import socketio
 
     with world.app.app_context():
@@ -481,7 +481,7 @@ def test_event_against_every_role(world, sockets, name):
     if name not in registered_events():
         pytest.fail(f"'{name}' is in EVENTS but not registered")
     event = EVENTS[name]
-    processor, wizard = world.app.extensions["vsion.processor"], world.app.extensions["vsion.wizard"]
+    processor, wizard = world.app.extensions["vsion"].processor, world.app.extensions["vsion"].wizard
     before = db_state(world.app, skip=("audit_events",))
     problems = []
     for role in ROLES:

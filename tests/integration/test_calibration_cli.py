@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-import demo
 from calibration.io import load_toml
+from capture import demo
 from tests.helpers.paths import ROOT
 
 INTRINSIC_IMAGES = [f"calibration/intrinsics/int_cam{c:02d}_img/cam{c:02d}_{k:02d}_int.jpg"

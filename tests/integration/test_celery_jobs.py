@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import redis
 
-import demo
 from calibration.io import load_calibration, save_toml
+from capture import demo
+from jobs import Job
 from jobs.celery_runner import BACKEND_ENV, BROKER_ENV, QUEUE, VISIBILITY_ENV, CeleryJobRunner, make_celery
-from jobs.runner import Job
 from tests.helpers.paths import ROOT
 from tests.helpers.servers import free_port, wait_until
 

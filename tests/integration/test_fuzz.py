@@ -24,10 +24,10 @@ import tomli_w
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from accounts.users import create_user
+from database.models import ROLES
 from tests.helpers.accounts import csrf_token
 from tests.helpers.world import PROBE_BODY, build_world, db_state, fake_take, files_state, make_app, stop_app
-from training.models import ROLES
-from training.users import create_user
 
 BODY_EXAMPLES = 150
 RAW_EXAMPLES = 60
@@ -182,8 +182,8 @@ def build(world, rule, **override) -> str:
 
 
 def fuzz_target_id(world) -> int:
-    from training.db import db
-    from training.models import User
+    from database.base import db
+    from database.models import User
 
     with world.app.app_context():
         return db.session.scalars(db.select(User.id).filter_by(username="fuzz-target")).one()
@@ -449,7 +449,7 @@ def test_every_event_is_fuzzed(world):
 
 @pytest.mark.parametrize("name", socket_events())
 def test_socket_payloads(world, admin_socket, name):
-    processor, wizard = world.app.extensions["vsion.processor"], world.app.extensions["vsion.wizard"]
+    processor, wizard = world.app.extensions["vsion"].processor, world.app.extensions["vsion"].wizard
     values = json_values()
     args = st.one_of(objects().map(lambda o: [o]), st.lists(values, max_size=3), st.just([]))
 

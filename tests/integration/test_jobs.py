@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from jobs.runner import TASKS, Job, LocalJobRunner, process_take_task
+from jobs import Job, LocalJobRunner
+from takes.tasks import TASKS, process_take_task
 
 WAIT_S = 10.0
 REPORT = {"median_reprojection_px": 3.2, "reconstructed_pct": 97.5, "mean_segment_cv_pct": 4.1, "frames": 90,
@@ -244,7 +245,7 @@ def test_default_tasks_are_the_process_task():
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory):
     """Two small camera videos (320x240, 0.5 s), made once for this module."""
-    import demo
+    from capture import demo
 
     folder = tmp_path_factory.mktemp("videos")
     return [demo.write_test_pattern(folder / f"{name}.mp4", "x", width=320, height=240, seconds=0.5)
@@ -268,7 +269,7 @@ def test_process_without_calibration_asks_to_calibrate(take_dir):
 
 
 def test_process_job_without_calibration_fails_with_the_advice(take_dir, recorder):
-    runner = LocalJobRunner(recorder)  # the real tasks
+    runner = LocalJobRunner(recorder, TASKS)  # the real tasks
     try:
         job = runner.submit("process", take_dir.name, {"take_dir": str(take_dir)})
         final = recorder.wait_finished(job.id)
@@ -301,15 +302,15 @@ def test_a_killed_pose_worker_fails_the_job_with_its_error(tmp_path, recorder):
 
     import psutil
 
-    import demo
     from calibration.io import load_qca, save_toml
+    from capture import demo
 
     take = tmp_path / "20240101-120000-dead"
     take.mkdir()
     for i in range(1, 5):
         (take / f"cam0{i}.mp4").symlink_to(demo.pose2sim_file(f"videos/cam0{i}.mp4"))
     save_toml(load_qca(demo.pose2sim_file("calibration/Calib.qca.txt")), take / "calibration.toml")
-    runner = LocalJobRunner(recorder)
+    runner = LocalJobRunner(recorder, TASKS)
     try:
         job = runner.submit("process", take.name, {"take_dir": str(take), "workers": 2})
         me = psutil.Process()

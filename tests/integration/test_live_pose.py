@@ -22,13 +22,13 @@ def _pose_errors(sio) -> list[dict]:
 def test_live_pose_refused_without_login(app, client):
     sio = socketio.test_client(app, flask_test_client=client)
     assert not sio.is_connected()
-    assert not app.extensions["vsion.runtime"].live_pose.wanted
+    assert not app.extensions["vsion"].live_pose.wanted
 
 
 @pytest.mark.parametrize("payload", [{"enabled": "yes"}, {}, {"enabled": True, "x": 1}, ["enabled", True], "on",
                                      {"enabled": 1}], ids=["string", "empty", "extra", "list", "text", "number"])
 def test_bad_payloads_change_nothing(app, client, payload):
-    live_pose = app.extensions["vsion.runtime"].live_pose
+    live_pose = app.extensions["vsion"].live_pose
     login(client, "trainee")
     sio = socketio.test_client(app, flask_test_client=client)
     sio.get_received()
@@ -52,13 +52,13 @@ def test_extra_arguments_are_refused(app, client):
     sio = socketio.test_client(app, flask_test_client=client)
     ack = sio.emit("live pose", {"enabled": True}, 1, callback=True)
     assert ack["ok"] is False and ack["code"] == "invalid"
-    assert not app.extensions["vsion.runtime"].live_pose.wanted
+    assert not app.extensions["vsion"].live_pose.wanted
     sio.disconnect()
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_role_may_toggle_live_pose(app, client, role):
-    live_pose = app.extensions["vsion.runtime"].live_pose
+    live_pose = app.extensions["vsion"].live_pose
     login(client, role)
     sio = socketio.test_client(app, flask_test_client=client)
     on = sio.emit("live pose", {"enabled": True}, callback=True)
@@ -73,7 +73,7 @@ def test_every_role_may_toggle_live_pose(app, client, role):
 
 
 def test_disconnect_forgets_the_client(app, client):
-    live_pose = app.extensions["vsion.runtime"].live_pose
+    live_pose = app.extensions["vsion"].live_pose
     login(client, "expert")
     sio = socketio.test_client(app, flask_test_client=client)
     assert sio.emit("live pose", {"enabled": True}, callback=True)["ok"]

@@ -8,7 +8,7 @@ import av
 import pytest
 import requests
 
-from CameraHandler import CONNECTED, FAILED, RECONNECTING
+from capture.camera import CONNECTED, FAILED, RECONNECTING
 from settings import parse_settings
 from tests.helpers.servers import RtspServer, VsionServer, wait_until
 from VideoProcessor import VideoProcessor

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-import demo
+from capture import demo
 from reconstruction import exports
 from tests.helpers.paths import ROOT
 

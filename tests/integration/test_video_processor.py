@@ -10,10 +10,10 @@ import av
 import numpy as np
 import pytest
 
-from CameraHandler import CONNECTED, FAILED, CameraHandler, Frame
+from capture.camera import CONNECTED, FAILED, CameraHandler, Frame
 from settings import CameraTuning, RecordingConfig, parse_settings
 from tests.helpers.servers import free_port, wait_until
-from VideoProcessor import CameraWriter, RecordingError, VideoProcessor
+from VideoProcessor import CameraWriter, RecordingError, TakeMeta, VideoProcessor
 
 
 def make_processor(tmp_path, urls, **extra):
@@ -83,7 +83,7 @@ def test_file_source_loops_at_native_rate(tmp_path, video_file):
 
 
 def test_unreachable_camera_backs_off_and_reports_failed(tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="CameraHandler")
+    caplog.set_level(logging.WARNING, logger="capture.camera")
     url = f"rtsp://viewer:s3cret@127.0.0.1:{free_port()}/cam"
     cfg = parse_settings({"cameras": [{"name": "gone", "url": url}]}).cameras[0]
     tuning = CameraTuning(backoff_initial_s=0.05, backoff_max_s=0.2, failed_after=3)
@@ -160,7 +160,7 @@ def test_recording_remux_and_encode(tmp_path, video_file, mpeg4_file):
     vp = make_processor(tmp_path, [video_file, mpeg4_file]).start()
     try:
         assert wait_until(lambda: connected(vp))
-        state = vp.start_recording({"label": "t"})
+        state = vp.start_recording(TakeMeta(label="t"))
         with pytest.raises(RecordingError, match="already recording"):
             vp.start_recording()
         time.sleep(2.0)

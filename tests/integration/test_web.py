@@ -59,8 +59,8 @@ def test_disabled_account_loses_its_session(client, app):
     login(client, "trainee")
     assert client.get("/api/cameras").status_code == 200
     with app.app_context():
-        from training.db import db
-        from training.models import User
+        from database.base import db
+        from database.models import User
 
         db.session.execute(db.update(User).where(User.username == "trainee").values(active=False))
         db.session.commit()
@@ -101,7 +101,7 @@ def test_video_feed(client, app):
         assert part.startswith(b"--frame\r\nContent-Type: image/jpeg\r\n")
         jpeg = part.split(b"\r\n\r\n", 1)[1]
         assert jpeg[:2] == b"\xff\xd8" and jpeg.rstrip(b"\r\n")[-2:] == b"\xff\xd9"
-    assert app.extensions["vsion.processor"].previews[0].viewers == 0
+    assert app.extensions["vsion"].processor.previews[0].viewers == 0
 
 
 def test_socket_refused_without_login(app, client):
@@ -154,8 +154,8 @@ def test_bad_start_payloads_change_nothing(app, client, payload, needle):
     ack = sio.emit("start recording", payload, callback=True)
     assert not ack["ok"] and ack["code"] == "invalid" and needle in ack["message"]
     assert _errors(sio)[-1]["message"] == ack["message"]
-    assert not app.extensions["vsion.processor"].record_event.is_set()
-    assert not list((app.extensions["vsion.processor"].takes_dir).glob("*"))
+    assert not app.extensions["vsion"].processor.record_event.is_set()
+    assert not list((app.extensions["vsion"].processor.takes_dir).glob("*"))
     extra = sio.emit("start recording", {}, 1, callback=True)
     assert not extra["ok"] and extra["code"] == "invalid"
     bad_stop = sio.emit("stop recording", {"take_id": "../../etc"}, callback=True)
@@ -171,7 +171,7 @@ def test_users_create_cli(runner, app, tmp_path):
     from settings import dump_settings
 
     cfg = tmp_path / "config.yaml"
-    dump_settings(app.config["VSION_SETTINGS"], cfg)
+    dump_settings(app.extensions["vsion"].settings, cfg)
     cli = CliRunner()
     ok = cli.invoke(app_module.cli, ["users", "create", "marie", "--role", "trainee", "--config", str(cfg)],
                     input="a-long-password\n")
@@ -186,7 +186,7 @@ def test_users_create_cli(runner, app, tmp_path):
                       input="a-long-password\n")
     assert role.exit_code != 0 and "boss" in role.output
     with app.app_context():
-        from training.users import authenticate
+        from accounts.users import authenticate
 
         assert authenticate("marie", "a-long-password").role == "trainee"
         assert authenticate("marie", "wrong-password") is None

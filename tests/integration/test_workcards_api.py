@@ -11,6 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from accounts.users import create_user
+from database.base import db
+from database.models import Take, User
+from takes.service import set_processing
 from tests.helpers.accounts import MORE_USERS, call, csrf_token, signed_in
 from tests.helpers.world import (
     CAMERAS,
@@ -21,10 +25,6 @@ from tests.helpers.world import (
     run_comparison,
     wait_connected,
 )
-from training.db import db
-from training.models import Take, User
-from training.takes import set_processing
-from training.users import create_user
 from web.extensions import socketio
 
 
@@ -211,7 +211,7 @@ def test_attempts_are_scored_and_private_to_their_trainee(app, users):
 def test_files_are_served_by_take_id_and_camera_name_only(app, users):
     expert, trainee = signed_in(app, "expert"), signed_in(app, "trainee")
     card_id, reference = published_card(app, expert)
-    size = (app.extensions["vsion.processor"].takes_dir / reference / "cam1.mp4").stat().st_size
+    size = (app.extensions["vsion"].processor.takes_dir / reference / "cam1.mp4").stat().st_size
 
     whole = trainee.get(f"/api/takes/{reference}/video/cam1")
     assert whole.status_code == 200 and whole.mimetype == "video/mp4" and whole.headers["Accept-Ranges"] == "bytes"
@@ -230,7 +230,7 @@ def test_files_are_served_by_take_id_and_camera_name_only(app, users):
     assert sorted(names) == sorted(f"{reference}/{n}" for c in CAMERAS for n in (f"{c}.mp4", f"{c}.timestamps.csv"))
     assert zipfile.ZipFile(io.BytesIO(videos.data)).read(f"{reference}/cam1.mp4") == whole.data
 
-    takes_dir = app.extensions["vsion.processor"].takes_dir
+    takes_dir = app.extensions["vsion"].processor.takes_dir
     (takes_dir / reference / "secret.mp4").write_bytes(b"not a camera")
     for path in (f"/api/takes/{reference}/video/../../etc/passwd", f"/api/takes/{reference}/video/..%2F..%2Fetc%2Fpasswd",
                  f"/api/takes/{reference}/video/..", f"/api/takes/{reference}/video/secret",
@@ -261,7 +261,7 @@ def test_recording_for_a_work_card(app, users):
     wait_connected(expert)
     draft = call(expert, "POST", "/api/workcards", {"title": "Draft card"}).get_json()["id"]
     card_id, _ = published_card(app, expert)
-    processor = app.extensions["vsion.processor"]
+    processor = app.extensions["vsion"].processor
 
     sio = socketio.test_client(app, flask_test_client=trainee)
     for payload, needle in [({}, "trainees record attempts"), ({"label": "free"}, "trainees record attempts"),
@@ -337,10 +337,10 @@ def test_pages_render_for_visible_cards_and_takes(app, users):
 def test_activating_a_calibration_set_is_mirrored_in_the_database(app, users):
     from calibration import store
     from calibration.camera import Camera, CameraGroup
-    from training.takes import active_calibration_set
+    from takes.calibrations import active_calibration_set
 
     K = np.array([[1000.0, 0, 640], [0, 1000.0, 360], [0, 0, 1]])
-    root = app.extensions["vsion.wizard"].sets_root
+    root = app.extensions["vsion"].wizard.sets_root
     saved = store.save_set(root, CameraGroup(tuple(Camera(n, (1280, 720), K) for n in CAMERAS),
                                              {"reprojection_rms_px": {"cam1": 0.3, "cam2": 0.4}}), note="bench")
     technician = signed_in(app, "technician")
@@ -358,8 +358,8 @@ def test_processing_interrupted_by_a_stop_is_queued_again_at_start(app, users):
     finished = fake_take(app, "trainee", None, "free", seconds=1)
     with app.app_context():
         set_processing(running, "running")
-        set_processing(cancelled, "failed", "cancelled: the server stopped")
-    runtime = app.extensions["vsion.runtime"]
-    runtime.resume_processing()
+        set_processing(cancelled, "cancelled", "the server stopped")
+    runtime = app.extensions["vsion"]
+    runtime.takes.resume()
     queued = {job.take_id for job in runtime.jobs.jobs()}
     assert {running, cancelled} <= queued and finished not in queued

@@ -227,7 +227,7 @@ def test_missing_file_and_unknown_format(tmp_path):
 @pytest.fixture(scope="module")
 def demo_qca():
     """The real Qualisys export shipped with the Pose2Sim demo (wheel downloaded once into the cache)."""
-    import demo
+    from capture import demo
     try:
         return demo.pose2sim_file("calibration/Calib.qca.txt")
     except RuntimeError as exc:  # offline and not cached
@@ -304,7 +304,7 @@ def test_qca_import_of_pose2sim_demo(demo_qca, tmp_path):
 def test_qca_distortion_is_unscaled_on_demo_checkerboard(demo_qca):
     """Evidence for the distortion unit: the demo's own checkerboard images (cam02, 4x7 corners,
     60 mm) reproject better with the QCA coefficients as stored than divided by 64 (Pose2Sim's reading)."""
-    import demo
+    from capture import demo
     cam = load_qca(demo_qca)["cam02"]
     board = np.zeros((28, 3))
     board[:, :2] = np.mgrid[0:4, 0:7].T.reshape(-1, 2) * 0.06

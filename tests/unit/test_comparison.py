@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from reconstruction.exports import write_pose3d_csv
+from scoring.motion import ComparisonError, Step, compare, compare_folders, dtw, joint_angles
 from tests.helpers.motion import person_motion, slower
 from tests.helpers.paths import ROOT
-from training.comparison import ComparisonError, Step, compare, compare_folders, dtw, joint_angles
 
 FPS = 30.0
 

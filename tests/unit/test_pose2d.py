@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-import demo
+from capture import demo
 from reconstruction.landmarks import INDEX, N_JOINTS
 from reconstruction.pose2d import (
     STAGE,

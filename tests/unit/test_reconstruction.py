@@ -184,7 +184,7 @@ def test_triangulate_file_refuses_wrong_shapes(tmp_path, scene):
 
 
 def _video(path, fps=30, seconds=1.0, size=(320, 240)):
-    import demo
+    from capture import demo
 
     return demo.write_test_pattern(path, "x", width=size[0], height=size[1], fps=fps, seconds=seconds)
 

@@ -280,19 +280,23 @@ def _hierarchy_lines(motion: BvhMotion) -> list[str]:
     return lines
 
 
+def bvh_text(points: object, fps: float) -> str:
+    """The BVH file's content for ``points`` (F, 33, 3) m at ``fps`` (see the module docstring)."""
+    motion = skeleton_motion(points, fps)
+    table = np.concatenate([motion.root] + [motion.euler[name] for name in JOINT_NAMES], axis=1) + 0.0
+    lines = _hierarchy_lines(motion)
+    lines += ["MOTION", f"Frames: {len(table)}", f"Frame Time: {1.0 / motion.fps:.8f}"]
+    lines += [" ".join(f"{round(v, 4) + 0.0:.4f}" for v in row) for row in table.tolist()]
+    return "\n".join(lines) + "\n"
+
+
 def write_bvh(path: str | os.PathLike, points: object, fps: float) -> None:
     """Write ``points`` (F, 33, 3) m as a BVH file (see the module docstring). Atomic; raises
     :class:`reconstruction.exports.ExportError` naming the file."""
     path = Path(path)
-    motion = skeleton_motion(points, fps)
-    n_frames = len(motion.root)
-    columns = [motion.root] + [motion.euler[name] for name in JOINT_NAMES]
-    table = np.concatenate(columns, axis=1)
+    text = bvh_text(points, fps)
     try:
-        with atomic_write(path) as fh:
-            fh.write("\n".join(_hierarchy_lines(motion)) + "\n")
-            fh.write(f"MOTION\nFrames: {n_frames}\nFrame Time: {1.0 / motion.fps:.8f}\n")
-            for row in table:
-                fh.write(" ".join(f"{v:.4f}" for v in row) + "\n")
+        with atomic_write(path, mode=0o644) as fh:
+            fh.write(text)
     except OSError as exc:
         raise ExportError(f"{path}: cannot write ({exc.strerror or exc})") from None

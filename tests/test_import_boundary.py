@@ -10,7 +10,7 @@ BLOCKED = ["flask", "flask_socketio", "flask_sqlalchemy", "sqlalchemy", "setting
            "web", "training", "app"]
 
 
-@pytest.mark.parametrize("package", ["calibration", "reconstruction"])
+@pytest.mark.parametrize("package", ["calibration", "reconstruction", "scoring"])
 def test_pure_package_imports_without_the_app(package):
     code = f"""
 import importlib, pkgutil, sys

@@ -137,6 +137,18 @@ def score_frames(points: object, fps: float, steps: Sequence[ErgoStep] = (), inp
     return arr, times, angles, rula_scores(angles, per_frame), reba_scores(angles, per_frame)
 
 
+def live_scores(frame: object, inputs: StepInputs | dict | None = None) -> dict:
+    """RULA and REBA of one skeleton (33, 3) m, for a live view: ``rula_score``,
+    ``rula_action_level``, ``reba_score``, ``reba_risk_level`` (None where unknown) and
+    ``angles`` {name: deg or None}. About 1 ms; thread-safe."""
+    angles = compute_angles(np.asarray(frame, dtype=float)[None])
+    inputs = parse_inputs(inputs)
+    rula, reba = rula_scores(angles, inputs).frame(0), reba_scores(angles, inputs).frame(0)
+    return {"rula_score": rula["rula_score"], "rula_action_level": rula["rula_action_level"],
+            "reba_score": reba["reba_score"], "reba_risk_level": reba["reba_risk_level"],
+            "angles": {name: value for name, value in angles.frame(0).items() if name in ANGLE_NAMES}}
+
+
 def ergonomics_report(points: object, fps: float, steps: Sequence[ErgoStep | dict] | None = None,
                       inputs: StepInputs | dict | None = None) -> dict:
     """The ergonomic report of a take (JSON-ready dict).

@@ -5,7 +5,7 @@ Group A: neck 1-3, trunk 1-5, legs 1-4 -> Table A; + load/force (0-3) = score A.
 arm): upper arm 1-6, lower arm 1-2, wrist 1-3 -> Table B; + coupling (0-3) = score B. Table C
 (A and B capped at 12) + activity (0-3) = the REBA score 1-15 and its risk level: 0 negligible
 (1), 1 low (2-3), 2 medium (4-7), 3 high (8-10), 4 very high (11-15). Both arms are scored; the
-final score is the worse arm's. Pure numpy; thread-safe.
+final score is the worse arm's (the one seen, when the other is hidden). Pure numpy; thread-safe.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ trunk 1-6, legs 1-2 -> Table B; + muscle use + force/load = the neck, trunk and 
 (score D). Table C (C capped at 8, D at 7) gives the grand score 1-7 and the action level:
 1 (1-2, acceptable), 2 (3-4, investigate further), 3 (5-6, investigate and change soon),
 4 (7, investigate and change immediately). Both arms are scored; the grand score is the worse
-arm's. Angles come from :mod:`scoring.angles`, the rest from :class:`scoring.inputs.StepInputs`,
+arm's (the one seen, when the other is hidden). Angles come from :mod:`scoring.angles`, the rest from :class:`scoring.inputs.StepInputs`,
 the words the worksheet leaves to the eye from :class:`scoring.worksheet.Thresholds`.
 Pure numpy; thread-safe.
 """

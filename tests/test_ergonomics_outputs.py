@@ -15,7 +15,7 @@ from reconstruction.bvh import ANCHORS, BY_NAME, JOINT_NAMES, from_bvh_axes, wri
 from reconstruction.exports import read_pose3d_csv, write_pose3d_csv
 from reconstruction.landmarks import INDEX, JOINTS
 from scoring.angles import ANGLE_NAMES, compute_angles
-from scoring.ergonomics import coach, ergonomics_report, steps_on_attempt
+from scoring.ergonomics import coach, ergonomics_report, live_scores, steps_on_attempt
 from scoring.exports import FRAME_COLUMNS, MOT_HEADER_LINES, analyse_folder, ergonomics_csv_text, mot_text
 from scoring.inputs import ErgonomicsError, parse_steps
 from scoring.reba import reba_scores
@@ -164,6 +164,17 @@ def test_coach_message_wording():
     assert msg["text"]["fr"] == "Étape 2 : dos penché de plus de 60° pendant 3,1 s (référence : 0,4 s)"
     assert msg["key"] == "exposure_longer" and msg["params"]["what"] == "back_bent_60"
     assert coach(report(0.8), report(0.4)) == []  # less than 0.5 s more: not worth a remark
+
+
+def test_live_scores_of_one_skeleton():
+    frame = person_motion(30, FPS, seed=1, task="lift")[15]
+    live = live_scores(frame, {"load_kg": 12})
+    assert 1 <= live["rula_score"] <= 7 and 1 <= live["reba_score"] <= 15
+    assert live["rula_action_level"] in (1, 2, 3, 4) and live["reba_risk_level"] in (0, 1, 2, 3, 4)
+    assert set(live["angles"]) == set(ANGLE_NAMES)
+    json.dumps(live, allow_nan=False)
+    frame[INDEX["left_hip"]] = np.nan
+    assert live_scores(frame)["rula_score"] is None  # no trunk, no grand score
 
 
 def test_steps_move_onto_the_attempt_timeline():

@@ -1,7 +1,7 @@
 """VSION's command line (``python app.py --help``; see ``../shared/CONTRACT.md``).
 
 One module per family of commands: ``server`` (serve, demo), ``accounts`` (users, cameras),
-``calibrate``, ``processing`` (process, triangulate, compare). Long work reports progress with
+``calibrate``, ``processing`` (process, triangulate, compare, ergonomics). Long work reports progress with
 a tqdm bar (``progress``). Every command prints one clear line and exits non-zero on bad input.
 """
 from __future__ import annotations
@@ -27,7 +27,8 @@ def cli(ctx, verbose):
 
 
 for command in (server.serve_cmd, server.demo_cmd, accounts.users_group, accounts.cameras_group,
-                calibrate.calibrate_group, processing.process_cmd, processing.triangulate_cmd, processing.compare_cmd):
+                calibrate.calibrate_group, processing.process_cmd, processing.triangulate_cmd, processing.compare_cmd,
+                processing.ergonomics_cmd):
     cli.add_command(command)
 
 

@@ -7,8 +7,12 @@ import click
 
 from calibration.io import CalibrationFileError, load_calibration
 from cli.common import Progress, options
+from common.files import write_json as write_plain_json
 from reconstruction.exports import ExportError, write_json
 from reconstruction.pipeline import Options, ProcessError, process_take, triangulate_file
+from scoring.exports import analyse_folder
+from scoring.inputs import ErgonomicsError
+from scoring.inputs import load_steps as load_ergonomic_steps
 from scoring.motion import ComparisonError, compare_folders, load_steps
 
 process_options = options(
@@ -86,3 +90,29 @@ def compare_cmd(attempt_dir, reference_dir, out, steps_file):
     worst = ", ".join(f"{m['joint']} at {m['reference_s']:.1f} s" for m in result["worst"])
     click.echo(f"score {result['score']:.1f} / 100 (mean angle difference {result['difference_deg']:.1f} deg, "
                f"speed x{result['speed_ratio']}); worst: {worst or '-'}; saved {out}")
+
+
+@click.command("ergonomics")
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Report JSON file.")
+@click.option("--steps", "steps_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Steps JSON: name, start_s, end_s and optional inputs [default: steps.json in OUT_DIR, if any].")
+def ergonomics_cmd(out_dir, out, steps_file):
+    """Joint angles, RULA, REBA and NIOSH of a processed take (OUT_DIR holds pose3d.csv).
+
+    Writes the report to --out, and angles.mot, ergonomics.csv, ergonomics_steps.csv (with steps)
+    and pose3d.bvh into OUT_DIR."""
+    steps_file = steps_file or (out_dir / "steps.json" if (out_dir / "steps.json").is_file() else None)
+    if not out.parent.is_dir():
+        raise click.ClickException(f"{out.parent}: no such folder")
+    try:
+        report = analyse_folder(out_dir, load_ergonomic_steps(steps_file) if steps_file else None)
+        write_plain_json(out, report)
+    except (ErgonomicsError, OSError) as exc:
+        raise click.ClickException(" ".join(str(exc).split())) from None
+    whole = report["whole"]
+    click.echo(f"{report['frames']} frames: worst RULA {whole['rula']['max']} (action level "
+               f"{whole['rula']['action_level']}), worst REBA {whole['reba']['max']}, {whole['high_risk_s']:.1f} s "
+               f"at high risk; {len(report['niosh'])} lift(s); saved {out} and {', '.join(report['outputs'])}")
+    for warning in report["warnings"]:
+        click.echo(warning["text"]["en"])

@@ -51,10 +51,12 @@ def person_motion(frames: int = 600, fps: float = 30.0, seed: int = 0, task: str
         fwd = np.stack([np.cos(yaw), np.sin(yaw), np.zeros_like(t)], 1)
         left = np.cross(up, fwd)
         root = np.tile([0.2, -0.1, 0.95], (frames, 1)) - np.outer(0.3 * depth, [0, 0, 1])
-        lean = 0.1 + 0.7 * depth
+        # _rot(left, -lean, up) tilts the trunk backwards (the walk's gentle lean); bending down
+        # to the floor tilts it forwards.
+        lean = -(0.1 + 0.7 * depth)
     elif task != "walk":
         raise ValueError(f"unknown task {task!r}")
-    trunk = _rot(left, -lean, up)  # lean forward
+    trunk = _rot(left, -lean, up)  # positive lean: backwards
     P = np.zeros((frames, N_JOINTS, 3))
     J = INDEX
     hips_c = root

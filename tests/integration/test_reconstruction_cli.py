@@ -79,6 +79,28 @@ def test_triangulate_reproduces_process_from_its_keypoints(processed, pose2sim, 
     assert done.returncode == 0 and json.loads((tmp_path / "raw" / "report.json").read_text())["filter"]["cutoff_hz"] is None
 
 
+@pytest.mark.slow
+def test_ergonomics_of_the_pose2sim_demo(processed, tmp_path):
+    # The demo person steps sideways with the arms held out: the curves must stay in a human range.
+    out, _ = processed
+    (tmp_path / "pose3d.csv").write_bytes((out / "pose3d.csv").read_bytes())
+    done = run("ergonomics", tmp_path, "--out", tmp_path / "ergonomics.json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "ergonomics.json").read_text())
+    ranges = {"trunk_flexion": (-30, 45), "trunk_side_bend": (-50, 50), "neck_flexion": (-30, 45),
+              "left_upper_arm_elevation": (0, 120), "right_upper_arm_elevation": (0, 120),
+              "left_elbow_flexion": (0, 150), "right_elbow_flexion": (0, 150),
+              "left_knee_flexion": (0, 100), "right_knee_flexion": (0, 100)}
+    for name, (low, high) in ranges.items():
+        values = np.array([np.nan if v is None else v for v in report["series"]["angles"][name]], dtype=float)
+        assert np.isfinite(values).mean() > 0.95, name
+        assert low <= np.nanmin(values) and np.nanmax(values) <= high, (name, np.nanmin(values), np.nanmax(values))
+    assert set(report["series"]["rula_score"]) <= set(range(1, 8)) and set(report["series"]["reba_score"]) <= set(
+        range(1, 16))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["angles.mot", "ergonomics.csv", "ergonomics.json",
+                                                          "pose3d.bvh", "pose3d.csv"]
+
+
 def test_cli_errors_are_one_line_and_write_nothing(tmp_path):
     from calibration.camera import CameraGroup
     from calibration.io import save_toml

@@ -82,6 +82,13 @@ Finite = Annotated[float, Field(allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0, le=MAX_INT)]
 PerCameraFloat = Annotated[dict[Name, Finite], Field(max_length=MAX_CAMERAS)]
 PerCameraCount = Annotated[dict[Name, Count], Field(max_length=MAX_CAMERAS)]
+# Every annotation below is one of these names: the compiled build (Cython) keeps annotations as
+# text, which pydantic evaluates in this module, and cannot render an expression such as f"...".
+Size = Annotated[list[Count], Field(min_length=2, max_length=2)]
+Labels = Annotated[list[Text], Field(max_length=10_000)]
+Distortions = Annotated[list[Finite], Field(max_length=14)]
+CameraNames = Annotated[list[Name], Field(max_length=MAX_CAMERAS)]
+SetId = Annotated[str, StringConstraints(pattern="^" + SET_ID.pattern + "$")]
 
 
 class _Typed(BaseModel):
@@ -94,18 +101,21 @@ class IntrinsicsSummary(_Typed):
 
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
     camera: Name | None = None
-    size: Annotated[list[Count], Field(min_length=2, max_length=2)] | None = None
+    size: Size | None = None
     rms_px: Finite | None = None
     views: Count | None = None
     found: Count | None = None
     used: Count | None = None
-    rejected: Annotated[list[Text], Field(max_length=10_000)] | None = None
+    rejected: Labels | None = None
     coverage: Finite | None = None
     fx: Finite | None = None
     fy: Finite | None = None
     cx: Finite | None = None
     cy: Finite | None = None
-    distortions: Annotated[list[Finite], Field(max_length=14)] | None = None
+    distortions: Distortions | None = None
+
+
+PerCameraIntrinsics = Annotated[dict[Name, IntrinsicsSummary], Field(max_length=MAX_CAMERAS)]
 
 
 class CalibrationMetadata(_Typed):
@@ -122,7 +132,7 @@ class CalibrationMetadata(_Typed):
     views: PerCameraCount | None = None
     moments: Count | None = None
     outliers_removed: Count | None = None
-    intrinsics: Annotated[dict[Name, IntrinsicsSummary], Field(max_length=MAX_CAMERAS)] | None = None
+    intrinsics: PerCameraIntrinsics | None = None
     qualisys_avg_residual_mm: PerCameraFloat | None = None
     error: Finite | None = None  # anipose, Pose2Sim and FreeMoCap: the calibration's mean error (px)
     adjusted: bool | None = None  # anipose: bundle-adjusted or not
@@ -133,10 +143,10 @@ class SetRecord(_Typed):
     (ISO 8601), the user's note, camera names in order, per-camera reprojection RMS (px), and
     where it came from (imported file name, wizard session, creator's user name)."""
 
-    id: Annotated[str, StringConstraints(pattern=f"^{SET_ID.pattern}$")]
+    id: SetId
     created_at: Text = ""
     note: Text = ""
-    cameras: Annotated[list[Name], Field(max_length=MAX_CAMERAS)] = []
+    cameras: CameraNames = []
     rms_px: PerCameraFloat = {}
     imported_from: FileName | None = None
     session: Text | None = None

@@ -64,7 +64,7 @@ def _show(value, limit: int = 60) -> str:
     if isinstance(value, list):
         if len(value) <= 6 and not any(isinstance(v, dict | list) for v in value):
             text = "[" + ", ".join(_show(v, 20) for v in value) + "]"
-            return text if len(text) <= limit else f"a list of {len(value)} values"
+            return text if len(text) <= limit else f"a list of {len(value)} item(s)"
         shape = "/".join(sorted({str(len(v)) for v in value if isinstance(v, list)}))
         return f"a list of {len(value)} item(s)" + (f" (rows of {shape})" if shape else "")
     text = repr(value)  # repr escapes control characters: the message stays on one line

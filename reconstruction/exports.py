@@ -382,8 +382,9 @@ def read_pose3d_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read a CSV written by :func:`write_pose3d_csv`: (points (F, 33, 3) float64 m NaN missing, times (F,) s).
 
     The header must be exactly the contract's; frames must be integers that increase; numbers
-    finite. Read line by line (blank lines skipped). Raises :class:`ExportError` naming the file
-    and the first bad column or line, never csv.Error.
+    finite; a joint with an empty cell is missing whole (NaN). Read line by line (blank lines
+    skipped). Raises :class:`ExportError` naming the file and the first bad column or line,
+    never csv.Error.
     """
     path = Path(path)
     points, times, last_frame = [], [], None
@@ -408,7 +409,9 @@ def read_pose3d_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
             raise ExportError(f"{path}: line {reader.line_num}: {_one_line(exc)}") from None
     if not points:
         raise ExportError(f"{path}: no frames after the header")
-    return np.asarray(points, dtype=np.float64).reshape(-1, N_JOINTS, 3), np.asarray(times, dtype=np.float64)
+    arr = np.asarray(points, dtype=np.float64).reshape(-1, N_JOINTS, 3)
+    arr[np.isnan(arr).any(axis=2)] = np.nan  # a joint with an empty cell is missing whole
+    return arr, np.asarray(times, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- 3D pose, OpenSim TRC

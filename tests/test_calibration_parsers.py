@@ -722,3 +722,39 @@ def test_no_reader_leaves_a_file_open(tmp_path):
             read_pose3d_csv(path)
     after = len(os.listdir("/proc/self/fd")) if Path("/proc/self/fd").is_dir() else 0
     assert after <= before + 2
+
+
+# --------------------------------------------------------------------------- through the web app
+
+
+def test_the_probe_through_the_import_route(client, app):
+    """The probe's requests, replayed: every refusal is a 400 with a message, never a 500, and a
+    set stored by an older version with odd metadata can be shown (GET answered 500 for good)."""
+    from tests.conftest import login
+
+    login(client, "technician")
+    page = client.get("/calibration").get_data(as_text=True)
+    token = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+
+    def upload(text: str, name: str = "rig.toml", **form):
+        return client.post("/api/calibrations/import", headers={"X-CSRFToken": token}, content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(text.encode()), name), **form})
+
+    for text in ("x = " + "[" * 600 + "]" * 600 + "\n" + RIG_TOML, "x = " + "9" * 5000 + "\n" + RIG_TOML,
+                 camera_toml("cam1", translation="[0, 0, 0x" + "f" * 300 + "]") + camera_toml("cam2"),
+                 RIG_TOML + '[metadata]\nreprojection_rms_px = "high"\nmoments = [1, 2]\n'):
+        reply = upload(text)
+        assert reply.status_code == 400 and "rig.toml" in reply.get_json()["error"], reply.get_json()
+    reply = upload(RIG_TOML, note="bad\x00note\x1b")
+    assert reply.status_code == 400 and "control character U+0000" in reply.get_json()["error"]
+    assert client.get("/api/calibrations").get_json() == []
+
+    root = app.extensions["vsion.wizard"].sets_root
+    odd = "[metadata]\n" + "".join(f"{k} = {v}\n" for k, v in ODD_METADATA.items())
+    old_set(root, "20250101-000000", odd, {"id": "20250101-000000", "note": ["x"], "cameras": {"a": 1}})
+    reply = client.get("/api/calibrations/20250101-000000")
+    assert reply.status_code == 200 and [c["name"] for c in reply.get_json()["rig"]["cameras"]] == RIG
+    assert [s["id"] for s in client.get("/api/calibrations").get_json()] == ["20250101-000000"]
+    (root / "20250101-000000" / "meta.json").write_text("[" * 100_000)
+    assert client.get("/api/calibrations/20250101-000000").status_code == 409
+    assert client.get("/api/calibrations").get_json() == []

@@ -67,7 +67,8 @@ def _rms_px(metadata: dict) -> dict[str, float]:
     table = metadata.get("reprojection_rms_px")
     if not isinstance(table, dict):
         return {}
-    return {str(name): float(value) for name, value in table.items()
+    values = {name: value.item() if isinstance(value, np.generic) else value for name, value in table.items()}
+    return {str(name): float(value) for name, value in values.items()
             if isinstance(value, float | int) and not isinstance(value, bool) and abs(value) <= 2**53
             and math.isfinite(value)}
 

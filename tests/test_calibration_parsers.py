@@ -216,6 +216,28 @@ def test_printable_notes_and_names_are_kept(tmp_path):
         refused(lambda n=name: store.import_set(root, path, RIG, name=n), "the file name", error=store.SetTextError)
 
 
+def test_the_metadata_vsion_writes_is_kept_whole(tmp_path):
+    """What the wizard and the calibrate commands record (numpy types included) passes the typed
+    model on write and reads back equal."""
+    summary = {"camera": "cam1", "size": [1280, 720], "rms_px": np.float64(0.21), "views": 12, "found": 11, "used": 10,
+               "rejected": ["v003"], "coverage": 0.7, "fx": 1000.12, "fy": 999.5, "cx": 640.2, "cy": 360.1,
+               "distortions": np.array([0.1, -0.02, 0.0, 0.0, 0.001])}
+    metadata = {"method": "VSION bundle adjustment", "board": BOARD.describe(), "world_origin": "floor board",
+                "reprojection_median_px": {"cam1": np.float64(0.2), "cam2": 0.3},
+                "reprojection_rms_px": {"cam1": np.float32(0.25), "cam2": 0.5}, "views": {"cam1": np.int64(12), "cam2": 9},
+                "moments": 9, "outliers_removed": np.int64(3), "intrinsics": {"cam1": summary, "cam2": {"rms_px": 0.3}},
+                "session": "20260101-000000"}
+    group = CameraGroup(load_toml(write(tmp_path, RIG_TOML)).cameras, metadata)
+    root = tmp_path / "sets"
+    saved = store.save_set(root, group, note="studio", extra={"session": "20260101-000000", "created_by": "tech"})
+    back, meta = store.load_set(root, saved["id"])
+    check_group(back)
+    assert back.metadata["intrinsics"]["cam1"]["distortions"] == [0.1, -0.02, 0.0, 0.0, 0.001]
+    assert back.metadata["outliers_removed"] == 3 and back.metadata["views"] == {"cam1": 12, "cam2": 9}
+    assert meta["rms_px"] == {"cam1": float(np.float32(0.25)), "cam2": 0.5} and meta["created_by"] == "tech"
+    assert rig_summary(back, None, BOARD)["cameras"][0]["rms_px"] == float(np.float32(0.25))
+
+
 # --------------------------------------------------------------------------- TOML siblings
 
 

@@ -115,6 +115,6 @@ def calibrate_extrinsics_cmd(frames_dir, intrinsics_path, board_spec, square_mm,
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Calibration TOML.")
 def calibrate_import_cmd(source, out):
     """Convert a Qualisys .qca.txt or an anipose / Pose2Sim / FreeMoCap TOML into VSION's TOML."""
-    group = _run_calibration(lambda progress: load_calibration(source), "reading")
+    group = _run_calibration(lambda progress: load_calibration(source, strict_metadata=True), "reading")
     save_toml(group, out)
     click.echo(f"imported {len(group)} camera(s) ({', '.join(group.names)}) from {source}; saved {out}")

@@ -14,6 +14,7 @@ writing the same path at once race on the final rename (the last one wins, neith
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import json
@@ -39,6 +40,7 @@ CSV_HEADER: tuple[str, ...] = ("frame", "time", *(f"{joint}_{axis}" for joint in
 TRC_KEYS = ("DataRate", "CameraRate", "NumFrames", "NumMarkers", "Units", "OrigDataRate", "OrigDataStartFrame",
             "OrigNumFrames")
 TRC_UNITS_TO_M = {"mm": 1e-3, "cm": 1e-2, "m": 1.0}
+MAX_ARRAY_BYTES = 2 * 1024**3  # one array of a keypoints .npz
 
 
 class ExportError(ValueError):
@@ -154,7 +156,7 @@ def _keypoints_problem(points: np.ndarray, scores: np.ndarray, cameras: np.ndarr
     names = [str(c) for c in cameras.tolist()]
     if any(not name.strip() for name in names):
         return "a camera name is empty"
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    duplicates = sorted(name for name, n in collections.Counter(names).items() if n > 1)
     if duplicates:
         return f"duplicate camera names: {', '.join(repr(d) for d in duplicates)}"
     if np.isinf(points).any():
@@ -232,11 +234,36 @@ def save_keypoints(path: str | os.PathLike, kp: Keypoints2D) -> None:
                             offsets=kp.offsets.astype(np.int64, copy=False))
 
 
+def _check_declared_sizes(path: Path) -> None:
+    """Refuse an archive whose arrays are larger than :data:`MAX_ARRAY_BYTES`, or declare a shape
+    larger than the data they hold, before ``np.load`` allocates that shape."""
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    with zipfile.ZipFile(path) as archive:
+        for key in NPZ_KEYS:
+            try:
+                info = archive.getinfo(f"{key}.npy")
+            except KeyError:
+                continue  # reported with the other missing keys
+            if info.file_size > MAX_ARRAY_BYTES:
+                raise ExportError(f"{path}: key '{key}' holds {info.file_size} bytes, more than {MAX_ARRAY_BYTES}")
+            with archive.open(info) as fh:
+                read_header = readers.get(np.lib.format.read_magic(fh))
+                if read_header is None:
+                    continue  # np.load knows the other versions, or refuses them
+                shape, _, dtype = read_header(fh)
+            declared = math.prod(shape) * dtype.itemsize
+            if not dtype.hasobject and declared > info.file_size:
+                raise ExportError(f"{path}: key '{key}' declares shape {shape} ({declared} bytes) but holds "
+                                  f"{info.file_size} bytes (damaged archive)")
+
+
 def load_keypoints(path: str | os.PathLike) -> Keypoints2D:
     """Read and check a keypoints .npz written by :func:`save_keypoints` (shapes and units there).
 
     Never unpickles: an archive holding Python objects is refused. Keys other than the five
-    of the contract are ignored. Raises :class:`ExportError` naming the file and the problem.
+    of the contract are ignored. An array larger than :data:`MAX_ARRAY_BYTES` (2 GiB; 30 min
+    at 120 fps on 6 cameras is 0.35 GB), or declaring more than it holds, is refused before
+    anything is allocated. Raises :class:`ExportError` naming the file and the problem.
     """
     path = Path(path)
     if not path.is_file():
@@ -248,8 +275,9 @@ def load_keypoints(path: str | os.PathLike) -> Keypoints2D:
             raise ExportError(f"{path}: a single .npy array, not a keypoints .npz archive")
         if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06")):
             raise ExportError(f"{path}: not a keypoints .npz archive (not a zip file)")
+        _check_declared_sizes(path)
         archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
         if isinstance(exc, ExportError):
             raise
         raise ExportError(f"{path}: damaged .npz archive ({_one_line(exc)})") from None
@@ -264,7 +292,8 @@ def load_keypoints(path: str | os.PathLike) -> Keypoints2D:
         for key in NPZ_KEYS:
             try:
                 arrays[key] = archive[key]
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
+                # NotImplementedError: a compression method zipfile lacks; RuntimeError: an encrypted member
                 raise ExportError(f"{path}: key '{key}' cannot be read ({_one_line(exc)})") from None
     problem = _keypoints_problem(*(arrays[key] for key in NPZ_KEYS))
     if problem:
@@ -295,64 +324,94 @@ def write_pose3d_csv(path: str | os.PathLike, points: Any, fps: float) -> None:
             fh.write(f"{f},{f / fps:.6f}," + ",".join(_cell(v) for v in row) + "\n")
 
 
-def _read_text(path: Path) -> str:
+@contextlib.contextmanager
+def _text_file(path: Path) -> Iterator[IO[str]]:
+    """``path`` open for reading UTF-8 text (BOM skipped), read line by line by the caller: a
+    file of millions of blank lines costs no memory. Decoding errors met while reading, and
+    OSError, become ExportError."""
     if not path.is_file():
         raise ExportError(f"{path}: not a file")
     try:
-        return path.read_text(encoding="utf-8-sig")
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            yield fh
     except UnicodeDecodeError:
         raise ExportError(f"{path}: not a text file (not UTF-8)") from None
     except OSError as exc:
         raise ExportError(f"{path}: cannot read ({_one_line(exc)})") from None
 
 
+def _quoted(text: str) -> str:
+    """A cell for a one-line message: '1.5' as it is, a long or unprintable one escaped and cut."""
+    if len(text) <= 40 and text.isprintable():
+        return f"'{text}'"
+    return repr(text[:40]) + ("..." if len(text) > 40 else "")
+
+
 def _float(text: str, path: Path, line: int, column: str) -> float:
     try:
-        value = float(text)
+        value = float(text) if len(text) <= 64 else math.nan  # 64 characters hold any float64
     except ValueError:
-        raise ExportError(f"{path}: line {line}, column '{column}': '{text}' is not a number") from None
+        raise ExportError(f"{path}: line {line}, column '{column}': {_quoted(text)} is not a number") from None
     if not math.isfinite(value):
-        raise ExportError(f"{path}: line {line}, column '{column}': {text} is not finite (leave the cell empty)")
+        raise ExportError(f"{path}: line {line}, column '{column}': {_quoted(text)} is not finite or longer than 64 "
+                          "characters (leave the cell empty)")
     return value
+
+
+def _check_csv_header(path: Path, row: list[str] | None) -> None:
+    if not row or not any(row):
+        raise ExportError(f"{path}: empty, expected the header '{','.join(CSV_HEADER[:5])},...'")
+    header = [cell.strip() for cell in row]
+    for i, expected in enumerate(CSV_HEADER):
+        if i >= len(header):
+            raise ExportError(f"{path}: header stops after column {i}, expected column {i + 1} '{expected}'")
+        if header[i] != expected:
+            raise ExportError(f"{path}: header column {i + 1} is {_quoted(header[i])}, expected '{expected}'")
+    if len(header) > len(CSV_HEADER):
+        raise ExportError(f"{path}: unexpected header column {len(CSV_HEADER) + 1} {_quoted(header[len(CSV_HEADER)])}")
+
+
+def _csv_frame(path: Path, line: int, text: str) -> int:
+    if len(text) <= 20:  # int() of a long digit string is slow, then refused
+        with contextlib.suppress(ValueError):
+            return int(text)
+    raise ExportError(f"{path}: line {line}, column 'frame': {_quoted(text)} is not an integer")
 
 
 def read_pose3d_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read a CSV written by :func:`write_pose3d_csv`: (points (F, 33, 3) float64 m NaN missing, times (F,) s).
 
-    The header must be exactly the contract's; frames must be integers that increase. Raises
-    :class:`ExportError` naming the file and the first bad column or line.
+    The header must be exactly the contract's; frames must be integers that increase; numbers
+    finite; a joint with an empty cell is missing whole (NaN). Read line by line (blank lines
+    skipped). Raises :class:`ExportError` naming the file and the first bad column or line,
+    never csv.Error.
     """
     path = Path(path)
-    rows = list(csv.reader(_read_text(path).splitlines()))
-    if not rows or not any(rows[0]):
-        raise ExportError(f"{path}: empty, expected the header '{','.join(CSV_HEADER[:5])},...'")
-    header = [cell.strip() for cell in rows[0]]
-    for i, expected in enumerate(CSV_HEADER):
-        if i >= len(header):
-            raise ExportError(f"{path}: header stops after column {i}, expected column {i + 1} '{expected}'")
-        if header[i] != expected:
-            raise ExportError(f"{path}: header column {i + 1} is '{header[i]}', expected '{expected}'")
-    if len(header) > len(CSV_HEADER):
-        raise ExportError(f"{path}: unexpected header column {len(CSV_HEADER) + 1} '{header[len(CSV_HEADER)]}'")
     points, times, last_frame = [], [], None
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(CSV_HEADER):
-            raise ExportError(f"{path}: line {line} has {len(row)} cells, expected {len(CSV_HEADER)}")
+    with _text_file(path) as fh:
+        reader = csv.reader(fh)
         try:
-            frame = int(row[0])
-        except ValueError:
-            raise ExportError(f"{path}: line {line}, column 'frame': '{row[0]}' is not an integer") from None
-        if last_frame is not None and frame <= last_frame:
-            raise ExportError(f"{path}: line {line}: frame {frame} does not follow frame {last_frame}")
-        last_frame = frame
-        times.append(_float(row[1], path, line, "time"))
-        points.append([math.nan if not cell.strip() else _float(cell, path, line, name)
-                       for cell, name in zip(row[2:], CSV_HEADER[2:])])
+            _check_csv_header(path, next(reader, None))
+            for row in reader:
+                line = reader.line_num
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != len(CSV_HEADER):
+                    raise ExportError(f"{path}: line {line} has {len(row)} cells, expected {len(CSV_HEADER)}")
+                frame = _csv_frame(path, line, row[0])
+                if last_frame is not None and frame <= last_frame:
+                    raise ExportError(f"{path}: line {line}: frame {frame} does not follow frame {last_frame}")
+                last_frame = frame
+                times.append(_float(row[1], path, line, "time"))
+                points.append([math.nan if not cell.strip() else _float(cell, path, line, name)
+                               for cell, name in zip(row[2:], CSV_HEADER[2:])])
+        except csv.Error as exc:  # a cell over csv's field size limit, a NUL byte...
+            raise ExportError(f"{path}: line {reader.line_num}: {_one_line(exc)}") from None
     if not points:
         raise ExportError(f"{path}: no frames after the header")
-    return np.asarray(points, dtype=np.float64).reshape(-1, N_JOINTS, 3), np.asarray(times, dtype=np.float64)
+    arr = np.asarray(points, dtype=np.float64).reshape(-1, N_JOINTS, 3)
+    arr[np.isnan(arr).any(axis=2)] = np.nan  # a joint with an empty cell is missing whole
+    return arr, np.asarray(times, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- 3D pose, OpenSim TRC
@@ -407,15 +466,8 @@ def _tokens(line: str) -> list[str]:
     return [token for token in line.replace("\t", " ").split(" ") if token]
 
 
-def read_trc(path: str | os.PathLike) -> tuple[np.ndarray, float]:
-    """Read a TRC written by :func:`write_trc`: (points (F, 33, 3) float64 metres in VSION's world frame, fps).
-
-    Undoes the axis change (TRC (X, Y, Z) -> world (X, -Z, Y)) and the unit (mm, cm or m per
-    the ``Units`` field). The markers must be the 33 joints in order; a marker with any empty
-    field is NaN. Raises :class:`ExportError` naming the file and the problem.
-    """
-    path = Path(path)
-    lines = _read_text(path).splitlines()
+def _trc_header(path: Path, lines: list[str]) -> tuple[float, int, float]:
+    """(fps, NumFrames, metres per unit) from the first five lines of a TRC, checked."""
     if len(lines) < 5 or not lines[0].startswith("PathFileType"):
         raise ExportError(f"{path}: not a TRC file (the first line must start with 'PathFileType')")
     keys, values = _tokens(lines[1]), _tokens(lines[2])
@@ -425,6 +477,8 @@ def read_trc(path: str | os.PathLike) -> tuple[np.ndarray, float]:
         raise ExportError(f"{path}: line 3 has {len(values)} values for {len(TRC_KEYS)} keys")
     meta = dict(zip(keys, values))
     try:
+        if max(len(meta[key]) for key in ("DataRate", "NumFrames", "NumMarkers")) > 20:
+            raise ValueError("too long")
         fps, n_frames, n_markers = float(meta["DataRate"]), int(meta["NumFrames"]), int(meta["NumMarkers"])
     except ValueError:
         raise ExportError(f"{path}: line 3: DataRate, NumFrames and NumMarkers must be numbers") from None
@@ -433,38 +487,55 @@ def read_trc(path: str | os.PathLike) -> tuple[np.ndarray, float]:
         raise ExportError(f"{path}: NumMarkers is {n_markers}, expected {N_JOINTS}")
     scale = TRC_UNITS_TO_M.get(meta["Units"])
     if scale is None:
-        raise ExportError(f"{path}: Units '{meta['Units']}' is not one of {', '.join(TRC_UNITS_TO_M)}")
+        raise ExportError(f"{path}: Units {_quoted(meta['Units'])} is not one of {', '.join(TRC_UNITS_TO_M)}")
     labels = [cell.strip() for cell in lines[3].split("\t") if cell.strip()]
     if labels[:2] != ["Frame#", "Time"]:
         raise ExportError(f"{path}: line 4 must start with Frame# and Time")
     names = labels[2:]
     for i, expected in enumerate(JOINTS):
         if i >= len(names) or names[i] != expected:
-            found = f"'{names[i]}'" if i < len(names) else "nothing"
+            found = _quoted(names[i]) if i < len(names) else "nothing"
             raise ExportError(f"{path}: marker {i + 1} is {found}, expected '{expected}'")
     if len(names) > N_JOINTS:
         raise ExportError(f"{path}: {len(names)} marker names for NumMarkers {N_JOINTS}")
+    return fps, n_frames, scale
+
+
+def _trc_row(path: Path, number: int, line: str) -> list[list[float]]:
+    """One data row: 33 markers (X, Y, Z) in the file's unit; a marker with an empty or NaN field is NaN."""
     width = 2 + 3 * N_JOINTS
-    rows = []
-    for number, line in enumerate(lines[5:], start=6):
-        if not line.strip():
-            continue
-        fields = [cell.strip() for cell in line.split("\t")]
-        if len(fields) > width and not any(fields[width:]):
-            fields = fields[:width]  # trailing tabs
-        if len(fields) != width:
-            raise ExportError(f"{path}: line {number} has {len(fields)} fields, expected {width}")
-        row = []
-        for j in range(N_JOINTS):
-            xyz = fields[2 + 3 * j: 5 + 3 * j]
-            if not all(xyz):
-                row.append([math.nan] * 3)
-                continue
-            try:
-                row.append([float(v) for v in xyz])
-            except ValueError:
-                raise ExportError(f"{path}: line {number}, marker '{JOINTS[j]}': not a number") from None
-        rows.append(row)
+    fields = [cell.strip() for cell in line.split("\t")]
+    if len(fields) > width and not any(fields[width:]):
+        fields = fields[:width]  # trailing tabs
+    if len(fields) != width:
+        raise ExportError(f"{path}: line {number} has {len(fields)} fields, expected {width}")
+    row = []
+    for j in range(N_JOINTS):
+        xyz = fields[2 + 3 * j: 5 + 3 * j]
+        try:
+            values = [float(v) if len(v) <= 64 else math.inf for v in xyz] if all(xyz) else [math.nan] * 3
+        except ValueError:
+            raise ExportError(f"{path}: line {number}, marker '{JOINTS[j]}': not a number") from None
+        if any(math.isinf(v) for v in values):
+            raise ExportError(f"{path}: line {number}, marker '{JOINTS[j]}': not a finite number")
+        row.append([math.nan] * 3 if any(math.isnan(v) for v in values) else values)
+    return row
+
+
+def read_trc(path: str | os.PathLike) -> tuple[np.ndarray, float]:
+    """Read a TRC written by :func:`write_trc`: (points (F, 33, 3) float64 metres in VSION's world frame, fps).
+
+    Undoes the axis change (TRC (X, Y, Z) -> world (X, -Z, Y)) and the unit (mm, cm or m per
+    the ``Units`` field). The markers must be the 33 joints in order; a marker with any empty
+    or NaN field is NaN; an infinite value is refused. Read line by line (blank lines skipped).
+    Raises :class:`ExportError` naming the file and the problem.
+    """
+    path = Path(path)
+    with _text_file(path) as fh:
+        lines = (line.rstrip("\r\n") for line in fh)
+        header = [line for _, line in zip(range(5), lines)]
+        fps, n_frames, scale = _trc_header(path, header)
+        rows = [_trc_row(path, number, line) for number, line in enumerate(lines, start=6) if line.strip()]
     if len(rows) != n_frames:
         raise ExportError(f"{path}: NumFrames is {n_frames} but {len(rows)} data rows were found")
     if n_frames == 0:

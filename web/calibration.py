@@ -100,19 +100,19 @@ def import_set():
     if len(data) > IMPORT_MAX_BYTES:
         abort(413, "a calibration file is at most 1 MB")
     suffix = ".qca.txt" if upload.filename.lower().endswith(".txt") else ".toml"
+    name = Path(upload.filename).name  # the name the store checks (the raw one may hold a newline)
     rig = [c.name for c in system().settings.cameras]
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / f"upload{suffix}"
         source.write_bytes(data)
         try:
-            meta = store.import_set(_wizard().sets_root, source, rig, note=request.form.get("note", "")[:200],
-                                    name=Path(upload.filename).name)
+            meta = store.import_set(_wizard().sets_root, source, rig, note=request.form.get("note", ""), name=name)
         except CalibrationFileError as exc:
-            abort(400, str(exc).replace(str(source), upload.filename))
+            abort(400, str(exc).replace(str(source), name))
     store.activate(_wizard().sets_root, meta["id"], _wizard().active_path)
-    logger.info("calibration set %s imported from %s and activated", meta["id"], upload.filename)
+    logger.info("calibration set %s imported from %s and activated", meta["id"], name)
     system().sync_calibrations()
-    audit("calibration.import", "calibration", meta["id"], file=Path(upload.filename).name, cameras=meta.get("cameras"))
+    audit("calibration.import", "calibration", meta["id"], file=name, cameras=meta.get("cameras"))
     return jsonify({**meta, "active": True}), 201
 
 

@@ -26,8 +26,9 @@ def synthetic_group() -> CameraGroup:
         K = np.array([[1400.0 + np.pi, 0.0, 640.1 / 3], [0.0, 1401.0 / 7, 360.0 + 1e-9], [0.0, 0.0, 1.0]])
         dist = [0.1 / 3, -0.02, 1e-4, -2e-4] + ([1e-17] if i != 1 else [])
         cameras.append(Camera(f"cam{i + 1}", (1280, 720), K, dist, cv2.Rodrigues(R)[0], -R @ centre))
-    metadata = {"error": np.float64(0.123456789), "board": {"squares": np.array([5, 7]), "size_m": np.float32(0.04)},
-                "method": "charuco", "per_camera": [np.float64(0.1), 0.2, 0.3]}
+    metadata = {"error": np.float64(0.123456789), "board": "5x7 ChArUco board, 40 mm squares", "method": "charuco",
+                "reprojection_rms_px": {"cam1": np.float64(0.1), "cam2": np.float32(0.25), "cam3": 0.3},
+                "views": {"cam1": np.int64(12), "cam2": 9, "cam3": 10}, "frames_per_view": np.int64(3)}
     return CameraGroup(tuple(cameras), metadata)
 
 
@@ -116,8 +117,10 @@ def test_round_trip_is_exact(tmp_path):
             got, want = getattr(b, attr), getattr(a, attr)
             assert got.dtype == np.float64 and np.array_equal(got, want), attr
     assert loaded.cameras[1].dist.size == 4 and loaded.cameras[0].dist.size == 5
-    assert loaded.metadata == {"error": 0.123456789, "board": {"squares": [5, 7], "size_m": float(np.float32(0.04))},
-                               "method": "charuco", "per_camera": [0.1, 0.2, 0.3]}
+    assert loaded.metadata == {"method": "charuco", "board": "5x7 ChArUco board, 40 mm squares",
+                               "reprojection_rms_px": {"cam1": 0.1, "cam2": 0.25, "cam3": 0.3},
+                               "views": {"cam1": 12, "cam2": 9, "cam3": 10}, "error": 0.123456789,
+                               "frames_per_view": 3}
     # a second save over the first one gives the same bytes
     text = path.read_bytes()
     save_toml(loaded, path)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from scipy.special import expit
 
 from .models import POSE_DETECTOR, POSE_LANDMARKS, ModelFile, model_path
 
@@ -68,7 +69,7 @@ def _interpreter(model: ModelFile, num_threads: int, path: Path | None):
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    return expit(x)
 
 
 def normalize_radians(angle: float) -> float:
@@ -115,11 +116,15 @@ def crop(rgb: np.ndarray, x: float, y: float, width: float, height: float, rotat
     """The rotated rectangle (centre, width, height in px; rotation in rad) warped into a
     ``(size, size, 3)`` uint8 image, as MediaPipe's ``ImageToTensorCalculator`` does on CPU: the
     rectangle's corners go to the picture's outer corners, bilinear interpolation, ``border`` an
-    OpenCV border mode (constant black or replicated)."""
+    OpenCV border mode (constant black or replicated).
+
+    MediaPipe calls ``warpPerspective`` with this (affine) matrix; ``warpAffine`` gives the same
+    picture up to the rounding of a few pixels' interpolation, in half the time.
+    """
     corners = cv2.boxPoints(((x, y), (width, height), math.degrees(rotation)))
     target = np.array([[0, size], [0, 0], [size, 0], [size, size]], np.float32)
     matrix = cv2.getPerspectiveTransform(corners, target)
-    return cv2.warpPerspective(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+    return cv2.warpAffine(rgb, matrix[:2], (size, size), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0)
 
 
 # ---------------------------------------------------------------------------------------------- detector
@@ -343,7 +348,7 @@ class LandmarkModel:
             self._batch = tensors.shape[0]
         self._interp.set_tensor(self._input, tensors)
         self._interp.invoke()
-        return tuple(self._interp.get_tensor(i).copy() for i in self._outputs)
+        return tuple(self._interp.get_tensor(i) for i in self._outputs)  # get_tensor copies
 
     def __call__(self, rgb: np.ndarray, rois: list[Roi]) -> Landmarks:
         """Landmarks of each region of an ``(H, W, 3)`` uint8 RGB picture."""

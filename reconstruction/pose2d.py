@@ -36,6 +36,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from reconstruction.blazepose import Roi
@@ -321,6 +322,7 @@ def _init_worker(progress_queue, nice: int, engine: _Engine) -> None:
     if progress_queue is not None:
         progress_queue.cancel_join_thread()  # a count lost at exit is harmless; a hang on exit is not
     _PROGRESS = progress_queue
+    cv2.setNumThreads(1)  # the pool already keeps every core busy
     _ESTIMATOR = engine.build()
 
 

@@ -9,9 +9,11 @@ runs only when needed. The detection policy:
   below ``min_tracking_confidence``), and every ``detect_every`` frames while fewer than
   ``max_people`` are followed (to find newcomers);
 - a detection whose region overlaps a followed person's region by more than ``duplicate_iou``
-  is that person, and is dropped; the others start new tracks, best score first;
-- after the landmarks, two people whose next regions overlap by more than ``duplicate_iou`` are
-  one person seen twice: the younger track is dropped;
+  is that person, and is dropped; the others start new tracks, best score first, unless their
+  landmarks span less than ``min_extent`` of their region (a crumpled pose the landmark model
+  makes up in part of someone else's body);
+- after the landmarks, two people whose median landmark distance is below ``duplicate_distance``
+  times their region side are one person seen twice: the younger track is dropped;
 - a new track takes the id of a track lost less than ``forget_frames`` ago whose last region
   overlaps its own by more than ``reuse_iou``, else the next unused id, so a person who vanishes
   for a few frames keeps their id.
@@ -32,7 +34,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .blazepose import AUX_FILTER, N_LANDMARKS, Detector, LandmarkModel, OneEuroFilter, Roi, next_roi
-from .landmarks import N_JOINTS
+from .landmarks import INDEX, N_JOINTS
 
 logger = logging.getLogger(__name__)
 
@@ -77,16 +79,16 @@ class MultiPoseEstimator:
     the previous one. See the module docstring for the detection policy.
     """
 
-    def __init__(self, max_people: int = 4, detect_every: int = 15, min_detection_confidence: float = 0.5,
+    def __init__(self, max_people: int = 4, detect_every: int = 30, min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5, duplicate_iou: float = 0.7, duplicate_distance: float = 0.1,
-                 reuse_iou: float = 0.3,
+                 min_extent: float = 0.45, reuse_iou: float = 0.3, retry_every: int = 10,
                  forget_frames: int = 30, tiles: bool = True, num_threads: int = 1, batch: bool = False):
         if max_people < 1 or detect_every < 1:
             raise ValueError(f"max_people and detect_every must be at least 1, got {max_people}, {detect_every}")
-        self.max_people, self.detect_every = max_people, detect_every
+        self.max_people, self.detect_every, self.retry_every = max_people, detect_every, retry_every
         self.min_tracking_confidence = min_tracking_confidence
         self.duplicate_iou, self.duplicate_distance = duplicate_iou, duplicate_distance
-        self.reuse_iou, self.forget_frames = reuse_iou, forget_frames
+        self.min_extent, self.reuse_iou, self.forget_frames = min_extent, reuse_iou, forget_frames
         self.detector = Detector(min_score=min_detection_confidence, num_threads=num_threads, tiles=tiles)
         self.landmarks = LandmarkModel(num_threads=num_threads, batch=batch)
         self.reset()
@@ -104,7 +106,8 @@ class MultiPoseEstimator:
     def _needs_detection(self) -> bool:
         if not self._tracks or self._lost_last_frame:
             return True
-        return len(self._tracks) < self.max_people and self._frame - self._last_detection >= self.detect_every
+        every = self.retry_every if self._lost else self.detect_every
+        return len(self._tracks) < self.max_people and self._frame - self._last_detection >= every
 
     def _new_regions(self, rgb: np.ndarray) -> list[Roi]:
         """Regions of detected people who are not followed yet, best first."""
@@ -141,6 +144,9 @@ class MultiPoseEstimator:
                 continue
             pose = PersonPose(-1 if track is None else track.track_id, found.points[i, :N_LANDMARKS].copy(),
                               found.visibility[i, :N_LANDMARKS].copy(), roi, float(found.flag[i]))
+            if track is None and np.ptp(pose.points, axis=0).max() < self.min_extent * roi.size:
+                logger.debug("frame %d: a detection gave a crumpled pose, dropped", self._frame)
+                continue
             twin = next((other for other, seen in kept if self._same_person(pose, seen)), None)
             if twin is not None:  # tracks come oldest first: the younger one goes
                 logger.debug("frame %d: track %d is track %d seen twice", self._frame, pose.track_id, twin.track_id)
@@ -297,3 +303,14 @@ def _assemble(chunks: Sequence[PeopleArrays], rows: list[dict], total: int) -> P
     first = [int(np.argmax(s > 0)) if (s > 0).any() else total for s in sizes]
     order = np.argsort(first, kind="stable")
     return PeopleArrays(points[order], scores[order], sizes[order], np.arange(len(rows), dtype=np.int64))
+
+
+def identity_jumps(points: np.ndarray, max_step: float = 0.25) -> int:
+    """How many times a person's row seems to jump to someone else, in ``points`` ``(P, F, 33, 2)`` px
+    (NaN where absent): their hip centre (mean of the two hips) moves more than ``max_step`` times
+    their size (the larger side of their landmarks' bounding box) between two consecutive frames."""
+    hips = points[:, :, [INDEX["left_hip"], INDEX["right_hip"]]].mean(axis=2)  # (P, F, 2)
+    size = (np.fmax.reduce(points, axis=2) - np.fmin.reduce(points, axis=2)).max(axis=-1)  # NaN where absent
+    step = np.linalg.norm(np.diff(hips, axis=1), axis=-1)  # NaN unless present in both frames
+    with np.errstate(invalid="ignore"):
+        return int(np.sum(step > max_step * size[:, 1:]))

@@ -374,11 +374,10 @@ def _run_chunk(chunk: _Chunk, bare: bool) -> tuple[int, PeopleArrays | None, int
 
 def _run_chunks(chunks: list[_Chunk], workers: int | None, nice: int, bare: bool,
                 progress: Progress | None, engine: _Engine = _Engine()) -> tuple[list[tuple], float, int]:
-    """Run ``chunks`` on a spawn process pool: ``(results by task, seconds, workers)``.
+    """Run ``chunks`` on a spawn process pool of ``engine`` estimators: ``(results by task, seconds, workers)``.
 
-    ``seconds`` is the wall time from the pool's creation to its last result. Progress goes to
-    ``progress`` from this thread. The pool is shut down whatever happens.
-    """
+    ``seconds``: wall time from the pool's creation to its last result. Progress goes to ``progress``
+    from this thread. The pool is shut down whatever happens."""
     total = sum(len(c.pts) for c in chunks)
     workers = max(1, min(workers or os.cpu_count() or 1, len(chunks)))
     ctx = multiprocessing.get_context("spawn")

@@ -58,10 +58,9 @@ class PersonPose:
 
 @dataclass(eq=False)
 class _Track:
-    track_id: int
+    track_id: int  # -1 until the track survives its first frame
     roi: Roi  # where to look in the next frame
-    born: int  # frame index of the first sighting
-    smoother: OneEuroFilter
+    smoother: OneEuroFilter  # of the auxiliary landmarks that place the next region
 
 
 @dataclass(frozen=True)
@@ -152,7 +151,7 @@ class MultiPoseEstimator:
                 logger.debug("frame %d: track %d is track %d seen twice", self._frame, pose.track_id, twin.track_id)
                 continue
             if track is None:
-                track = _Track(-1, roi, self._frame, OneEuroFilter(*AUX_FILTER))
+                track = _Track(-1, roi, OneEuroFilter(*AUX_FILTER))
             track.roi = next_roi(found.points[i], track.smoother)
             kept.append((track, pose))
         return self._commit(kept, lost_now)

@@ -13,7 +13,7 @@ The steps and their parameters are those of MediaPipe 0.10.21's CPU pose graphs 
 - region of interest: centred on the hip centre, side 2 x 1.25 x the distance from the hip centre
   to the full-body circle point, rotated so that this vector points up;
 - landmarks: the region warped (bilinear, replicated borders) into 256x256 RGB in [0, 1]; 39
-  landmarks (33 + 6 auxiliary) refined on the 64x64 heatmap (7x7 window); visibility and presence
+  landmarks (33 + 6 auxiliary) refined on the 64x64 heatmap (9x9 window); visibility and presence
   through a sigmoid; a pose flag gates the whole person (0.5);
 - next region: from the auxiliary hip-centre and body-scale landmarks, smoothed by a one-euro
   filter (min cutoff 0.01 Hz, beta 10, derivative cutoff 1 Hz, scaled by the person's size), the
@@ -49,6 +49,8 @@ ROI_SCALE = 1.25
 N_MODEL_LANDMARKS = 39
 N_LANDMARKS = 33
 AUX_HIP, AUX_SCALE = 33, 34  # auxiliary landmarks that place the next region of interest
+# The pbtxt asks for a 7x7 window, but the legacy graph of the 0.10.21 wheel runs with the calculator's
+# default, 9x9: only 9 reproduces its landmarks (0.02 px on a first frame, against 0.3 px with 7).
 HEATMAP_KERNEL = 9
 HEATMAP_MIN_CONFIDENCE = 0.5
 # One-euro filter of the auxiliary landmarks (pose_landmark_filtering.pbtxt): min cutoff (Hz), beta, derivative cutoff (Hz).

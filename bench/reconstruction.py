@@ -12,6 +12,10 @@
   pose only) on the same frames with the same processes, alternated ``--rounds`` times.
 - ``live``: the demo server's live 3D rate with its 4 cameras, and their capture rate with
   live pose off and on.
+- ``pose``: VSION's BlazePose runtime against MediaPipe's legacy graph: landmark distance on
+  Demo_SinglePerson (per camera), milliseconds per person per frame of both engines measured side
+  by side (each run in a fresh process, the order alternated every round), landmark batching, and
+  on Demo_MultiPerson the frames with both people found and the identity jumps per camera.
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 TARGETS = {"mpjpe_mm": 15.0, "p95_mm": 30.0, "worst_frame_mm": 150.0, "reconstructed_pct_min": 98.0,
            "median_reprojection_px": 11.0, "mean_segment_cv_pct": 6.0, "pipeline_ratio_min": 0.85,
-           "triangulation_s": 5.0}
+           "triangulation_s": 5.0, "pose_median_px": 2.0}
 
 
 def synthetic(frames: int = 1800) -> dict:
@@ -220,14 +224,108 @@ def live(folder: Path, seconds: float) -> dict:
         server.kill()
 
 
+def _engine_timing(engine: str, paths: list[str], options: dict) -> dict:
+    """In its own process: time ``process`` of one engine on every frame of ``paths`` (decoding excluded)."""
+    import av
+
+    from reconstruction.pose2d import PoseEstimator
+    from reconstruction.pose_runtime import MultiPoseEstimator
+
+    estimator = PoseEstimator() if engine == "legacy" else MultiPoseEstimator(**options)
+    cpu = wall = 0.0
+    frames = people = 0
+    for path in paths:
+        estimator.reset()
+        with av.open(path) as container:
+            for frame in container.decode(video=0):
+                rgb = frame.to_ndarray(format="rgb24")
+                c0, w0 = time.process_time(), time.perf_counter()
+                answer = estimator.process(rgb)
+                cpu += time.process_time() - c0
+                wall += time.perf_counter() - w0
+                frames += 1
+                people += (0 if np.isnan(answer[0][0, 0]) else 1) if engine == "legacy" else len(answer)
+    return {"frames": frames, "people_per_frame": people / frames, "cpu_ms_per_frame": 1000 * cpu / frames,
+            "wall_ms_per_frame": 1000 * wall / frames, "cpu_ms_per_person_frame": 1000 * cpu / max(people, 1),
+            "wall_ms_per_person_frame": 1000 * wall / max(people, 1)}
+
+
+def _timed(engine: str, paths: list[str], options: dict | None = None) -> dict:
+    import concurrent.futures as cf
+    import multiprocessing
+
+    with cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_engine_timing, engine, paths, options or {}).result()
+
+
+def _equivalence(single: dict[str, Path]) -> dict:
+    from reconstruction.pose2d import estimate_videos
+
+    new, old = estimate_videos(single), estimate_videos(single, engine="legacy")
+    out = {}
+    for camera in single:
+        gap = np.linalg.norm(new[camera].points - old[camera].points, axis=-1)
+        out[camera] = {"median_px": round(float(np.nanmedian(gap)), 3), "p90_px": round(float(np.nanpercentile(gap, 90)), 2),
+                       "frames_new": int((~np.isnan(new[camera].points[:, 0, 0])).sum()),
+                       "frames_legacy": int((~np.isnan(old[camera].points[:, 0, 0])).sum()),
+                       "people_new": int(new[camera].points_people.shape[0])}
+    return out
+
+
+def _multi_person(multi: dict[str, Path]) -> dict:
+    from reconstruction.pose2d import estimate_videos
+    from reconstruction.pose_runtime import identity_jumps
+
+    out = {}
+    for camera, keypoints in estimate_videos(multi).items():
+        present = ~np.isnan(keypoints.points_people[:, :, 0, 0])
+        counts = present.sum(axis=0)
+        out[camera] = {"tracks": int(present.shape[0]), "frames": int(present.shape[1]),
+                       "two_people_pct": round(100 * float(np.mean(counts >= 2)), 1),
+                       "frames_per_track": present.sum(axis=1).tolist(),
+                       "identity_jumps": identity_jumps(keypoints.points_people)}
+    out["two_people_pct_mean"] = round(float(np.mean([v["two_people_pct"] for v in out.values()])), 1)
+    return out
+
+
+def pose(rounds: int) -> dict:
+    """The BlazePose runtime against the legacy MediaPipe graph (see the module docstring)."""
+    from capture import demo
+
+    single = {f"cam0{i}": demo.pose2sim_file(f"videos/cam0{i}.mp4") for i in range(1, 5)}
+    multi = {f"cam0{i}": demo.pose2sim_file(f"videos/cam0{i}.mp4", demo.POSE2SIM_MULTI_DEMO) for i in range(1, 5)}
+    result: dict = {"equivalence_single_person": _equivalence(single)}
+    paths = [str(p) for p in single.values()]
+    runs: dict[str, list[dict]] = {"legacy": [], "blazepose": []}
+    for k in range(rounds):
+        for engine in (("legacy", "blazepose") if k % 2 == 0 else ("blazepose", "legacy")):
+            runs[engine].append(_timed(engine, paths))
+    speed = {}
+    for engine, values in runs.items():
+        speed[engine] = {key: round(statistics.median(v[key] for v in values), 2) for key in values[0] if key != "frames"}
+    speed["ratio_cpu"] = round(speed["blazepose"]["cpu_ms_per_person_frame"] / speed["legacy"]["cpu_ms_per_person_frame"], 3)
+    speed["ratio_wall"] = round(speed["blazepose"]["wall_ms_per_person_frame"] / speed["legacy"]["wall_ms_per_person_frame"], 3)
+    speed["rounds"], speed["frames_per_run"] = rounds, runs["legacy"][0]["frames"]
+    result["speed_single_person"] = speed
+    two = [str(multi["cam01"])]
+    result["speed_two_people_cam01"] = {"loop": _timed("blazepose", two, {"batch": False}),
+                                        "batch": _timed("blazepose", two, {"batch": True}),
+                                        "legacy": _timed("legacy", two)}
+    result["multi_person"] = _multi_person(multi)
+    result["meets_targets"] = {
+        "median_px": all(v["median_px"] <= TARGETS["pose_median_px"] for v in result["equivalence_single_person"].values()),
+        "no_slower": speed["ratio_cpu"] <= 1.0}
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["synthetic", "speed", "pose2sim", "pipeline", "live"], action="append")
+    parser.add_argument("--only", choices=["synthetic", "speed", "pose2sim", "pipeline", "live", "pose"], action="append")
     parser.add_argument("--rounds", type=int, default=3, help="alternated runs of the pipeline speed comparison")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--live-seconds", type=float, default=30.0)
     args = parser.parse_args()
-    parts = set(args.only or ["synthetic", "speed", "pose2sim", "pipeline", "live"])
+    parts = set(args.only or ["synthetic", "speed", "pose2sim", "pipeline", "live", "pose"])
     out: dict = {"cpu_count": os.cpu_count(), "targets": TARGETS}
     with tempfile.TemporaryDirectory(prefix="vsion-bench-") as tmp:
         tmp = Path(tmp)
@@ -241,6 +339,8 @@ def main() -> None:
         if "pipeline" in parts:
             (tmp / "speed").mkdir()
             out["pipeline_speed"] = pipeline_speed(tmp / "speed", args.rounds, args.workers)
+        if "pose" in parts:
+            out["pose"] = pose(args.rounds)
         if "live" in parts:
             (tmp / "live").mkdir()
             out["live"] = live(tmp / "live", args.live_seconds)

@@ -33,6 +33,7 @@ POSE2SIM_WHEEL = "pose2sim-0.10.49-py3-none-any.whl"
 POSE2SIM_REQUIREMENT = "pose2sim==0.10.49"
 POSE2SIM_SHA256 = "403e0dc4065898ba6a595e72a8970950310979253d60e24c2e00b16b36bf21e1"
 POSE2SIM_DEMO = "Pose2Sim/Demo_SinglePerson"
+POSE2SIM_MULTI_DEMO = "Pose2Sim/Demo_MultiPerson"  # 2 active people, 4 cameras, its own calibration
 DEMO_VIDEOS = 4
 DEMO_FPS = 30
 
@@ -80,12 +81,13 @@ def pose2sim_wheel(timeout_s: float = 180.0) -> Path:
     return wheel
 
 
-def pose2sim_file(member: str) -> Path:
-    """Extract one file of the Pose2Sim wheel (path inside ``Pose2Sim/Demo_SinglePerson``) into the cache."""
-    target = cache_dir() / "pose2sim" / member
+def pose2sim_file(member: str, folder: str = POSE2SIM_DEMO) -> Path:
+    """Extract one file of the Pose2Sim wheel (path inside ``folder``, by default
+    ``Pose2Sim/Demo_SinglePerson``; also ``Pose2Sim/Demo_MultiPerson``) into the cache."""
+    target = cache_dir() / "pose2sim" / member if folder == POSE2SIM_DEMO else cache_dir() / folder / member
     if not target.is_file():
         with zipfile.ZipFile(pose2sim_wheel()) as zf:
-            data = zf.read(f"{POSE2SIM_DEMO}/{member}")
+            data = zf.read(f"{folder}/{member}")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(target.suffix + ".part")
         tmp.write_bytes(data)

@@ -1,12 +1,23 @@
-"""2D pose of every frame of a take's videos: MediaPipe Pose in worker processes.
+"""2D pose of every person in every frame of a take's videos, in worker processes.
 
-``probe_video`` lists a video's frames (their pts) without decoding. ``PoseEstimator`` wraps one
-MediaPipe Pose graph (``model_complexity=1``, the only model shipped with VSION). ``estimate_videos``
-cuts every video into chunks of consecutive frames and runs the chunks on a pool of worker
-processes, so that all cores work even for one camera; each frame's result lands at the position
-of its pts in the sorted pts of the video, so the output does not depend on how the chunks were
-cut or in which order frames came out of the decoder. ``bare_inference`` runs the same chunks on
-the same pool without keeping anything, for the benchmark in ``bench/``.
+``probe_video`` lists a video's frames (their pts) without decoding. ``estimate_videos`` cuts every
+video into chunks of consecutive frames and runs the chunks on a pool of worker processes, so that
+all cores work even for one camera; each frame's result lands at the position of its pts in the
+sorted pts of the video, so the output does not depend on how the chunks were cut or in which order
+frames came out of the decoder. ``bare_inference`` runs the same chunks on the same pool without
+keeping anything, for the benchmark in ``bench/``.
+
+Two engines:
+
+- ``"blazepose"`` (the default): :class:`reconstruction.pose_runtime.MultiPoseEstimator`, MediaPipe's
+  BlazePose models run by VSION on a TFLite runtime, following up to ``max_people`` people;
+- ``"legacy"``: :class:`PoseEstimator`, MediaPipe's legacy ``solutions.pose`` graph (one person),
+  kept only as the reference that the tests and the benchmark compare the default engine with.
+
+Tracking restarts at every chunk (a chunk is tracked from scratch, its first frame runs the
+detector); the people of consecutive chunks are then linked by landmark proximity across the
+boundary (:func:`reconstruction.pose_runtime.join_chunks`), so a person keeps one row over the
+whole video.
 
 Points are in pixels of the video's frames (x to the right, y down, origin at the top-left corner
 of the top-left pixel); scores are MediaPipe's landmark visibility in [0, 1].
@@ -25,9 +36,19 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
+from reconstruction.blazepose import Roi
 from reconstruction.landmarks import N_JOINTS
+from reconstruction.pose_runtime import (
+    MultiPoseEstimator,
+    PeopleArrays,
+    PersonPose,
+    join_chunks,
+    main_track,
+    stack_people,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +58,8 @@ _WORKER_REPORT_S = 0.25  # a worker sends its count at most this often
 _PROGRESS_QUEUE_SIZE = 1024
 
 Progress = Callable[[int, int, str], None]
+ENGINES = ("blazepose", "legacy")
+DEFAULT_MAX_PEOPLE = 4
 
 
 class PoseError(ValueError):
@@ -71,14 +94,24 @@ class VideoInfo:
 class CameraKeypoints:
     """2D pose of every frame of one camera's video.
 
-    ``points``: ``(F, 33, 2)`` float32 px in the video's frames, NaN where nobody was found or the
-    frame could not be decoded; ``scores``: ``(F, 33)`` float32 landmark visibility in [0, 1], 0 there.
-    ``F == info.frames`` and row ``i`` belongs to the frame with pts ``info.pts[i]``.
+    ``points``: ``(F, 33, 2)`` float32 px in the video's frames, NaN where the main person was not
+    found or the frame could not be decoded; ``scores``: ``(F, 33)`` float32 landmark visibility in
+    [0, 1], 0 there. ``F == info.frames`` and row ``i`` belongs to the frame with pts ``info.pts[i]``.
+    The main person is the one with the most and largest presence
+    (:func:`reconstruction.pose_runtime.main_track`).
+
+    ``points_people``: ``(P, F, 33, 2)`` float32 px and ``scores_people``: ``(P, F, 33)`` float32,
+    every person followed in this camera (NaN / 0 where absent), ordered by first appearance; ``main``
+    is the main person's row (``None`` when nobody was seen). Person rows are per camera: row ``p``
+    of two cameras need not be the same person.
     """
 
     info: VideoInfo
     points: np.ndarray
     scores: np.ndarray
+    points_people: np.ndarray | None = None
+    scores_people: np.ndarray | None = None
+    main: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------- probing
@@ -134,7 +167,11 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
 
 # ---------------------------------------------------------------------------------------------- one graph
 class PoseEstimator:
-    """One MediaPipe Pose graph in tracking mode (``model_complexity=1``, no smoothing).
+    """One MediaPipe legacy Pose graph in tracking mode (``model_complexity=1``, no smoothing): one person.
+
+    The reference for the tests and the benchmark of the default engine
+    (:class:`reconstruction.pose_runtime.MultiPoseEstimator`); it needs ``mediapipe``'s legacy
+    ``solutions`` API, which mediapipe 0.10.30 removed.
 
     Not thread-safe: the graph keeps tracking state from frame to frame, so every thread or process
     needs its own estimator and must feed it frames in order. Call :meth:`reset` before a frame that
@@ -250,8 +287,21 @@ def _chunk_frames(path: str, start: int, pts: np.ndarray) -> Iterator[tuple[int,
                          f"on pts {frame.pts}" if overshot else "past the end")
 
 
+@dataclass(frozen=True)
+class _Engine:
+    """What each worker process builds: ``name`` in :data:`ENGINES`, at most ``max_people`` people."""
+
+    name: str = "blazepose"
+    max_people: int = DEFAULT_MAX_PEOPLE
+
+    def build(self) -> MultiPoseEstimator | PoseEstimator:
+        if self.name == "legacy":
+            return PoseEstimator()
+        return MultiPoseEstimator(max_people=self.max_people)
+
+
 # Worker-process state, set once per process by _init_worker (spawned processes share nothing).
-_ESTIMATOR: PoseEstimator | None = None
+_ESTIMATOR: MultiPoseEstimator | PoseEstimator | None = None
 _PROGRESS = None
 
 
@@ -264,7 +314,7 @@ def quiet_native_logs() -> None:
     os.close(devnull)
 
 
-def _init_worker(progress_queue, nice: int) -> None:
+def _init_worker(progress_queue, nice: int, engine: _Engine) -> None:
     global _ESTIMATOR, _PROGRESS
     quiet_native_logs()
     if nice > 0:
@@ -272,48 +322,62 @@ def _init_worker(progress_queue, nice: int) -> None:
     if progress_queue is not None:
         progress_queue.cancel_join_thread()  # a count lost at exit is harmless; a hang on exit is not
     _PROGRESS = progress_queue
-    _ESTIMATOR = PoseEstimator()
+    cv2.setNumThreads(1)  # the pool already keeps every core busy
+    _ESTIMATOR = engine.build()
 
 
-def _run_chunk(chunk: _Chunk, bare: bool) -> tuple[int, np.ndarray | None, np.ndarray | None, int]:
-    """Pose of one chunk in a worker: ``(task, points (n, 33, 2) | None, scores (n, 33) | None, decoded)``.
+def _people_of(estimator: MultiPoseEstimator | PoseEstimator, rgb: np.ndarray) -> list:
+    """One frame's people as :class:`reconstruction.pose_runtime.PersonPose` (the legacy graph's
+    one person gets track id 0 and, as region, the square around their landmarks)."""
+    if isinstance(estimator, MultiPoseEstimator):
+        return estimator.process(rgb)
+    points, scores = estimator.process(rgb)
+    if np.isnan(points[0, 0]):
+        return []
+    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+    roi = Roi(float(x0 + x1) / 2, float(y0 + y1) / 2, float(max(x1 - x0, y1 - y0, 1.0)))
+    return [PersonPose(0, points, scores, roi, 1.0)]
 
-    ``bare`` only decodes, converts to RGB and runs the graph, keeping nothing (benchmark).
+
+def _report(task: int, done: int, last: float) -> float:
+    """Send a worker's progress at most every ``_WORKER_REPORT_S``; returns the time of the last report."""
+    now = time.monotonic()
+    if _PROGRESS is not None and now - last >= _WORKER_REPORT_S:
+        try:
+            _PROGRESS.put_nowait((task, done))
+        except queue_module.Full:
+            pass  # progress is advisory: drop the count, the next one says more
+        return now
+    return last
+
+
+def _run_chunk(chunk: _Chunk, bare: bool) -> tuple[int, PeopleArrays | None, int]:
+    """Pose of one chunk in a worker: ``(task, people of its frames | None, decoded frames)``.
+
+    Tracking starts afresh at the chunk's first frame. ``bare`` only decodes, converts to RGB and
+    runs the estimator, keeping nothing (benchmark).
     """
     estimator = _ESTIMATOR
     if estimator is None:
         raise RuntimeError("worker process was not initialized")
     estimator.reset()
-    n = len(chunk.pts)
-    decoded = 0
-    if bare:
-        for _, frame in _chunk_frames(chunk.path, chunk.start, chunk.pts):
-            estimator._pose.process(frame.to_ndarray(format="rgb24"))
-            decoded += 1
-        return chunk.task, None, None, decoded
-    points = np.full((n, N_JOINTS, 2), np.nan, np.float32)
-    scores = np.zeros((n, N_JOINTS), np.float32)
-    last_report = time.monotonic()
+    frames: list[list] = [[] for _ in range(len(chunk.pts))]
+    decoded, last_report = 0, time.monotonic()
     for i, frame in _chunk_frames(chunk.path, chunk.start, chunk.pts):
-        points[i], scores[i] = estimator.process(frame.to_ndarray(format="rgb24"))
+        people = _people_of(estimator, frame.to_ndarray(format="rgb24"))
         decoded += 1
-        now = time.monotonic()
-        if _PROGRESS is not None and now - last_report >= _WORKER_REPORT_S:
-            last_report = now
-            try:
-                _PROGRESS.put_nowait((chunk.task, i + 1))
-            except queue_module.Full:
-                pass  # progress is advisory: drop the count, the next one says more
-    return chunk.task, points, scores, decoded
+        if not bare:
+            frames[i] = people
+            last_report = _report(chunk.task, i + 1, last_report)
+    return chunk.task, None if bare else stack_people(frames), decoded
 
 
 def _run_chunks(chunks: list[_Chunk], workers: int | None, nice: int, bare: bool,
-                progress: Progress | None) -> tuple[list[tuple], float, int]:
-    """Run ``chunks`` on a spawn process pool: ``(results by task, seconds, workers)``.
+                progress: Progress | None, engine: _Engine = _Engine()) -> tuple[list[tuple], float, int]:
+    """Run ``chunks`` on a spawn process pool of ``engine`` estimators: ``(results by task, seconds, workers)``.
 
-    ``seconds`` is the wall time from the pool's creation to its last result. Progress goes to
-    ``progress`` from this thread. The pool is shut down whatever happens.
-    """
+    ``seconds``: wall time from the pool's creation to its last result. Progress goes to ``progress``
+    from this thread. The pool is shut down whatever happens."""
     total = sum(len(c.pts) for c in chunks)
     workers = max(1, min(workers or os.cpu_count() or 1, len(chunks)))
     ctx = multiprocessing.get_context("spawn")
@@ -340,7 +404,7 @@ def _run_chunks(chunks: list[_Chunk], workers: int | None, nice: int, bare: bool
 
     started = time.perf_counter()
     executor = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                      initargs=(progress_queue, nice))
+                                      initargs=(progress_queue, nice, engine))
     futures: dict[cf.Future, _Chunk] = {}
     try:
         futures = {executor.submit(_run_chunk, chunk, bare): chunk for chunk in chunks}
@@ -356,9 +420,9 @@ def _run_chunks(chunks: list[_Chunk], workers: int | None, nice: int, bare: bool
                                     f"{chunk.start}-{chunk.start + len(chunk.pts) - 1}): {exc}") from exc
                 results[chunk.task] = result
                 counts[chunk.task] = len(chunk.pts)
-                if result[3] < len(chunk.pts):
+                if result[2] < len(chunk.pts):
                     logger.warning("camera %s: %d of frames %d-%d did not decode", chunk.camera,
-                                   len(chunk.pts) - result[3], chunk.start, chunk.start + len(chunk.pts) - 1)
+                                   len(chunk.pts) - result[2], chunk.start, chunk.start + len(chunk.pts) - 1)
             report(force=bool(finished))
         seconds = time.perf_counter() - started
     finally:
@@ -383,66 +447,80 @@ def _probe_all(videos: dict[str, Path | VideoInfo]) -> dict[str, VideoInfo]:
     return infos
 
 
-def _check_chunk_frames(chunk_frames: int) -> None:
+def _check_options(chunk_frames: int, engine: str, max_people: int) -> _Engine:
     if chunk_frames < 1:
         raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown 2D pose engine {engine!r}: use one of {', '.join(ENGINES)}")
+    if max_people < 1:
+        raise ValueError(f"max_people must be at least 1, got {max_people}")
+    return _Engine(engine, max_people)
+
+
+def _camera_keypoints(info: VideoInfo, parts: list[PeopleArrays]) -> CameraKeypoints:
+    """One camera's chunks (in order) joined into its :class:`CameraKeypoints`."""
+    people = join_chunks(parts)
+    main = main_track(people.sizes)
+    if main is None:
+        points = np.full((info.frames, N_JOINTS, 2), np.nan, np.float32)
+        scores = np.zeros((info.frames, N_JOINTS), np.float32)
+    else:
+        points, scores = people.points[main].copy(), people.scores[main].copy()
+    return CameraKeypoints(info=info, points=points, scores=scores, points_people=people.points,
+                           scores_people=people.scores, main=main)
 
 
 def estimate_videos(videos: dict[str, Path | VideoInfo], workers: int | None = None, progress: Progress | None = None,
-                    chunk_frames: int = 240, nice: int = 0, timings: dict | None = None) -> dict[str, CameraKeypoints]:
-    """2D pose of every frame of every video (camera name -> path, or its :class:`VideoInfo`), on a
-    pool of worker processes.
+                    chunk_frames: int = 240, nice: int = 0, timings: dict | None = None, engine: str = "blazepose",
+                    max_people: int = DEFAULT_MAX_PEOPLE) -> dict[str, CameraKeypoints]:
+    """2D pose of every person in every frame of every video (camera name -> path, or its
+    :class:`VideoInfo`), on a pool of worker processes.
 
     Each video is cut into chunks of ``chunk_frames`` consecutive frames; ``workers`` processes
-    (default: the number of cores, at most the number of chunks) each hold one MediaPipe graph and
-    take chunks in turn, tracking from frame to frame inside a chunk and detecting anew at its
-    start. Workers run at niceness ``nice`` when it is positive (so that a live server stays
-    responsive). ``progress(done_frames, total_frames, "2d pose")`` is called from this thread
-    after every chunk and at least every 0.5 s, and once at the end with done == total.
+    (default: the number of cores, at most the number of chunks) each hold one estimator of
+    ``engine`` (see the module docstring; ``max_people`` people at most per frame) and take chunks
+    in turn, tracking from frame to frame inside a chunk and detecting anew at its start; people
+    are linked across chunk boundaries. Workers run at niceness ``nice`` when it is positive (so
+    that a live server stays responsive). ``progress(done_frames, total_frames, "2d pose")`` is
+    called from this thread after every chunk and at least every 0.5 s, and once at the end with
+    done == total.
 
-    Returns camera name -> :class:`CameraKeypoints` with ``F == info.frames`` rows. ``timings``,
+    Returns camera name -> :class:`CameraKeypoints` with ``F == info.frames`` frames. ``timings``,
     when given, receives ``seconds`` (wall time from pool creation to the last result), ``frames``,
     ``fps`` and ``workers``. Raises :class:`PoseError` naming the camera for a video that cannot
-    be read or a worker that fails. Blocking; safe to call from any thread (each call has its own
-    pool). On any exception (KeyboardInterrupt too) queued chunks are cancelled and the pool is
-    shut down before the exception propagates.
+    be read or a worker that fails, ValueError for bad options. Blocking; safe to call from any
+    thread (each call has its own pool). On any exception (KeyboardInterrupt too) queued chunks are
+    cancelled and the pool is shut down before the exception propagates.
     """
-    _check_chunk_frames(chunk_frames)
+    spec = _check_options(chunk_frames, engine, max_people)
     infos = _probe_all(videos)
     chunks = _plan(infos, chunk_frames)
     if not chunks:
         return {}
-    results, seconds, used = _run_chunks(chunks, workers, nice, bare=False, progress=progress)
-    out: dict[str, CameraKeypoints] = {}
-    for camera, info in infos.items():
-        points = np.full((info.frames, N_JOINTS, 2), np.nan, np.float32)
-        scores = np.zeros((info.frames, N_JOINTS), np.float32)
-        for chunk in chunks:
-            if chunk.camera == camera:
-                _, chunk_points, chunk_scores, _ = results[chunk.task]
-                points[chunk.start:chunk.start + len(chunk.pts)] = chunk_points
-                scores[chunk.start:chunk.start + len(chunk.pts)] = chunk_scores
-        out[camera] = CameraKeypoints(info=info, points=points, scores=scores)
+    results, seconds, used = _run_chunks(chunks, workers, nice, bare=False, progress=progress, engine=spec)
+    out = {camera: _camera_keypoints(info, [results[c.task][1] for c in chunks if c.camera == camera])
+           for camera, info in infos.items()}
     frames = sum(info.frames for info in infos.values())
-    logger.info("2D pose of %d frames from %d cameras in %.1f s (%.1f frames/s, %d workers)", frames, len(infos),
-                seconds, frames / seconds, used)
+    logger.info("2D pose of %d frames from %d cameras in %.1f s (%.1f frames/s, %d workers, %s)", frames, len(infos),
+                seconds, frames / seconds, used, engine)
     if timings is not None:
         timings.update(seconds=seconds, frames=frames, fps=frames / seconds, workers=used)
     return out
 
 
-def bare_inference(videos: dict[str, Path], workers: int | None = None, chunk_frames: int = 240) -> dict:
+def bare_inference(videos: dict[str, Path], workers: int | None = None, chunk_frames: int = 240,
+                   engine: str = "blazepose", max_people: int = DEFAULT_MAX_PEOPLE) -> dict:
     """Benchmark baseline: the chunks and pool of :func:`estimate_videos`, keeping no result.
 
-    Each chunk is decoded, converted to RGB and run through the graph; nothing else. Returns
-    ``{"frames": n, "seconds": wall time (s) from pool creation to the last result,
+    Each chunk is decoded, converted to RGB and run through the ``engine``'s estimator; nothing
+    else. Returns ``{"frames": n, "seconds": wall time (s) from pool creation to the last result,
     "fps": frames/s, "workers": w}``.
     """
-    _check_chunk_frames(chunk_frames)
+    spec = _check_options(chunk_frames, engine, max_people)
     infos = _probe_all(videos)
     chunks = _plan(infos, chunk_frames)
     if not chunks:
         return {"frames": 0, "seconds": 0.0, "fps": 0.0, "workers": 0}
-    results, seconds, used = _run_chunks(chunks, workers, nice=0, bare=True, progress=None)
-    frames = sum(result[3] for result in results)
+    results, seconds, used = _run_chunks(chunks, workers, nice=0, bare=True, progress=None, engine=spec)
+    frames = sum(result[2] for result in results)
     return {"frames": frames, "seconds": seconds, "fps": frames / seconds, "workers": used}

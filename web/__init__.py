@@ -7,7 +7,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from web import admin, api, audit, auth, calibration, events, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
-from web.access import login_gate
+from web.access import PUBLIC_ENDPOINTS, login_gate  # noqa: F401 - PUBLIC_ENDPOINTS: the open routes
 from web.i18n import current_language, translate
 
 BLUEPRINTS = (auth, pages, api, video, calibration, workcards, takes, admin, audit)

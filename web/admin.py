@@ -10,6 +10,7 @@ from accounts.policy import ROLES, Action
 from accounts.schemas import NewUser, UserChange
 from accounts.users import UserError, create_user, get_user, is_locked, update_user
 from accounts.users import list_users as all_users
+from common.errors import ServiceError
 from common.payloads import PayloadError, validate
 from database.models import User
 from web.access import requires
@@ -51,7 +52,7 @@ def add_user():
     try:
         data = validate(NewUser, request.get_json(silent=True) or {})
         user = create_user(data.username, data.password, data.role)
-    except UserError as exc:
+    except ServiceError as exc:  # a bad payload, or a user the service refuses
         return jsonify(error=str(exc)), 400
     logger.info("admin %s created user %s (%s)", current_user.username, user.username, user.role)
     audit("user.create", "user", user.id, username=user.username, role=user.role)

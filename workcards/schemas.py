@@ -48,6 +48,8 @@ def check_tags(value: object) -> list[str]:
         return []
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise ValueError("tags must be a list of words")
+    if len(value) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags")
     clean, seen = [], set()
     for tag in value:
         if not isinstance(tag, str) or not tag.strip():
@@ -58,8 +60,6 @@ def check_tags(value: object) -> list[str]:
         if tag.casefold() not in seen:
             seen.add(tag.casefold())
             clean.append(_printable(tag, "tag"))
-    if len(clean) > MAX_TAGS:
-        raise ValueError(f"at most {MAX_TAGS} tags")
     return clean
 
 

@@ -139,6 +139,55 @@ def auto_offsets(speeds: list[np.ndarray], max_lag: int | None = None, reference
     return Alignment(alignment.index, alignment.offsets, score, "auto")
 
 
+def _sample_frames(lengths: list[int], offsets: np.ndarray, cameras: list[int], max_frames: int) -> np.ndarray:
+    """At most ``max_frames`` aligned frames, evenly spread over the span ``cameras`` share."""
+    span = min(lengths[k] - offsets[k] for k in cameras)
+    if span <= 0:
+        return np.zeros(0, int)
+    return np.unique(np.linspace(0, span - 1, min(span, max_frames)).astype(int))
+
+
+def _projected_others(group, points: list[np.ndarray], scores: list[np.ndarray], offsets: np.ndarray, c: int,
+                      frames: np.ndarray, min_score: float) -> np.ndarray:
+    """The other cameras' robust 3D at aligned ``frames``, projected into camera c: (n, J, 2) px, NaN where none."""
+    from calibration.camera import CameraGroup
+
+    from .triangulate import triangulate
+
+    others = [k for k in range(len(points)) if k != c]
+    idx = [offsets[k] + frames for k in others]
+    tri = triangulate(CameraGroup([group.cameras[k] for k in others]),
+                      np.stack([points[k][i] for k, i in zip(others, idx)]),
+                      np.stack([scores[k][i] for k, i in zip(others, idx)]), min_score=min_score)
+    X = tri.points.reshape(-1, 3)
+    has3d = np.isfinite(X).all(axis=1)
+    proj = np.full((len(X), 2), np.nan)
+    proj[has3d] = group.cameras[c].project(X[has3d])
+    return proj.reshape(len(frames), -1, 2)
+
+
+def _best_lag(points: np.ndarray, scores: np.ndarray, proj: np.ndarray, start: int, frames: np.ndarray,
+              max_lag: int, tau: float, min_score: float) -> tuple[float, int, float]:
+    """The lag of one camera's keypoints (F_c, J, 2) px against ``proj`` (n, J, 2) px, the others'
+    3D seen from it: (mean truncated squared error px^2, lag, inlier fraction); (inf, 0, 0) if none fits."""
+    best = (np.inf, 0, 0.0)
+    for lag in range(-max_lag, max_lag + 1):
+        raw = start + lag + frames
+        inside = (raw >= 0) & (raw < len(points))
+        if inside.sum() < max(10, len(frames) // 2):
+            continue
+        obs = points[raw[inside]]
+        ok = (scores[raw[inside]] >= min_score) & np.isfinite(obs).all(axis=-1)
+        ok &= np.isfinite(proj[inside]).all(axis=-1)
+        if ok.sum() < 10:
+            continue
+        err = np.linalg.norm(obs - proj[inside], axis=-1)[ok]
+        cost = float((np.minimum(err, tau) ** 2).mean())
+        if cost < best[0] - 1e-9 or (abs(cost - best[0]) <= 1e-9 and abs(lag) < abs(best[1])):
+            best = (cost, lag, float((err < tau).mean()))
+    return best
+
+
 def geometric_offsets(group, points: list[np.ndarray], scores: list[np.ndarray], offsets: np.ndarray,
                       max_lag: int, min_score: float = 0.3, rounds: int = 4, max_frames: int = 400) -> Alignment:
     """Refine offsets with the calibration: each camera's lag is the one whose keypoints best
@@ -150,11 +199,9 @@ def geometric_offsets(group, points: list[np.ndarray], scores: list[np.ndarray],
     Needs three cameras or more (with two, the other view alone cannot vouch for a lag);
     robust to a camera following somebody else for part of the take, which foils speed curves.
     At most ``max_frames`` frames, evenly spread over the take, are used, so the cost does not
-    grow with the take's length.
+    grow with the take's length. Several people per camera: :func:`geometric_offsets_people`.
     """
-    from calibration.camera import CameraGroup
-
-    from .triangulate import DEFAULT_THRESHOLD, triangulate
+    from .triangulate import DEFAULT_THRESHOLD
 
     C = len(points)
     lengths = [len(p) for p in points]
@@ -163,40 +210,15 @@ def geometric_offsets(group, points: list[np.ndarray], scores: list[np.ndarray],
     for _ in range(rounds):
         before = offsets.copy()
         for c in range(C):
-            others = [k for k in range(C) if k != c]
-            span = min(lengths[k] - offsets[k] for k in others)
-            if span <= 0:
+            frames = _sample_frames(lengths, offsets, [k for k in range(C) if k != c], max_frames)
+            if not len(frames):
                 continue
-            frames = np.unique(np.linspace(0, span - 1, min(span, max_frames)).astype(int))
-            idx = [offsets[k] + frames for k in others]
-            tri = triangulate(CameraGroup([group.cameras[k] for k in others]),
-                              np.stack([points[k][i] for k, i in zip(others, idx)]),
-                              np.stack([scores[k][i] for k, i in zip(others, idx)]), min_score=min_score)
-            X = tri.points.reshape(-1, 3)
-            has3d = np.isfinite(X).all(axis=1)
-            cam = group.cameras[c]
-            proj = np.full((len(X), 2), np.nan)
-            proj[has3d] = cam.project(X[has3d])
-            proj = proj.reshape(len(frames), -1, 2)
-            tau = DEFAULT_THRESHOLD * float(np.hypot(*cam.size))
-            best = (np.inf, 0, 0.0)  # (mean truncated squared error, lag, inlier fraction)
-            for lag in range(-max_lag, max_lag + 1):
-                raw = offsets[c] + lag + frames
-                inside = (raw >= 0) & (raw < lengths[c])
-                if inside.sum() < max(10, len(frames) // 2):
-                    continue
-                obs = points[c][raw[inside]]
-                ok = (scores[c][raw[inside]] >= min_score) & np.isfinite(obs).all(axis=-1)
-                ok &= np.isfinite(proj[inside]).all(axis=-1)
-                if ok.sum() < 10:
-                    continue
-                err = np.linalg.norm(obs - proj[inside], axis=-1)[ok]
-                cost = float((np.minimum(err, tau) ** 2).mean())
-                if cost < best[0] - 1e-9 or (abs(cost - best[0]) <= 1e-9 and abs(lag) < abs(best[1])):
-                    best = (cost, lag, float((err < tau).mean()))
-            if np.isfinite(best[0]):
-                offsets[c] += best[1]
-                score[c] = best[2]
+            proj = _projected_others(group, points, scores, offsets, c, frames, min_score)
+            tau = DEFAULT_THRESHOLD * float(np.hypot(*group.cameras[c].size))
+            cost, lag, inliers = _best_lag(points[c], scores[c], proj, offsets[c], frames, max_lag, tau, min_score)
+            if np.isfinite(cost):
+                offsets[c] += lag
+                score[c] = inliers
         offsets -= offsets.min()
         if (offsets == before - before.min()).all():
             break

@@ -188,6 +188,26 @@ def _best_lag(points: np.ndarray, scores: np.ndarray, proj: np.ndarray, start: i
     return best
 
 
+def _refine(lengths: list[int], offsets: np.ndarray, rounds: int, fit) -> Alignment:
+    """Rounds of per-camera lag fitting: ``fit(c, offsets)`` -> (cost, lag, inlier fraction) of camera c
+    against the others at ``offsets``; stops when a round changes nothing."""
+    C = len(lengths)
+    offsets = np.asarray(offsets, int).copy()
+    score = np.zeros(C)
+    for _ in range(rounds):
+        before = offsets.copy()
+        for c in range(C):
+            cost, lag, inliers = fit(c, offsets)
+            if np.isfinite(cost):
+                offsets[c] += lag
+                score[c] = inliers
+        offsets -= offsets.min()
+        if (offsets == before - before.min()).all():
+            break
+    alignment = offset_alignment(lengths, offsets)
+    return Alignment(alignment.index, alignment.offsets, score, "auto")
+
+
 def geometric_offsets(group, points: list[np.ndarray], scores: list[np.ndarray], offsets: np.ndarray,
                       max_lag: int, min_score: float = 0.3, rounds: int = 4, max_frames: int = 400) -> Alignment:
     """Refine offsets with the calibration: each camera's lag is the one whose keypoints best
@@ -203,27 +223,148 @@ def geometric_offsets(group, points: list[np.ndarray], scores: list[np.ndarray],
     """
     from .triangulate import DEFAULT_THRESHOLD
 
-    C = len(points)
     lengths = [len(p) for p in points]
-    offsets = np.asarray(offsets, int).copy()
-    score = np.zeros(C)
-    for _ in range(rounds):
-        before = offsets.copy()
-        for c in range(C):
-            frames = _sample_frames(lengths, offsets, [k for k in range(C) if k != c], max_frames)
-            if not len(frames):
-                continue
-            proj = _projected_others(group, points, scores, offsets, c, frames, min_score)
-            tau = DEFAULT_THRESHOLD * float(np.hypot(*group.cameras[c].size))
-            cost, lag, inliers = _best_lag(points[c], scores[c], proj, offsets[c], frames, max_lag, tau, min_score)
-            if np.isfinite(cost):
-                offsets[c] += lag
-                score[c] = inliers
-        offsets -= offsets.min()
-        if (offsets == before - before.min()).all():
-            break
-    alignment = offset_alignment(lengths, offsets)
-    return Alignment(alignment.index, alignment.offsets, score, "auto")
+
+    def fit(c: int, offsets: np.ndarray) -> tuple[float, int, float]:
+        frames = _sample_frames(lengths, offsets, [k for k in range(len(points)) if k != c], max_frames)
+        if not len(frames):
+            return np.inf, 0, 0.0
+        proj = _projected_others(group, points, scores, offsets, c, frames, min_score)
+        tau = DEFAULT_THRESHOLD * float(np.hypot(*group.cameras[c].size))
+        return _best_lag(points[c], scores[c], proj, offsets[c], frames, max_lag, tau, min_score)
+
+    return _refine(lengths, offsets, rounds, fit)
+
+
+# --------------------------------------------------------------------------- several people
+
+
+def people_speed(points: np.ndarray, scores: np.ndarray, fps: float) -> np.ndarray:
+    """Speed curve (F,) of one camera seeing several people: the mean over its 2D people
+    (``points`` (P, F, J, 2) px, ``scores`` (P, F, J)) of :func:`keypoint_speed`, each in its own
+    body sizes per frame; NaN where nobody moves visibly. With P = 1, :func:`keypoint_speed`."""
+    curves = np.stack([keypoint_speed(p, s, fps) for p, s in zip(points, scores)])
+    if len(curves) == 1:
+        return curves[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames without anybody
+        return np.nanmean(curves, axis=0)
+
+
+def _padded(arrays: list[np.ndarray], fill) -> np.ndarray:
+    """Stack (P_c, ...) arrays along a new first axis, padding the person axis to the largest P with ``fill``."""
+    P = max(len(a) for a in arrays)
+    out = np.full((len(arrays), P) + arrays[0].shape[1:], fill, dtype=arrays[0].dtype)
+    for c, a in enumerate(arrays):
+        out[c, :len(a)] = a
+    return out
+
+
+def _people_of_others(group, points: list[np.ndarray], scores: list[np.ndarray], offsets: np.ndarray, c: int,
+                      frames: np.ndarray, min_score: float) -> np.ndarray:
+    """The 3D people candidates of the other cameras at aligned ``frames``, projected into camera c:
+    (n, K, A, 2) px of the association joints, NaN where none."""
+    from calibration.camera import CameraGroup
+
+    from .association import associate
+
+    others = [k for k in range(len(points)) if k != c]
+    pts = _padded([points[k][:, offsets[k] + frames] for k in others], np.nan)
+    sc = _padded([scores[k][:, offsets[k] + frames] for k in others], 0.0)
+    candidates = associate(CameraGroup([group.cameras[k] for k in others]), pts, sc, min_score=min_score)
+    X = candidates.skeletons.reshape(-1, 3)
+    has3d = np.isfinite(X).all(axis=1)
+    proj = np.full((len(X), 2), np.nan)
+    proj[has3d] = group.cameras[c].project(X[has3d])
+    return proj.reshape(candidates.skeletons.shape[:3] + (2,))
+
+
+def _compact(points: np.ndarray, scores: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray]:
+    """A camera's 2D people (P, F, A, 2) / (P, F, A) repacked so that, at every frame, the people seen
+    come first: (D, F, A, 2) / (D, F, A) with D the most people seen at once (at least 1)."""
+    seen = ((scores >= min_score) & np.isfinite(points).all(axis=-1)).sum(axis=-1) >= 3     # (P, F)
+    D = max(1, int(seen.sum(axis=0).max(initial=0)))
+    order = np.argsort(~seen, axis=0, kind="stable")[:D]                                     # (D, F)
+    return (np.take_along_axis(points, order[:, :, None, None], axis=0),
+            np.where(np.take_along_axis(seen, order, axis=0)[:, :, None],
+                     np.take_along_axis(scores, order[:, :, None], axis=0), 0.0))
+
+
+def _best_lag_people(points: np.ndarray, scores: np.ndarray, proj: np.ndarray, start: int, frames: np.ndarray,
+                     max_lag: int, tau: float, min_score: float) -> tuple[float, int, float]:
+    """:func:`_best_lag` for a camera's 2D people (P, F_c, A, 2) px against the others' people
+    ``proj`` (n, K, A, 2) px: each 2D person is compared with the 3D person it fits best."""
+    best = (np.inf, 0, 0.0)
+    for lag in range(-max_lag, max_lag + 1):
+        raw = start + lag + frames
+        inside = (raw >= 0) & (raw < points.shape[1])
+        if inside.sum() < max(10, len(frames) // 2):
+            continue
+        obs = points[:, raw[inside]][:, :, None]                              # (P, m, 1, A, 2)
+        target = proj[inside][None]                                           # (1, m, K, A, 2)
+        ok = (scores[:, raw[inside]] >= min_score)[:, :, None] & np.isfinite(obs).all(axis=-1)
+        ok = ok & np.isfinite(target).all(axis=-1)                            # (P, m, K, A)
+        err = np.linalg.norm(obs - target, axis=-1)
+        sq = np.where(ok, np.minimum(err, tau) ** 2, 0.0)
+        count = ok.sum(axis=-1)
+        with np.errstate(all="ignore"):
+            mean = np.where(count >= 3, sq.sum(axis=-1) / count, np.inf)      # (P, m, K)
+        k = np.argmin(mean, axis=-1)[..., None]
+        use = np.isfinite(np.take_along_axis(mean, k, axis=-1)[..., 0])
+        n = np.take_along_axis(count, k, axis=-1)[..., 0][use].sum()
+        if n < 10:
+            continue
+        cost = float(np.take_along_axis(sq.sum(axis=-1), k, axis=-1)[..., 0][use].sum() / n)
+        good = np.take_along_axis(ok & (err < tau), k[..., None], axis=2)[:, :, 0][use].sum()
+        if cost < best[0] - 1e-9 or (abs(cost - best[0]) <= 1e-9 and abs(lag) < abs(best[1])):
+            best = (cost, lag, float(good / n))
+    return best
+
+
+def geometric_offsets_people(group, points: list[np.ndarray], scores: list[np.ndarray], offsets: np.ndarray,
+                             max_lag: int, min_score: float = 0.3, rounds: int = 4,
+                             max_frames: int = 200) -> Alignment:
+    """:func:`geometric_offsets` with several people per camera: ``points`` / ``scores`` are the
+    raw (P_c, F_c, 33, 2) px / (P_c, F_c, 33) 2D people of each camera. The other cameras' people
+    are matched across views (:func:`reconstruction.association.associate`) into 3D people,
+    and each 2D person of the camera is compared with the 3D person it fits best at each lag.
+    """
+    from .association import ASSOC_JOINTS
+    from .triangulate import DEFAULT_THRESHOLD
+
+    lengths = [p.shape[1] for p in points]
+    joints = list(ASSOC_JOINTS)
+    own = [_compact(p[:, :, joints], s[:, :, joints], min_score) for p, s in zip(points, scores)]
+
+    def fit(c: int, offsets: np.ndarray) -> tuple[float, int, float]:
+        frames = _sample_frames(lengths, offsets, [k for k in range(len(points)) if k != c], max_frames)
+        if not len(frames):
+            return np.inf, 0, 0.0
+        proj = _people_of_others(group, points, scores, offsets, c, frames, min_score)
+        tau = DEFAULT_THRESHOLD * float(np.hypot(*group.cameras[c].size))
+        return _best_lag_people(*own[c], proj, offsets[c], frames, max_lag, tau, min_score)
+
+    return _refine(lengths, offsets, rounds, fit)
+
+
+def auto_alignment(group, points: list[np.ndarray], scores: list[np.ndarray], fps: float,
+                   min_score: float = 0.3) -> Alignment:
+    """``--sync auto``: speed curves correlated for a first guess, then (three cameras or more) the
+    geometric refinement, of one person per camera or of the people matched across views.
+
+    ``points`` / ``scores``: per camera, its raw 2D people (P_c, F_c, 33, 2) px / (P_c, F_c, 33).
+    Raises ValueError when a camera never shows anybody moving.
+    """
+    lengths = [p.shape[1] for p in points]
+    max_lag = default_max_lag(lengths, fps)
+    speeds = [people_speed(p, s, fps) for p, s in zip(points, scores)]
+    alignment = auto_offsets(speeds, max_lag)
+    if len(points) < 3:
+        return alignment
+    if all(len(p) == 1 for p in points):
+        return geometric_offsets(group, [p[0] for p in points], [s[0] for s in scores], alignment.offsets, max_lag,
+                                 min_score)
+    return geometric_offsets_people(group, points, scores, alignment.offsets, max_lag, min_score)
 
 
 def timestamp_alignment(times_ns: list[np.ndarray], fps: float) -> Alignment:

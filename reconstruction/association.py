@@ -147,28 +147,34 @@ def _agreement(scene: _Scene, X: np.ndarray, obs: np.ndarray, w: np.ndarray,
     return best, flip
 
 
-def _epipolar(scene: _Scene, a: int, b: int, obs: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cost (D, D, n) in [0, 1] of pairing slot i of camera a with slot j of camera b at each frame, from
-    the distances (scaled by the thresholds) of their joints to each other's epipolar lines, and
-    whether b fits better mirrored (D, D, n). A quick gate: no triangulation."""
-    Ra, ta, Rb, tb = scene.Rt[a, :, :3], scene.Rt[a, :, 3], scene.Rt[b, :, :3], scene.Rt[b, :, 3]
-    R = Rb @ Ra.T
-    t = tb - R @ ta
-    E = np.array([[0, -t[2], t[1]], [t[2], 0, -t[0]], [-t[1], t[0], 0]]) @ R
-    xa = np.concatenate([obs[a], np.ones(obs[a].shape[:-1] + (1,))], axis=-1)      # (D, n, A, 3)
+def essential(Rt_a: np.ndarray, Rt_b: np.ndarray) -> np.ndarray:
+    """Essential matrix (3, 3) of two cameras' extrinsics (3, 4): x_b^T E x_a = 0 in normalized coordinates."""
+    R = Rt_b[:, :3] @ Rt_a[:, :3].T
+    t = Rt_b[:, 3] - R @ Rt_a[:, 3]
+    return np.array([[0, -t[2], t[1]], [t[2], 0, -t[0]], [-t[1], t[0], 0]]) @ R
+
+
+def epipolar_cost(E: np.ndarray, xa: np.ndarray, wa: np.ndarray, xb: np.ndarray, wb: np.ndarray,
+                  scale_a: float, scale_b: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cost (Da, Db, n) in [0, 1] of pairing each 2D person of camera a (``xa`` (Da, n, A, 2)
+    normalized, weights ``wa`` (Da, n, A)) with each of camera b, frame by frame: the mean of
+    min(d^2, 1) over common joints, d the distances of each joint to the other's epipolar line
+    times ``scale`` (px per normalized unit over the tolerance, per camera); inf with fewer than
+    MIN_JOINTS common joints. Also whether b fits better mirrored (Da, Db, n). No triangulation."""
+    ha = np.concatenate([xa, np.ones(xa.shape[:-1] + (1,))], axis=-1)               # (Da, n, A, 3)
+    la = ha @ E.T                                                                   # lines in b of a's joints
     best, flip = None, None
     for mirrored in (False, True):
-        ob = obs[b][..., _FLIP_A, :] if mirrored else obs[b]
-        wb = w[b][..., _FLIP_A] if mirrored else w[b]
-        xb = np.concatenate([ob, np.ones(ob.shape[:-1] + (1,))], axis=-1)
-        la = xa @ E.T                                                      # lines in b of a's joints
-        lb = xb @ E                                                        # lines in a of b's joints
-        num = np.abs((xb[None] * la[:, None]).sum(axis=-1))                # (D, D, n, A)
+        ob = xb[..., _FLIP_A, :] if mirrored else xb
+        wm = wb[..., _FLIP_A] if mirrored else wb
+        hb = np.concatenate([ob, np.ones(ob.shape[:-1] + (1,))], axis=-1)
+        lb = hb @ E                                                                 # lines in a of b's joints
+        num = np.abs((hb[None] * la[:, None]).sum(axis=-1))                         # (Da, Db, n, A)
         with np.errstate(all="ignore"):
-            db = num / np.linalg.norm(la[..., :2], axis=-1)[:, None] * (scene.focal[b] / scene.tau[b])
-            da = num / np.linalg.norm(lb[..., :2], axis=-1)[None] * (scene.focal[a] / scene.tau[a])
+            db = num / np.linalg.norm(la[..., :2], axis=-1)[:, None] * scale_b
+            da = num / np.linalg.norm(lb[..., :2], axis=-1)[None] * scale_a
         e2 = np.minimum(0.5 * (da ** 2 + db ** 2), 1.0)
-        common = (w[a][:, None] > 0) & (wb[None] > 0)
+        common = (wa[:, None] > 0) & (wm[None] > 0)
         count = common.sum(axis=-1)
         with np.errstate(all="ignore"):
             cost = np.where(common, np.where(np.isfinite(e2), e2, 1.0), 0.0).sum(axis=-1) / count
@@ -179,6 +185,32 @@ def _epipolar(scene: _Scene, a: int, b: int, obs: np.ndarray, w: np.ndarray) -> 
             flip = cost < best
             best = np.where(flip, cost, best)
     return best, flip
+
+
+def _epipolar(scene: _Scene, a: int, b: int, obs: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`epipolar_cost` of the slots (D, D, n) of cameras a and b in a chunk."""
+    return epipolar_cost(essential(scene.Rt[a], scene.Rt[b]), obs[a], w[a], obs[b], w[b],
+                         scene.focal[a] / scene.tau[a], scene.focal[b] / scene.tau[b])
+
+
+def normalized_people(group: CameraGroup, points: list[np.ndarray], scores: list[np.ndarray],
+                      min_score: float = DEFAULT_MIN_SCORE) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each camera's 2D people (P_c, F_c, 33, 2) px / (P_c, F_c, 33), reduced to the association
+    joints, undistorted and normalized, with weights (0 below ``min_score`` or missing):
+    per camera (P_c, F_c, A, 2) and (P_c, F_c, A). Cameras may have different P_c and F_c."""
+    out = []
+    for cam, p, s in zip(group.cameras, points, scores):
+        sub = np.asarray(p, np.float64)[..., ASSOC_JOINTS, :]
+        norm = undistort_normalized(CameraGroup([cam]), sub[None])[0]
+        sc = np.asarray(s, np.float64)[..., ASSOC_JOINTS]
+        out.append((norm, np.where((sc >= min_score) & np.isfinite(norm).all(axis=-1), sc, 0.0)))
+    return out
+
+
+def matching_scale(group: CameraGroup) -> np.ndarray:
+    """(C,) px per normalized unit over each camera's matching tolerance (the ``scale`` of :func:`epipolar_cost`)."""
+    _, focal, tau = _geometry(group, None)
+    return focal / (SCALE * tau)
 
 
 def _graph(M: np.ndarray, camera: list[int], gate: float) -> list[tuple[int, int]]:

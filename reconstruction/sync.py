@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
+REFINE_S = 0.1   # with several people, the geometric refinement searches this far around the pairwise offsets
+MIN_GAIN = 0.05  # ... and moves a camera only for an error at least this much lower
+
 
 @dataclass(frozen=True)
 class Alignment:
@@ -290,35 +293,46 @@ def _compact(points: np.ndarray, scores: np.ndarray, min_score: float) -> tuple[
                      np.take_along_axis(scores, order[:, :, None], axis=0), 0.0))
 
 
+def _lag_cost_people(points: np.ndarray, scores: np.ndarray, proj: np.ndarray, raw: np.ndarray, tau: float,
+                     min_score: float) -> tuple[float, float]:
+    """Mean truncated squared error (px^2) and inlier fraction of a camera's 2D people at video frames
+    ``raw`` (m,) against ``proj`` (m, K, A, 2) px, each 2D person against the 3D person it fits best;
+    (inf, 0) with fewer than 10 observations."""
+    obs = points[:, raw][:, :, None]                                      # (P, m, 1, A, 2)
+    ok = (scores[:, raw] >= min_score)[:, :, None] & np.isfinite(obs).all(axis=-1)
+    ok = ok & np.isfinite(proj[None]).all(axis=-1)                        # (P, m, K, A)
+    err = np.linalg.norm(obs - proj[None], axis=-1)
+    sq = np.where(ok, np.minimum(err, tau) ** 2, 0.0)
+    count = ok.sum(axis=-1)
+    with np.errstate(all="ignore"):
+        mean = np.where(count >= 3, sq.sum(axis=-1) / count, np.inf)      # (P, m, K)
+    k = np.argmin(mean, axis=-1)[..., None]
+    use = np.isfinite(np.take_along_axis(mean, k, axis=-1)[..., 0])
+    n = np.take_along_axis(count, k, axis=-1)[..., 0][use].sum()
+    if n < 10:
+        return np.inf, 0.0
+    good = np.take_along_axis(ok & (err < tau), k[..., None], axis=2)[:, :, 0][use].sum()
+    return float(np.take_along_axis(sq.sum(axis=-1), k, axis=-1)[..., 0][use].sum() / n), float(good / n)
+
+
 def _best_lag_people(points: np.ndarray, scores: np.ndarray, proj: np.ndarray, start: int, frames: np.ndarray,
                      max_lag: int, tau: float, min_score: float) -> tuple[float, int, float]:
     """:func:`_best_lag` for a camera's 2D people (P, F_c, A, 2) px against the others' people
-    ``proj`` (n, K, A, 2) px: each 2D person is compared with the 3D person it fits best."""
-    best = (np.inf, 0, 0.0)
+    ``proj`` (n, K, A, 2) px. A lag other than 0 must lower the cost by :data:`MIN_GAIN` at least:
+    a person who barely moves leaves the curve flat, and noise must not move the camera."""
+    costs = {}
     for lag in range(-max_lag, max_lag + 1):
         raw = start + lag + frames
         inside = (raw >= 0) & (raw < points.shape[1])
-        if inside.sum() < max(10, len(frames) // 2):
-            continue
-        obs = points[:, raw[inside]][:, :, None]                              # (P, m, 1, A, 2)
-        target = proj[inside][None]                                           # (1, m, K, A, 2)
-        ok = (scores[:, raw[inside]] >= min_score)[:, :, None] & np.isfinite(obs).all(axis=-1)
-        ok = ok & np.isfinite(target).all(axis=-1)                            # (P, m, K, A)
-        err = np.linalg.norm(obs - target, axis=-1)
-        sq = np.where(ok, np.minimum(err, tau) ** 2, 0.0)
-        count = ok.sum(axis=-1)
-        with np.errstate(all="ignore"):
-            mean = np.where(count >= 3, sq.sum(axis=-1) / count, np.inf)      # (P, m, K)
-        k = np.argmin(mean, axis=-1)[..., None]
-        use = np.isfinite(np.take_along_axis(mean, k, axis=-1)[..., 0])
-        n = np.take_along_axis(count, k, axis=-1)[..., 0][use].sum()
-        if n < 10:
-            continue
-        cost = float(np.take_along_axis(sq.sum(axis=-1), k, axis=-1)[..., 0][use].sum() / n)
-        good = np.take_along_axis(ok & (err < tau), k[..., None], axis=2)[:, :, 0][use].sum()
-        if cost < best[0] - 1e-9 or (abs(cost - best[0]) <= 1e-9 and abs(lag) < abs(best[1])):
-            best = (cost, lag, float(good / n))
-    return best
+        if inside.sum() >= max(10, len(frames) // 2):
+            costs[lag] = _lag_cost_people(points, scores, proj[inside], raw[inside], tau, min_score)
+    if not costs:
+        return np.inf, 0, 0.0
+    lag = min(costs, key=lambda k: (costs[k][0], abs(k)))
+    stay = costs.get(0, (np.inf, 0.0))
+    if lag != 0 and np.isfinite(stay[0]) and costs[lag][0] > (1 - MIN_GAIN) * stay[0]:
+        lag = 0
+    return costs[lag][0], lag, costs[lag][1]
 
 
 def geometric_offsets_people(group, points: list[np.ndarray], scores: list[np.ndarray], offsets: np.ndarray,
@@ -347,24 +361,123 @@ def geometric_offsets_people(group, points: list[np.ndarray], scores: list[np.nd
     return _refine(lengths, offsets, rounds, fit)
 
 
+def _present_first(norm: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_compact` for normalized people (P, F, A, 2) / weights (P, F, A)."""
+    from .association import MIN_JOINTS
+
+    seen = (w > 0).sum(axis=-1) >= MIN_JOINTS
+    D = max(1, int(seen.sum(axis=0).max(initial=0)))
+    order = np.argsort(~seen, axis=0, kind="stable")[:D]
+    return (np.take_along_axis(norm, order[:, :, None, None], axis=0),
+            np.where(np.take_along_axis(seen, order, axis=0)[:, :, None], np.take_along_axis(w, order[:, :, None], axis=0), 0.0))
+
+
+def _pair_curve(E: np.ndarray, a: tuple, b: tuple, scale: tuple[float, float], max_lag: int,
+                max_frames: int) -> np.ndarray:
+    """Cost (2 max_lag + 1,) of camera b's frame t + lag showing the same people as camera a's frame t:
+    the mean over frames of how well each 2D person finds a partner in the other view by epipolar
+    geometry (:func:`reconstruction.association.epipolar_cost`); NaN where too few frames compare."""
+    from .association import epipolar_cost
+
+    (xa, wa), (xb, wb) = a, b
+    Fa, Fb = xa.shape[1], xb.shape[1]
+    frames = np.unique(np.linspace(0, Fa - 1, min(Fa, max_frames)).astype(int))
+    curve = np.full(2 * max_lag + 1, np.nan)
+    for i, lag in enumerate(range(-max_lag, max_lag + 1)):
+        fa = frames[(frames + lag >= 0) & (frames + lag < Fb)]
+        if len(fa) < max(10, len(frames) // 2):
+            continue
+        cost, _ = epipolar_cost(E, xa[:, fa], wa[:, fa], xb[:, fa + lag], wb[:, fa + lag], *scale)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a frame without anybody to compare
+            rows = np.where(np.isfinite(cost), cost, np.nan)
+            per_frame = 0.5 * (np.nanmean(np.nanmin(rows, axis=1), axis=0) + np.nanmean(np.nanmin(rows, axis=0), axis=0))
+        ok = np.isfinite(per_frame)
+        if ok.sum() >= 10:
+            curve[i] = per_frame[ok].mean()
+    return curve
+
+
+def _combine(curves: np.ndarray, max_lag: int, rounds: int = 5) -> np.ndarray:
+    """Offsets (C,) >= 0 that agree best with every pair's lag curve (``curves`` (C, C, 2 max_lag + 1),
+    curves[a, b][L]: cost of offset_b - offset_a = L): each camera's offset from the most
+    consistent camera first, then camera by camera the offset minimising its summed costs."""
+    C = len(curves)
+    filled = np.where(np.isfinite(curves), curves, 1.0)
+    reference = int(np.argmin([np.nanmin(np.where(np.isfinite(curves[c]), curves[c], np.inf), axis=1)[
+        np.arange(C) != c].sum() for c in range(C)]))
+    offsets = np.array([0 if c == reference else int(np.argmin(filled[reference, c])) - max_lag for c in range(C)])
+    candidates = np.arange(-2 * max_lag, 2 * max_lag + 1)
+    for _ in range(rounds):
+        before = offsets.copy()
+        for c in range(C):
+            if c == reference:
+                continue
+            total = np.zeros(len(candidates))
+            for b in range(C):
+                if b != c:
+                    lag = np.clip(candidates - offsets[b] + max_lag, 0, 2 * max_lag)
+                    inside = np.abs(candidates - offsets[b]) <= max_lag
+                    total += np.where(inside, filled[b, c][lag], 1.0)
+            offsets[c] = candidates[int(np.argmin(total))]
+        if (offsets == before).all():
+            break
+    return offsets - offsets.min()
+
+
+def pairwise_offsets(group, points: list[np.ndarray], scores: list[np.ndarray], max_lag: int,
+                     min_score: float = 0.3, max_frames: int = 150) -> Alignment:
+    """Offsets from the epipolar geometry of every pair of cameras, without any first guess.
+
+    For each pair and each lag, the cameras' 2D people (``points`` / ``scores`` per camera:
+    (P_c, F_c, 33, 2) px / (P_c, F_c, 33)) should lie on each other's epipolar lines; the lag
+    curves of all pairs are then reconciled into one offset per camera (:func:`_combine`).
+    Robust to several people and to slow movements that leave speed curves flat; cost bounded
+    by ``max_frames`` sampled frames. The score is the agreement (1 - cost) with the reference.
+    """
+    from .association import essential, matching_scale, normalized_people
+
+    C = len(points)
+    lengths = [p.shape[1] for p in points]
+    people = [_present_first(n, w) for n, w in normalized_people(group, points, scores, min_score)]
+    scale = matching_scale(group)
+    Rt = [np.hstack([cam.R, cam.tvec[:, None]]) for cam in group.cameras]
+    curves = np.full((C, C, 2 * max_lag + 1), np.nan)
+    for a in range(C):
+        for b in range(a + 1, C):
+            curves[a, b] = _pair_curve(essential(Rt[a], Rt[b]), people[a], people[b], (scale[a], scale[b]),
+                                       max_lag, max_frames)
+            curves[b, a] = curves[a, b][::-1]
+    if not np.isfinite(curves).any():
+        raise ValueError("no two cameras see the same people long enough to synchronize them")
+    offsets = _combine(curves, max_lag)
+    alignment = offset_alignment(lengths, offsets)
+    return Alignment(alignment.index, alignment.offsets, np.ones(C), "auto")
+
+
 def auto_alignment(group, points: list[np.ndarray], scores: list[np.ndarray], fps: float,
                    min_score: float = 0.3) -> Alignment:
-    """``--sync auto``: speed curves correlated for a first guess, then (three cameras or more) the
-    geometric refinement, of one person per camera or of the people matched across views.
+    """``--sync auto``. One person per camera: speed curves correlated for a first guess, then (three
+    cameras or more) the geometric refinement. Several people: the pairwise epipolar offsets,
+    then (three cameras or more) the geometric refinement against the people matched across views.
 
     ``points`` / ``scores``: per camera, its raw 2D people (P_c, F_c, 33, 2) px / (P_c, F_c, 33).
-    Raises ValueError when a camera never shows anybody moving.
+    Raises ValueError when a camera never shows anybody (moving).
     """
     lengths = [p.shape[1] for p in points]
     max_lag = default_max_lag(lengths, fps)
-    speeds = [people_speed(p, s, fps) for p, s in zip(points, scores)]
-    alignment = auto_offsets(speeds, max_lag)
-    if len(points) < 3:
-        return alignment
     if all(len(p) == 1 for p in points):
+        alignment = auto_offsets([keypoint_speed(p[0], s[0], fps) for p, s in zip(points, scores)], max_lag)
+        if len(points) < 3:
+            return alignment
         return geometric_offsets(group, [p[0] for p in points], [s[0] for s in scores], alignment.offsets, max_lag,
                                  min_score)
-    return geometric_offsets_people(group, points, scores, alignment.offsets, max_lag, min_score)
+    alignment = pairwise_offsets(group, points, scores, max_lag, min_score)
+    if len(points) < 3:
+        return alignment
+    # The pairwise offsets are rarely more than a frame or two off: the refinement looks nearby.
+    nearby = min(max_lag, max(3, int(round(REFINE_S * fps))))
+    return geometric_offsets_people(group, points, scores, alignment.offsets, nearby, min_score)
 
 
 def timestamp_alignment(times_ns: list[np.ndarray], fps: float) -> Alignment:

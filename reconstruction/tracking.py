@@ -2,8 +2,9 @@
 
 Each person is a track whose centre (the torso's mean, see
 :meth:`reconstruction.association.Candidates.centres`) moves at constant velocity between
-frames. At every frame the tracks' predicted centres and the frame's candidates are matched by
-the Hungarian method on their distances, within a gate that widens with the time a track has
+frames (a velocity no faster than ``max_speed_mps``). At every frame the tracks and the frame's
+candidates are matched by the Hungarian method on their distances (to the predicted centre, or
+to the last one seen, whichever is nearer), within a gate that widens with the time a track has
 gone unseen; confirmed tracks are served before tentative ones. A candidate left over starts a
 tentative track, confirmed after ``confirm_s`` of nearly continuous presence; a track unseen
 for ``max_missed_s`` ends. A candidate close to a person already matched at that frame, seen by
@@ -54,9 +55,14 @@ class _Track:
     def predict(self, f: int) -> np.ndarray:
         return self.position + self.velocity * (f - self.last)
 
-    def update(self, f: int, k: int, centre: np.ndarray) -> None:
+    def update(self, f: int, k: int, centre: np.ndarray, max_step: float) -> None:
         dt = f - self.last
         step = (centre - self.position) / max(dt, 1)
+        # Nobody moves faster than max_step a frame: a centre thrown off by a poor candidate
+        # must not throw the prediction off too.
+        size = float(np.linalg.norm(step))
+        if size > max_step:
+            step *= max_step / size
         # Half the new step, half the old velocity: one noisy centre does not throw the prediction.
         self.velocity = step if self.hits == 1 else 0.5 * (self.velocity + step)
         self.position, self.last = centre, f
@@ -70,7 +76,10 @@ def _match(tracks: list[_Track], centres: np.ndarray, free: np.ndarray, f: int, 
     if not tracks or not len(free):
         return []
     predicted = np.stack([t.predict(f) for t in tracks])
-    cost = np.linalg.norm(predicted[:, None] - centres[free][None], axis=-1)
+    last = np.stack([t.position for t in tracks])
+    # Near the prediction, or near where they were last seen (should the velocity be off).
+    cost = np.minimum(np.linalg.norm(predicted[:, None] - centres[free][None], axis=-1),
+                      np.linalg.norm(last[:, None] - centres[free][None], axis=-1))
     gate = np.array([options.gate_m + options.max_speed_mps / fps * (f - t.last - 1) for t in tracks])
     big = 1e6
     cost = np.where(cost <= gate[:, None], cost, big)
@@ -100,7 +109,7 @@ def _step(f: int, tracks: list[_Track], centres: np.ndarray, cameras: np.ndarray
         group = [t for t in tracks if t.confirmed == confirmed]
         pairs = _match(group, centres, free, f, options, fps)
         for track, k in pairs:
-            track.update(f, k, centres[k])
+            track.update(f, k, centres[k], options.max_speed_mps / fps)
         matched += pairs
         free = np.setdiff1d(free, [k for _, k in pairs])
     for track, k in _duplicates(matched, centres, cameras, free, options):

@@ -88,7 +88,7 @@ def test_association_never_mixes_people(scene):
 
 def test_tracking_keeps_people_apart_when_they_cross_closely():
     """Two people 0.35 m apart at the crossing, one entering late and one leaving early, with
-    noisy centres and frames where the association found nobody."""
+    noisy centres, frames where the association found nobody and a couple of centres 0.4 m off."""
     rng = np.random.default_rng(0)
     F = 240
     t = np.arange(F) / FPS
@@ -103,6 +103,7 @@ def test_tracking_keeps_people_apart_when_they_cross_closely():
     pair[:20][truth[:20] == 1] = np.nan                                  # b enters at frame 20
     pair[200:][truth[200:] == 0] = np.nan                                # a leaves at frame 200
     centres[rng.random((F, 3)) < 0.05] = np.nan                           # missed candidates
+    pair[150:152][truth[150:152] == 0] += [0.0, -0.3, -0.3]               # two poor candidates for a
     centres[100:103, 2] = [3.0, 3.0, 1.0]                                 # a 3-frame ghost far away
     cameras = np.ones((F, 3, 4), bool)
     labels = track_people(centres, cameras, FPS)

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 REFINE_S = 0.1   # with several people, the geometric refinement searches this far around the pairwise offsets
-MIN_GAIN = 0.05  # ... and moves a camera only for an error at least this much lower
+VALLEY = 0.05    # ... and moves a camera only to a clear valley of the error (rising this much on both sides)
 
 
 @dataclass(frozen=True)
@@ -265,26 +265,36 @@ def _padded(arrays: list[np.ndarray], fill) -> np.ndarray:
 
 def _people_of_others(group, points: list[np.ndarray], scores: list[np.ndarray], offsets: np.ndarray, c: int,
                       frames: np.ndarray, min_score: float) -> np.ndarray:
-    """The 3D people candidates of the other cameras at aligned ``frames``, projected into camera c:
-    (n, K, A, 2) px of the association joints, NaN where none."""
+    """The other cameras' people at aligned ``frames``, matched across views and each triangulated
+    robustly from their own 2D, projected into camera c: (n, K, 33, 2) px, NaN where none."""
     from calibration.camera import CameraGroup
 
     from .association import associate
+    from .triangulate import triangulate
 
     others = [k for k in range(len(points)) if k != c]
-    pts = _padded([points[k][:, offsets[k] + frames] for k in others], np.nan)
+    sub = CameraGroup([group.cameras[k] for k in others])
+    pts = _padded([points[k][:, offsets[k] + frames] for k in others], np.nan)          # (C', P, n, 33, 2)
     sc = _padded([scores[k][:, offsets[k] + frames] for k in others], 0.0)
-    candidates = associate(CameraGroup([group.cameras[k] for k in others]), pts, sc, min_score=min_score)
-    X = candidates.skeletons.reshape(-1, 3)
+    members = associate(sub, pts, sc, min_score=min_score).members                      # (n, K, C')
+    n, K = members.shape[:2]
+    f = np.arange(n)[:, None]
+    own = np.stack([np.where((members[..., i] >= 0)[..., None, None], pts[i][np.clip(members[..., i], 0, None), f],
+                             np.nan) for i in range(len(others))])                      # (C', n, K, 33, 2)
+    own_sc = np.stack([np.where((members[..., i] >= 0)[..., None], sc[i][np.clip(members[..., i], 0, None), f], 0.0)
+                       for i in range(len(others))])
+    J = own.shape[3]
+    X = triangulate(sub, own.reshape(len(others), n * K, J, 2), own_sc.reshape(len(others), n * K, J),
+                    min_score=min_score).points.reshape(-1, 3)
     has3d = np.isfinite(X).all(axis=1)
     proj = np.full((len(X), 2), np.nan)
     proj[has3d] = group.cameras[c].project(X[has3d])
-    return proj.reshape(candidates.skeletons.shape[:3] + (2,))
+    return proj.reshape(n, K, J, 2)
 
 
 def _compact(points: np.ndarray, scores: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray]:
-    """A camera's 2D people (P, F, A, 2) / (P, F, A) repacked so that, at every frame, the people seen
-    come first: (D, F, A, 2) / (D, F, A) with D the most people seen at once (at least 1)."""
+    """A camera's 2D people (P, F, J, 2) / (P, F, J) repacked so that, at every frame, the people seen
+    come first: (D, F, J, 2) / (D, F, J) with D the most people seen at once (at least 1)."""
     seen = ((scores >= min_score) & np.isfinite(points).all(axis=-1)).sum(axis=-1) >= 3     # (P, F)
     D = max(1, int(seen.sum(axis=0).max(initial=0)))
     order = np.argsort(~seen, axis=0, kind="stable")[:D]                                     # (D, F)
@@ -296,7 +306,7 @@ def _compact(points: np.ndarray, scores: np.ndarray, min_score: float) -> tuple[
 def _lag_cost_people(points: np.ndarray, scores: np.ndarray, proj: np.ndarray, raw: np.ndarray, tau: float,
                      min_score: float) -> tuple[float, float]:
     """Mean truncated squared error (px^2) and inlier fraction of a camera's 2D people at video frames
-    ``raw`` (m,) against ``proj`` (m, K, A, 2) px, each 2D person against the 3D person it fits best;
+    ``raw`` (m,) against ``proj`` (m, K, J, 2) px, each 2D person against the 3D person it fits best;
     (inf, 0) with fewer than 10 observations."""
     obs = points[:, raw][:, :, None]                                      # (P, m, 1, A, 2)
     ok = (scores[:, raw] >= min_score)[:, :, None] & np.isfinite(obs).all(axis=-1)
@@ -317,9 +327,10 @@ def _lag_cost_people(points: np.ndarray, scores: np.ndarray, proj: np.ndarray, r
 
 def _best_lag_people(points: np.ndarray, scores: np.ndarray, proj: np.ndarray, start: int, frames: np.ndarray,
                      max_lag: int, tau: float, min_score: float) -> tuple[float, int, float]:
-    """:func:`_best_lag` for a camera's 2D people (P, F_c, A, 2) px against the others' people
-    ``proj`` (n, K, A, 2) px. A lag other than 0 must lower the cost by :data:`MIN_GAIN` at least:
-    a person who barely moves leaves the curve flat, and noise must not move the camera."""
+    """:func:`_best_lag` for a camera's 2D people (P, F_c, J, 2) px against the others' people
+    ``proj`` (n, K, J, 2) px. The lowest error counts only at a clear valley of the error curve,
+    which rises by :data:`VALLEY` at least on both sides within the search: people who barely
+    move leave the curve flat, and its noise must not move the camera (the lag stays 0)."""
     costs = {}
     for lag in range(-max_lag, max_lag + 1):
         raw = start + lag + frames
@@ -329,9 +340,13 @@ def _best_lag_people(points: np.ndarray, scores: np.ndarray, proj: np.ndarray, s
     if not costs:
         return np.inf, 0, 0.0
     lag = min(costs, key=lambda k: (costs[k][0], abs(k)))
-    stay = costs.get(0, (np.inf, 0.0))
-    if lag != 0 and np.isfinite(stay[0]) and costs[lag][0] > (1 - MIN_GAIN) * stay[0]:
+    low = (1 + VALLEY) * costs[lag][0]
+    left = [c for k, (c, _) in costs.items() if k < lag]
+    right = [c for k, (c, _) in costs.items() if k > lag]
+    if lag != 0 and not (left and right and max(left) >= low and max(right) >= low):
         lag = 0
+    if lag not in costs:
+        return np.inf, 0, 0.0
     return costs[lag][0], lag, costs[lag][1]
 
 
@@ -340,15 +355,14 @@ def geometric_offsets_people(group, points: list[np.ndarray], scores: list[np.nd
                              max_frames: int = 200) -> Alignment:
     """:func:`geometric_offsets` with several people per camera: ``points`` / ``scores`` are the
     raw (P_c, F_c, 33, 2) px / (P_c, F_c, 33) 2D people of each camera. The other cameras' people
-    are matched across views (:func:`reconstruction.association.associate`) into 3D people,
-    and each 2D person of the camera is compared with the 3D person it fits best at each lag.
+    are matched across views (:func:`reconstruction.association.associate`) and triangulated
+    robustly, and each 2D person of the camera is compared with the 3D person it fits best at
+    each lag; a camera moves only to a clear valley of the error (:func:`_best_lag_people`).
     """
-    from .association import ASSOC_JOINTS
     from .triangulate import DEFAULT_THRESHOLD
 
     lengths = [p.shape[1] for p in points]
-    joints = list(ASSOC_JOINTS)
-    own = [_compact(p[:, :, joints], s[:, :, joints], min_score) for p, s in zip(points, scores)]
+    own = [_compact(p, s, min_score) for p, s in zip(points, scores)]
 
     def fit(c: int, offsets: np.ndarray) -> tuple[float, int, float]:
         frames = _sample_frames(lengths, offsets, [k for k in range(len(points)) if k != c], max_frames)

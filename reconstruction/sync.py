@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
+COARSE_HZ = 30.0  # with several people, lags are first tried at this rate (every 2 frames at 60 fps)
 REFINE_S = 0.1   # with several people, the geometric refinement searches this far around the pairwise offsets
 VALLEY = 0.05    # ... and moves a camera only to a clear valley of the error (rising this much on both sides)
 
@@ -386,30 +387,64 @@ def _present_first(norm: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndar
             np.where(np.take_along_axis(seen, order, axis=0)[:, :, None], np.take_along_axis(w, order[:, :, None], axis=0), 0.0))
 
 
-def _pair_curve(E: np.ndarray, a: tuple, b: tuple, scale: tuple[float, float], max_lag: int,
-                max_frames: int) -> np.ndarray:
-    """Cost (2 max_lag + 1,) of camera b's frame t + lag showing the same people as camera a's frame t:
-    the mean over frames of how well each 2D person finds a partner in the other view by epipolar
-    geometry (:func:`reconstruction.association.epipolar_cost`); NaN where too few frames compare."""
-    from .association import epipolar_cost
+def _lines(E: np.ndarray, x: np.ndarray, w: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Homogeneous points (D, F, A, 3), their epipolar lines x @ E (D, F, A, 3) and ``scale`` over the
+    lines' normal lengths (D, F, A): what :func:`_pair_curve` needs of one camera, computed once."""
+    h = np.concatenate([x, np.ones(x.shape[:-1] + (1,))], axis=-1)
+    lines = h @ E
+    with np.errstate(all="ignore"):
+        inv = np.where(w > 0, scale / np.linalg.norm(lines[..., :2], axis=-1), np.nan)
+    return h, lines, inv
+
+
+def _pair_curve(E: np.ndarray, a: tuple, b: tuple, scale: tuple[float, float], lags: np.ndarray,
+                max_frames: int, batch: int = 64) -> np.ndarray:
+    """Cost (len(lags),) of camera b's frame t + lag showing the same people as camera a's frame t:
+    the mean over frames of how well each 2D person finds a partner in the other view, from the
+    distances of their joints to each other's epipolar lines (as in
+    :func:`reconstruction.association.epipolar_cost`, b mirrored or not); NaN where too few
+    frames compare. Lags are evaluated ``batch`` at a time."""
+    from .association import _FLIP_A, MIN_JOINTS
 
     (xa, wa), (xb, wb) = a, b
     Fa, Fb = xa.shape[1], xb.shape[1]
     frames = np.unique(np.linspace(0, Fa - 1, min(Fa, max_frames)).astype(int))
-    curve = np.full(2 * max_lag + 1, np.nan)
-    for i, lag in enumerate(range(-max_lag, max_lag + 1)):
-        fa = frames[(frames + lag >= 0) & (frames + lag < Fb)]
-        if len(fa) < max(10, len(frames) // 2):
-            continue
-        cost, _ = epipolar_cost(E, xa[:, fa], wa[:, fa], xb[:, fa + lag], wb[:, fa + lag], *scale)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a frame without anybody to compare
-            rows = np.where(np.isfinite(cost), cost, np.nan)
-            per_frame = 0.5 * (np.nanmean(np.nanmin(rows, axis=1), axis=0) + np.nanmean(np.nanmin(rows, axis=0), axis=0))
-        ok = np.isfinite(per_frame)
-        if ok.sum() >= 10:
-            curve[i] = per_frame[ok].mean()
+    n = len(frames)
+    ha, la, inv_a = _lines(E.T, xa[:, frames], wa[:, frames], scale[1])    # a's joints' lines in b
+    hb, lb, inv_b = _lines(E, xb, wb, scale[0])                            # b's joints' lines in a
+    curve = np.full(len(lags), np.nan)
+    for start in range(0, len(lags), batch):
+        chunk = lags[start:start + batch]
+        fb = frames[None] + chunk[:, None]                                          # (B, n)
+        inside = (fb >= 0) & (fb < Fb)
+        fb = np.clip(fb, 0, Fb - 1)
+        best = None
+        for joints in (slice(None), _FLIP_A):
+            h, ib = hb[:, fb][..., joints, :], inv_b[:, fb][..., joints]            # (Db, B, n, A, 3), (Db, B, n, A)
+            num = np.abs(np.einsum("inkc,jbnkc->ijbnk", la, h))                      # (Da, Db, B, n, A)
+            e2 = 0.5 * ((num * inv_a[:, None, None]) ** 2 + (num * ib[None]) ** 2)
+            valid = np.isfinite(e2) & inside[None, None, :, :, None]
+            count = valid.sum(axis=-1)
+            with np.errstate(all="ignore"):
+                cost = np.where(valid, np.minimum(e2, 1.0), 0.0).sum(axis=-1) / count
+            cost = np.where(count >= MIN_JOINTS, cost, np.inf)
+            best = cost if best is None else np.minimum(best, cost)
+        curve[start:start + len(chunk)] = _lag_means(best, inside, n)
     return curve
+
+
+def _lag_means(cost: np.ndarray, inside: np.ndarray, n: int) -> np.ndarray:
+    """Per lag (B,): the mean over frames of cost (Da, Db, B, n), each 2D person taken with its best
+    partner in the other view; NaN where fewer than 10 frames (or half the sample) compare."""
+    cost = np.where(np.isfinite(cost), cost, np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a frame without anybody to compare
+        per_frame = 0.5 * (np.nanmean(np.nanmin(cost, axis=1), axis=0) + np.nanmean(np.nanmin(cost, axis=0), axis=0))
+    ok = np.isfinite(per_frame)                                                     # (B, n)
+    enough = (inside.sum(axis=1) >= max(10, n // 2)) & (ok.sum(axis=1) >= 10)
+    with np.errstate(all="ignore"):
+        mean = np.where(ok, per_frame, 0.0).sum(axis=1) / ok.sum(axis=1)
+    return np.where(enough, mean, np.nan)
 
 
 def _combine(curves: np.ndarray, max_lag: int, rounds: int = 5) -> np.ndarray:
@@ -439,32 +474,47 @@ def _combine(curves: np.ndarray, max_lag: int, rounds: int = 5) -> np.ndarray:
     return offsets - offsets.min()
 
 
+def _curves(group, people: list[tuple[np.ndarray, np.ndarray]], lags: dict[tuple[int, int], np.ndarray],
+            curves: np.ndarray, max_lag: int, max_frames: int) -> None:
+    """Fill ``curves`` (C, C, 2 max_lag + 1) at the ``lags`` asked for each pair (a, b), a < b (and its mirror (b, a))."""
+    from .association import essential, matching_scale
+
+    scale = matching_scale(group)
+    Rt = [np.hstack([cam.R, cam.tvec[:, None]]) for cam in group.cameras]
+    for (a, b), chosen in lags.items():
+        values = _pair_curve(essential(Rt[a], Rt[b]), people[a], people[b], (scale[a], scale[b]), chosen, max_frames)
+        curves[a, b, chosen + max_lag] = values
+        curves[b, a, max_lag - chosen] = values
+
+
 def pairwise_offsets(group, points: list[np.ndarray], scores: list[np.ndarray], max_lag: int,
-                     min_score: float = 0.3, max_frames: int = 150) -> Alignment:
+                     min_score: float = 0.3, max_frames: int = 100, step: int = 1) -> Alignment:
     """Offsets from the epipolar geometry of every pair of cameras, without any first guess.
 
     For each pair and each lag, the cameras' 2D people (``points`` / ``scores`` per camera:
     (P_c, F_c, 33, 2) px / (P_c, F_c, 33)) should lie on each other's epipolar lines; the lag
     curves of all pairs are then reconciled into one offset per camera (:func:`_combine`).
-    Robust to several people and to slow movements that leave speed curves flat; cost bounded
-    by ``max_frames`` sampled frames. The score is the agreement (1 - cost) with the reference.
+    Lags are first tried every ``step`` frames, then one by one near the offsets found. Robust
+    to several people and to slow movements that leave speed curves flat; the cost is bounded by
+    ``max_frames`` sampled frames. The score is 1 for every camera (no agreement figure).
     """
-    from .association import essential, matching_scale, normalized_people
+    from .association import normalized_people
 
     C = len(points)
     lengths = [p.shape[1] for p in points]
     people = [_present_first(n, w) for n, w in normalized_people(group, points, scores, min_score)]
-    scale = matching_scale(group)
-    Rt = [np.hstack([cam.R, cam.tvec[:, None]]) for cam in group.cameras]
     curves = np.full((C, C, 2 * max_lag + 1), np.nan)
-    for a in range(C):
-        for b in range(a + 1, C):
-            curves[a, b] = _pair_curve(essential(Rt[a], Rt[b]), people[a], people[b], (scale[a], scale[b]),
-                                       max_lag, max_frames)
-            curves[b, a] = curves[a, b][::-1]
+    pairs = [(a, b) for a in range(C) for b in range(a + 1, C)]
+    coarse = np.arange(-max_lag, max_lag + 1, max(1, step))
+    _curves(group, people, {pair: coarse for pair in pairs}, curves, max_lag, max_frames)
     if not np.isfinite(curves).any():
         raise ValueError("no two cameras see the same people long enough to synchronize them")
     offsets = _combine(curves, max_lag)
+    if step > 1:
+        near = {(a, b): np.arange(max(-max_lag, offsets[b] - offsets[a] - 2 * step),
+                                  min(max_lag, offsets[b] - offsets[a] + 2 * step) + 1) for a, b in pairs}
+        _curves(group, people, near, curves, max_lag, max_frames)
+        offsets = _combine(curves, max_lag)
     alignment = offset_alignment(lengths, offsets)
     return Alignment(alignment.index, alignment.offsets, np.ones(C), "auto")
 
@@ -486,7 +536,7 @@ def auto_alignment(group, points: list[np.ndarray], scores: list[np.ndarray], fp
             return alignment
         return geometric_offsets(group, [p[0] for p in points], [s[0] for s in scores], alignment.offsets, max_lag,
                                  min_score)
-    alignment = pairwise_offsets(group, points, scores, max_lag, min_score)
+    alignment = pairwise_offsets(group, points, scores, max_lag, min_score, step=max(1, int(round(fps / COARSE_HZ))))
     if len(points) < 3:
         return alignment
     # The pairwise offsets are rarely more than a frame or two off: the refinement looks nearby.

@@ -128,23 +128,29 @@ def _agreement(scene: _Scene, X: np.ndarray, obs: np.ndarray, w: np.ndarray,
     proj, front = scene.project(X)                                         # (C, R, A, 2), (C, R, A)
     has3d = np.isfinite(X).all(axis=-1)[None] & front                      # (C, R, A)
     scale = (scene.focal / (loose * scene.tau))[:, None, None, None, None]
-    best, flip = None, None
+    costs = []
     for mirrored in (False, True):
         o = obs[..., _FLIP_A, :] if mirrored else obs
         ww = w[..., _FLIP_A] if mirrored else w
         e2 = (((proj[:, None] - o) * scale) ** 2).sum(axis=-1)              # (C, D, R, A)
-        e2 = np.where(np.isfinite(e2), np.minimum(e2, 1.0), 1.0)
-        common = has3d[:, None] & (ww > 0)
-        count = common.sum(axis=-1)
-        with np.errstate(all="ignore"):
-            cost = np.where(common, e2, 0.0).sum(axis=-1) / count
-        cost = np.where(count >= MIN_JOINTS, cost, np.inf).transpose(2, 0, 1)   # (R, C, D)
-        if best is None:
-            best, flip = cost, np.zeros(cost.shape, bool)
-        else:
-            flip = cost < best
-            best = np.where(flip, cost, best)
-    return best, flip
+        costs.append(mean_cost(e2, has3d[:, None] & (ww > 0)).transpose(2, 0, 1))   # (R, C, D)
+    return _lower(*costs)
+
+
+def mean_cost(e2: np.ndarray, common: np.ndarray) -> np.ndarray:
+    """Mean of min(e2, 1) over the ``common`` joints (last axis; a non-finite e2 counts 1): inf
+    with fewer than MIN_JOINTS common joints."""
+    count = common.sum(axis=-1)
+    e2 = np.where(np.isfinite(e2), np.minimum(e2, 1.0), 1.0)
+    with np.errstate(all="ignore"):
+        cost = np.where(common, e2, 0.0).sum(axis=-1) / count
+    return np.where(count >= MIN_JOINTS, cost, np.inf)
+
+
+def _lower(plain: np.ndarray, mirrored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lower of the two costs, and where the mirrored one is lower."""
+    flip = mirrored < plain
+    return np.where(flip, mirrored, plain), flip
 
 
 def essential(Rt_a: np.ndarray, Rt_b: np.ndarray) -> np.ndarray:
@@ -163,7 +169,7 @@ def epipolar_cost(E: np.ndarray, xa: np.ndarray, wa: np.ndarray, xb: np.ndarray,
     MIN_JOINTS common joints. Also whether b fits better mirrored (Da, Db, n). No triangulation."""
     ha = np.concatenate([xa, np.ones(xa.shape[:-1] + (1,))], axis=-1)               # (Da, n, A, 3)
     la = ha @ E.T                                                                   # lines in b of a's joints
-    best, flip = None, None
+    costs = []
     for mirrored in (False, True):
         ob = xb[..., _FLIP_A, :] if mirrored else xb
         wm = wb[..., _FLIP_A] if mirrored else wb
@@ -173,18 +179,8 @@ def epipolar_cost(E: np.ndarray, xa: np.ndarray, wa: np.ndarray, xb: np.ndarray,
         with np.errstate(all="ignore"):
             db = num / np.linalg.norm(la[..., :2], axis=-1)[:, None] * scale_b
             da = num / np.linalg.norm(lb[..., :2], axis=-1)[None] * scale_a
-        e2 = np.minimum(0.5 * (da ** 2 + db ** 2), 1.0)
-        common = (wa[:, None] > 0) & (wm[None] > 0)
-        count = common.sum(axis=-1)
-        with np.errstate(all="ignore"):
-            cost = np.where(common, np.where(np.isfinite(e2), e2, 1.0), 0.0).sum(axis=-1) / count
-        cost = np.where(count >= MIN_JOINTS, cost, np.inf)
-        if best is None:
-            best, flip = cost, np.zeros(cost.shape, bool)
-        else:
-            flip = cost < best
-            best = np.where(flip, cost, best)
-    return best, flip
+        costs.append(mean_cost(0.5 * (da ** 2 + db ** 2), (wa[:, None] > 0) & (wm[None] > 0)))
+    return _lower(*costs)
 
 
 def _epipolar(scene: _Scene, a: int, b: int, obs: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -212,6 +212,29 @@ def _refine(lengths: list[int], offsets: np.ndarray, rounds: int, fit) -> Alignm
     return Alignment(alignment.index, alignment.offsets, score, "auto")
 
 
+def _geometric(group, points: list[np.ndarray], scores: list[np.ndarray], offsets: np.ndarray, max_lag: int,
+               min_score: float, rounds: int, max_frames: int, several: bool) -> Alignment:
+    """:func:`geometric_offsets` (``several`` False: points (F_c, J, 2) per camera) or
+    :func:`geometric_offsets_people` (True: (P_c, F_c, J, 2))."""
+    from .triangulate import DEFAULT_THRESHOLD
+
+    lengths = [p.shape[-3] for p in points]
+    own = [_compact(p, s, min_score) for p, s in zip(points, scores)] if several else None
+
+    def fit(c: int, offsets: np.ndarray) -> tuple[float, int, float]:
+        frames = _sample_frames(lengths, offsets, [k for k in range(len(points)) if k != c], max_frames)
+        if not len(frames):
+            return np.inf, 0, 0.0
+        tau = DEFAULT_THRESHOLD * float(np.hypot(*group.cameras[c].size))
+        if several:
+            proj = _people_of_others(group, points, scores, offsets, c, frames, min_score)
+            return _best_lag_people(*own[c], proj, offsets[c], frames, max_lag, tau, min_score)
+        proj = _projected_others(group, points, scores, offsets, c, frames, min_score)
+        return _best_lag(points[c], scores[c], proj, offsets[c], frames, max_lag, tau, min_score)
+
+    return _refine(lengths, offsets, rounds, fit)
+
+
 def geometric_offsets(group, points: list[np.ndarray], scores: list[np.ndarray], offsets: np.ndarray,
                       max_lag: int, min_score: float = 0.3, rounds: int = 4, max_frames: int = 400) -> Alignment:
     """Refine offsets with the calibration: each camera's lag is the one whose keypoints best
@@ -225,19 +248,7 @@ def geometric_offsets(group, points: list[np.ndarray], scores: list[np.ndarray],
     At most ``max_frames`` frames, evenly spread over the take, are used, so the cost does not
     grow with the take's length. Several people per camera: :func:`geometric_offsets_people`.
     """
-    from .triangulate import DEFAULT_THRESHOLD
-
-    lengths = [len(p) for p in points]
-
-    def fit(c: int, offsets: np.ndarray) -> tuple[float, int, float]:
-        frames = _sample_frames(lengths, offsets, [k for k in range(len(points)) if k != c], max_frames)
-        if not len(frames):
-            return np.inf, 0, 0.0
-        proj = _projected_others(group, points, scores, offsets, c, frames, min_score)
-        tau = DEFAULT_THRESHOLD * float(np.hypot(*group.cameras[c].size))
-        return _best_lag(points[c], scores[c], proj, offsets[c], frames, max_lag, tau, min_score)
-
-    return _refine(lengths, offsets, rounds, fit)
+    return _geometric(group, points, scores, offsets, max_lag, min_score, rounds, max_frames, False)
 
 
 # --------------------------------------------------------------------------- several people
@@ -360,20 +371,7 @@ def geometric_offsets_people(group, points: list[np.ndarray], scores: list[np.nd
     robustly, and each 2D person of the camera is compared with the 3D person it fits best at
     each lag; a camera moves only to a clear valley of the error (:func:`_best_lag_people`).
     """
-    from .triangulate import DEFAULT_THRESHOLD
-
-    lengths = [p.shape[1] for p in points]
-    own = [_compact(p, s, min_score) for p, s in zip(points, scores)]
-
-    def fit(c: int, offsets: np.ndarray) -> tuple[float, int, float]:
-        frames = _sample_frames(lengths, offsets, [k for k in range(len(points)) if k != c], max_frames)
-        if not len(frames):
-            return np.inf, 0, 0.0
-        proj = _people_of_others(group, points, scores, offsets, c, frames, min_score)
-        tau = DEFAULT_THRESHOLD * float(np.hypot(*group.cameras[c].size))
-        return _best_lag_people(*own[c], proj, offsets[c], frames, max_lag, tau, min_score)
-
-    return _refine(lengths, offsets, rounds, fit)
+    return _geometric(group, points, scores, offsets, max_lag, min_score, rounds, max_frames, True)
 
 
 def _present_first(norm: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -404,7 +402,7 @@ def _pair_curve(E: np.ndarray, a: tuple, b: tuple, scale: tuple[float, float], l
     distances of their joints to each other's epipolar lines (as in
     :func:`reconstruction.association.epipolar_cost`, b mirrored or not); NaN where too few
     frames compare. Lags are evaluated ``batch`` at a time."""
-    from .association import _FLIP_A, MIN_JOINTS
+    from .association import _FLIP_A, mean_cost
 
     (xa, wa), (xb, wb) = a, b
     Fa, Fb = xa.shape[1], xb.shape[1]
@@ -423,11 +421,7 @@ def _pair_curve(E: np.ndarray, a: tuple, b: tuple, scale: tuple[float, float], l
             h, ib = hb[:, fb][..., joints, :], inv_b[:, fb][..., joints]            # (Db, B, n, A, 3), (Db, B, n, A)
             num = np.abs(np.einsum("inkc,jbnkc->ijbnk", la, h))                      # (Da, Db, B, n, A)
             e2 = 0.5 * ((num * inv_a[:, None, None]) ** 2 + (num * ib[None]) ** 2)
-            valid = np.isfinite(e2) & inside[None, None, :, :, None]
-            count = valid.sum(axis=-1)
-            with np.errstate(all="ignore"):
-                cost = np.where(valid, np.minimum(e2, 1.0), 0.0).sum(axis=-1) / count
-            cost = np.where(count >= MIN_JOINTS, cost, np.inf)
+            cost = mean_cost(e2, np.isfinite(e2) & inside[None, None, :, :, None])
             best = cost if best is None else np.minimum(best, cost)
         curve[start:start + len(chunk)] = _lag_means(best, inside, n)
     return curve

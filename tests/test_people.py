@@ -260,3 +260,19 @@ def test_triangulate_reads_a_file_without_offsets(tmp_path, scene):
     assert report["sync"]["offsets"] == {name: 0 for name in group.names}
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["pose3d.c3d", "pose3d.csv", "pose3d.trc",
                                                                    "report.json"]
+
+
+def test_aligned_keypoints_pad_the_person_axis_and_keep_the_old_keys():
+    from reconstruction.pipeline import aligned_keypoints
+
+    rng = np.random.default_rng(0)
+    one = (rng.uniform(0, 100, (1, 12, 33, 2)).astype(np.float32), np.full((1, 12, 33), 0.9, np.float32))
+    two = (rng.uniform(0, 100, (2, 10, 33, 2)).astype(np.float32), np.full((2, 10, 33), 0.8, np.float32))
+    alignment = sync.offset_alignment([12, 10], [2, 0])
+    kp = aligned_keypoints(["a", "b"], [one, two], alignment, FPS)
+    assert kp.n_frames == 10 and kp.points_people.shape == (2, 2, 10, 33, 2)
+    np.testing.assert_array_equal(kp.points_people[0, 0], one[0][0, 2:])
+    assert np.isnan(kp.points_people[0, 1]).all() and (kp.scores_people[0, 1] == 0).all()
+    np.testing.assert_array_equal(kp.points, kp.points_people[:, 0])
+    single = aligned_keypoints(["a", "b"], [one, (two[0][:1], two[1][:1])], alignment, FPS)
+    assert single.points_people is None and single.points.shape == (2, 10, 33, 2)

@@ -1,13 +1,17 @@
 """Cross-view matching: which 2D people of the cameras are the same person, frame by frame.
 
-At every frame, each pair of 2D people seen by two cameras is a hypothesis: their joints are
-triangulated (as labelled, and with the second view's left and right exchanged, since MediaPipe
-sometimes mirrors a person) and the 3D skeleton is projected into every camera. A 2D person
+At every frame, the 2D people of each pair of cameras are first compared by epipolar geometry
+(the distance of each joint to the other view's epipolar line, as labelled and with the second
+view's left and right exchanged, since MediaPipe sometimes mirrors a person); the pairs that
+agree are clustered, cheapest first, and the cheapest pair of each cluster seeds a hypothesis:
+its joints are triangulated and the 3D skeleton is projected into every camera. A 2D person
 agrees with a skeleton when its joints fall near the projections (a truncated squared
-reprojection error, scaled by twice each camera's inlier threshold, under ``gate``). Each hypothesis
-gathers the best-agreeing 2D person of every other camera, is solved again from all of them and
-gathers again. Clusters are then chosen greedily, most cameras first, then lowest error, each
-2D person used at most once: the 3D people candidates of that frame.
+reprojection error, scaled by twice each camera's inlier threshold, under ``gate``). Each
+hypothesis gathers the best-agreeing 2D person of every camera, is solved again from all of
+them and gathers again. Clusters are then chosen greedily, most cameras first, then lowest
+error, each 2D person used at most once: the 3D people candidates of that frame. Last, a
+candidate may take a 2D person nobody took in a camera it lacks, if it fits within
+:data:`CLAIM` times the tolerance (a noisy view, left for the robust triangulation to weigh).
 
 Only the body's main joints take part (:data:`ASSOC_JOINTS`), which makes the matching about
 three times cheaper than with the face and hands and no less sure. Work is vectorised over the

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -19,12 +20,12 @@ from capture.takefile import TakeMeta
 from common.errors import ServiceError
 from database.models import User
 from jobs.base import Job, JobFailure, JobRunner
+from takes.history import close_interrupted_jobs, record_job_change
+from takes.library import PROCESSED_STATUSES, reprocess_params
 from takes.results import job_params, record_job
-from takes.service import interrupted_takes, recording_purpose, register_recorded_take, set_processing
+from takes.service import TakeBusy, interrupted_takes, recording_purpose, register_recorded_take, set_processing
 
 logger = logging.getLogger(__name__)
-
-PROCESSED_STATUSES = ("complete", "incomplete", "interrupted")  # takes worth processing
 
 
 class TakeEvents(Protocol):
@@ -47,6 +48,7 @@ class TakeLifecycle:
     def __init__(self, processor: VideoProcessor, jobs: JobRunner, session: Callable[[], contextlib.AbstractContextManager],
                  events: TakeEvents):
         self.processor, self.jobs, self.session, self.events = processor, jobs, session, events
+        self._submitting = threading.Lock()  # "is it busy?" and "queue it" as one step
         processor.on_auto_stop = self.take_auto_stopped
 
     @property
@@ -89,7 +91,7 @@ class TakeLifecycle:
         logger.info("user %s stopped take %s", user.username, take["id"])
         state = self.stopped_state(take)
         self.events.recording_status(state)
-        self.take_stopped(take)
+        self.take_stopped(take, queued_by=user.id)
         return state
 
     def stopped_state(self, take: dict) -> dict:
@@ -126,22 +128,29 @@ class TakeLifecycle:
             logger.exception("take %s: not registered", take["id"])
         return {}
 
-    def take_stopped(self, take: dict, submit: bool = True) -> None:
+    def take_stopped(self, take: dict, submit: bool = True, queued_by: int | None = None) -> None:
         """Register a finished take and process it in the background (outputs in
         ``<take>/processed``; an attempt is then compared with its reference). An interrupted take
-        is processed too: its files are readable up to the crash."""
+        is processed too: its files are readable up to the crash. ``queued_by``: the user whose
+        action queues the job (None: VSION itself)."""
         params = self._register(take)
         if take.get("status") not in PROCESSED_STATUSES or not submit:
             return
         try:
-            self.jobs.submit("process", take["id"], {"take_dir": str(self.takes_dir / take["id"]), **params})
+            self.jobs.submit("process", take["id"], {"take_dir": str(self.takes_dir / take["id"]), **params,
+                                                     "queued_by": queued_by})
         except RuntimeError:  # the server is stopping (a take stopped by itself meanwhile): next start
             logger.info("take %s: the server is stopping; processed at the next start", take["id"])
             self._mark_queued(take["id"])
 
     def job_changed(self, job: Job) -> None:
-        """The job listener (called from the runner's threads): store what the job says about its
-        take, then tell the pages."""
+        """The job listener (called from the runner's threads): keep the job in the history, store
+        what it says about its take, then tell the pages."""
+        try:
+            with self.session():
+                record_job_change(job)
+        except Exception:  # noqa: BLE001 - the take and the pages must still hear about the job
+            logger.exception("job %s: not kept in the job history", job.id)
         try:
             with self.session():
                 record_job(job.take_id, job.kind, str(job.status), job.message, job.report,
@@ -149,6 +158,21 @@ class TakeLifecycle:
         except Exception:  # noqa: BLE001 - the pages must still hear about the job
             logger.exception("job %s: its take %s could not be updated", job.id, job.take_id)
         self.events.job_status(job)
+
+    def reprocess(self, user: User, take_id: str) -> Job:
+        """Queue take ``take_id`` for processing again, asked by ``user``; the job reports its
+        progress as any other (``job status`` events, the job history). Raises ServiceError
+        ("take not found"), :class:`~takes.library.TakeRefused` or :class:`TakeBusy` (recorded,
+        queued or processed now: asking twice queues one job)."""
+        with self._submitting:
+            if self.busy(take_id):
+                raise TakeBusy("this take is being recorded or processed: wait until it is finished, then process "
+                               "it again")
+            with self.session():
+                params = reprocess_params(user, take_id, self.takes_dir, self.processor.settings.calibration_path)
+            job = self.jobs.submit("process", take_id, params)
+        logger.info("user %s: take %s queued for processing again (job %s)", user.username, take_id, job.id)
+        return job
 
     def busy(self, take_id: str) -> bool:
         """Is the take recording now, or has it a processing job queued or running here?"""
@@ -166,10 +190,12 @@ class TakeLifecycle:
 
     # ---- restart and shutdown
     def resume(self) -> None:
-        """At start: queue again the processing a stop or a crash interrupted (rows left queued,
-        running or cancelled), then register and process the takes a killed server left."""
+        """At start: from the database, queue again the processing a stop or a crash interrupted
+        (takes left queued, running or cancelled; their unfinished jobs are marked cancelled in the
+        history), then register and process the takes a killed server left."""
         try:
             with self.session():
+                close_interrupted_jobs()
                 pending = interrupted_takes(self.takes_dir)
         except Exception:  # noqa: BLE001 - a start must not fail on this
             logger.exception("could not look for interrupted processing")

@@ -1,8 +1,10 @@
-"""JSON endpoints: ``/healthz`` and ``/api/cameras`` (contract), ``/api/jobs``."""
+"""JSON endpoints: ``/healthz`` and ``/api/cameras`` (contract), ``/api/jobs`` (the job history)."""
 from flask import Blueprint, jsonify
 from flask_login import current_user
 
-from accounts.policy import Action, allows
+from takes import history
+from takes.schemas import JobQuery
+from web.bodies import query
 from web.state import system
 
 bp = Blueprint("api", __name__)
@@ -25,8 +27,6 @@ def cameras():
 
 @bp.route("/api/jobs")
 def jobs():
-    """Background jobs (processing of takes), newest first; those who do not see every result see
-    the jobs of their own takes only."""
-    everything = allows(current_user, Action.SEE_ALL_RESULTS)
-    return jsonify(jobs=[job.to_dict() for job in system().jobs.jobs()
-                         if everything or job.params.get("user_id") == current_user.id])
+    """The job history, newest first, one page (:class:`takes.schemas.JobQuery` filters); those
+    who do not see every result see the jobs of their own takes (and those they queued)."""
+    return jsonify(history.list_jobs(current_user, query(JobQuery)))

@@ -43,9 +43,10 @@ class WebNotifier:
         socketio.emit("recording error", error, to=LIVE_ROOM)
 
     def job_status(self, job: Job) -> None:
-        """Every change of a background job, to the staff and to the user whose take it is."""
-        user_id = job.params.get("user_id")
-        rooms = [STAFF_ROOM] + ([user_room(user_id)] if isinstance(user_id, int) else [])
+        """Every change of a background job, to the staff, to the user whose take it is and to the
+        user who queued it."""
+        people = {job.params.get("user_id"), job.params.get("queued_by")}
+        rooms = [STAFF_ROOM] + sorted(user_room(u) for u in people if isinstance(u, int) and not isinstance(u, bool))
         socketio.emit("job status", job.to_dict(), to=rooms)
 
     def camera_status(self, payload: dict) -> None:

@@ -80,7 +80,7 @@ function actionsCell(take) {
   if (take.can_promote && $("tl-promote")) buttons.push(button(t("tl_promote", "Make it a reference"), "tl-promote", () => openPromote(take)));
   buttons.push(button(t("tl_jobs_of_take", "Jobs"), "secondary tl-jobs", () => showJobsOf(take.id)));
   if (take.can_delete) buttons.push(button(t("tl_delete", "Delete"), "secondary tl-delete", (b) => remove(take, b)));
-  return el("td", { class: "tl-actions" }, buttons);
+  return el("td", {}, el("div", { class: "tl-actions" }, buttons));
 }
 
 function takeRow(take) {

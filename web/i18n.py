@@ -63,6 +63,7 @@ LABELS: dict[str, tuple[str, str]] = {  # key: (fr, en)
     "job_status_running": ("en cours", "running"),
     "job_status_done": ("terminé", "done"),
     "job_status_failed": ("échec", "failed"),
+    "job_status_cancelled": ("annulé", "cancelled"),
     "job_stage_2d_pose": ("pose 2D", "2D pose"),
     "job_stage_sync": ("synchronisation", "sync"),
     "job_stage_triangulation": ("triangulation", "triangulation"),

@@ -6,8 +6,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from web import admin, api, audit, auth, calibration, events, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
-from web.i18n import current_language, translate
+from web import admin, api, audit, auth, calibration, events, i18n, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
 
 PUBLIC_ENDPOINTS = {"auth.login", "api.healthz", "static"}
 
@@ -26,6 +25,7 @@ class SafeJSONProvider(DefaultJSONProvider):
 def register(app) -> None:
     """Attach blueprints, the deny-by-default login check and template helpers to ``app``."""
     app.json = SafeJSONProvider(app)
+    i18n.init_app(app)
     for module in (auth, pages, api, video, calibration, workcards, takes, admin, audit):
         app.register_blueprint(module.bp)
 
@@ -45,12 +45,6 @@ def register(app) -> None:
         if request.path.startswith("/api/"):
             return jsonify(error=error.description or error.name), error.code
         return error
-
-    @app.context_processor
-    def template_helpers():
-        lang = current_language()
-        return {"lang": lang, "t": lambda key: translate(key, lang),
-                "other_lang": "en" if lang == "fr" else "fr"}
 
     @app.after_request
     def security_headers(response):

@@ -12,7 +12,6 @@ from training.db import db
 from training.models import ROLES, User
 from training.users import UserError, create_user, get_user, is_locked, update_user
 from web.audit import audit
-from web.i18n import current_language, labels_for
 from web.roles import roles_required
 
 logger = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ def _invalid(exc: ValidationError):
 @bp.route("/admin/users")
 @roles_required("admin")
 def users_page():
-    return render_template("users.html", labels=labels_for(current_language()), roles=ROLES,
+    return render_template("users.html", roles=ROLES,
                            me=current_user.id)
 
 

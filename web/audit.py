@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from training import audit as service
 from web.events import explain
-from web.i18n import current_language, labels_for
 from web.roles import roles_required
 
 logger = logging.getLogger(__name__)
@@ -59,7 +58,7 @@ def _query() -> AuditQuery:
 @bp.route("/admin/audit")
 @roles_required("admin")
 def page():
-    return render_template("audit.html", labels=labels_for(current_language()))
+    return render_template("audit.html")
 
 
 @bp.route("/api/audit")

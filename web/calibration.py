@@ -16,7 +16,6 @@ from CalibrationWizard import WizardError, rig_summary
 from web.audit import audit
 from web.events import socket_event
 from web.extensions import socketio
-from web.i18n import current_language, labels_for
 from web.roles import roles_required
 
 bp = Blueprint("calibration", __name__)
@@ -71,7 +70,7 @@ def page():
     sets = store.list_sets(_wizard().sets_root)
     active = next((s for s in sets if s.get("active")), None)
     return render_template("calibration.html", cameras=processor.health(), board=board.model_dump(),
-                           labels=labels_for(current_language()), active=active)
+                           active=active)
 
 
 # --------------------------------------------------------------------------- sets API

@@ -1,716 +1,119 @@
-"""French and English labels for the pages (French first, as the original VSION UI)."""
+"""The pages' languages: French (the default, as the original VSION UI) and English, with Flask-Babel.
+
+Texts are gettext messages whose source (msgid) is the English text; the French lives in
+``translations/fr/LC_MESSAGES/messages.po`` (and its compiled ``messages.mo``, committed so a
+fresh clone and the delivered folder run as they are). English needs no catalog.
+
+- Templates: ``{{ _("English") }}``; ``{{ pgettext("key", "English") }}`` for a text a page
+  script shows too (one catalog entry) or an English text that needs two French ones.
+- Python: ``gettext`` / ``lazy_pgettext`` from ``flask_babel``.
+- Page scripts (static/js, ES modules): ``t("key", "English", {name: value})``, the key being
+  the message's context (msgctxt). A page loads one entry module; :func:`script_labels` reads
+  the ``t()`` calls of that module and of every module it imports, and the page sends those
+  labels only, in its language, in ``<body data-labels>`` (templates/base.html).
+
+``make translations`` extracts the messages again (babel.cfg: Python, Jinja and, through
+:func:`extract_scripts`, the page scripts), updates the catalog and compiles it.
+"""
 from __future__ import annotations
 
-from flask import request, session
+import json
+import logging
+import re
+from functools import lru_cache
+from pathlib import Path
 
-LANGUAGES = ("fr", "en")
+from flask import current_app, request, session
+from flask_babel import Babel, get_locale, lazy_pgettext, pgettext
 
-LABELS: dict[str, tuple[str, str]] = {  # key: (fr, en)
-    "app_title": ("VSION — capture de mouvement", "VSION — motion capture"),
-    "cameras": ("Caméras", "Cameras"),
-    "calibration": ("Calibration", "Calibration"),
-    "camera": ("Caméra", "Camera"),
-    "record": ("Enregistrer", "Record"),
-    "stop": ("Arrêter", "Stop"),
-    "recording": ("Enregistrement en cours", "Recording"),
-    "idle": ("Prêt", "Ready"),
-    "take_saved": ("Prise enregistrée", "Take saved"),
-    "frames": ("images", "frames"),
-    "fps": ("img/s", "fps"),
-    "dropped": ("perdues", "dropped"),
-    "viewers": ("spectateurs", "viewers"),
-    "status_connecting": ("connexion…", "connecting…"),
-    "status_connected": ("connectée", "connected"),
-    "status_reconnecting": ("reconnexion…", "reconnecting…"),
-    "status_failed": ("hors service", "failed"),
-    "status_stopped": ("arrêtée", "stopped"),
-    "login_title": ("Connexion", "Sign in"),
-    "username": ("Identifiant", "User name"),
-    "password": ("Mot de passe", "Password"),
-    "sign_in": ("Se connecter", "Sign in"),
-    "logout": ("Déconnexion", "Sign out"),
-    "bad_login": ("Identifiant ou mot de passe incorrect.", "Wrong user name or password."),
-    "login_required": ("Connectez-vous pour continuer.", "Please sign in to continue."),
-    "live_disconnected": ("Connexion au serveur perdue, nouvelle tentative…",
-                          "Connection to the server lost, retrying…"),
-    "role_admin": ("administrateur", "administrator"),
-    "role_technician": ("technicien", "technician"),
-    "role_expert": ("expert", "expert"),
-    "role_trainee": ("apprenant", "trainee"),
-    "elapsed": ("Durée", "Elapsed"),
-    "folder": ("Dossier", "Folder"),
-    "language": ("English", "Français"),  # the label of the link to the *other* language
-    # Live page: live pose overlays, 3D skeleton and processing jobs (templates/index.html,
-    # static/js/live.js, static/js/skeleton3d.js). {name} placeholders are filled in by the script.
-    "live_pose": ("Squelette en direct", "Live skeleton"),
-    "live_pose_rate": ("Pose en direct : {rate} Hz", "Live pose: {rate} Hz"),
-    "live_pose_waiting": ("En attente du squelette en direct…", "Waiting for the live skeleton…"),
-    "live_pose_no_calibration": ("Pas de calibration : squelette 3D indisponible",
-                                 "No calibration: 3D skeleton unavailable"),
-    "live_pose_no_person": ("Aucun squelette 3D : personne n'est vu par au moins deux caméras.",
-                            "No 3D skeleton: nobody is seen by two cameras or more."),
-    "live_pose_unavailable": ("Squelette en direct indisponible sur ce serveur.",
-                              "The live skeleton is not available on this server."),
-    "skeleton_title": ("Squelette 3D", "3D skeleton"),
-    "skeleton_reset": ("Recentrer", "Reset view"),
-    "skeleton_help": ("Glisser : tourner · molette : zoomer · clic droit : déplacer. Grille : 50 cm.",
-                      "Drag: rotate · wheel: zoom · right-click: pan. Grid: 50 cm."),
-    "skeleton_3d_unavailable": ("Vue 3D indisponible : ce navigateur ne prend pas en charge WebGL.",
-                                "3D view unavailable: this browser does not support WebGL."),
-    "jobs_title": ("Traitement", "Processing"),
-    "job_take": ("Prise {take}", "Take {take}"),
-    "job_status_queued": ("en attente", "queued"),
-    "job_status_running": ("en cours", "running"),
-    "job_status_done": ("terminé", "done"),
-    "job_status_failed": ("échec", "failed"),
-    "job_stage_2d_pose": ("pose 2D", "2D pose"),
-    "job_stage_sync": ("synchronisation", "sync"),
-    "job_stage_triangulation": ("triangulation", "triangulation"),
-    "job_stage_filtering": ("filtrage", "filtering"),
-    "job_stage_exports": ("exports", "exports"),
-    "job_failed": ("Échec du traitement : {message}", "Processing failed: {message}"),
-    "job_failed_no_message": ("Échec du traitement : voir le journal du serveur.",
-                              "Processing failed: see the server's log."),
-    "job_reprojection": ("Erreur de reprojection médiane : {px} px", "Median reprojection error: {px} px"),
-    "job_reconstructed": ("Reconstruit : {pct} %", "Reconstructed: {pct}%"),
-    # Calibration wizard (templates/calibration.html, static/js/calibration.js, static/js/rig3d.js).
-    # {name} placeholders are filled in by the page's script.
-    "calib_title": ("Calibration des caméras", "Camera calibration"),
-    "calib_steps": ("Étapes de la calibration", "Calibration steps"),
-    "calib_step_extrinsics": ("Extrinsèques", "Extrinsics"),
-    "calib_step_floor": ("Origine au sol", "Floor origin"),
-    "calib_step_result": ("Résultat", "Result"),
-    "calib_active_is": ("Calibration active :", "Active calibration:"),
-    "calib_no_active": ("Aucune calibration active : suivez les étapes ci-dessous.",
-                        "No active calibration: follow the steps below."),
-    "calib_no_cameras": ("Aucune caméra n'est configurée : ajoutez-les dans le fichier de configuration puis "
-                         "redémarrez le serveur.",
-                         "No camera is configured: add them to the configuration file, then restart the server."),
-    "calib_connecting": ("Connexion au serveur…", "Connecting to the server…"),
-    "calib_timeout": ("Le serveur ne répond pas : vérifiez la connexion puis réessayez.",
-                      "The server does not answer: check the connection and try again."),
-    "calib_bad_answer": ("Réponse inattendue du serveur : réessayez ; si cela persiste, consultez son journal.",
-                         "Unexpected answer from the server: try again; if it persists, look at its log."),
-    "calib_begin_failed": ("Impossible de démarrer la calibration : {message}",
-                           "The calibration could not start: {message}"),
-    "calib_guide_camera": ("{camera} : montrez le damier entier à la caméra et tenez-le immobile dans des positions "
-                           "variées (centre, bords, coins, incliné).",
-                           "{camera}: show the whole board to the camera and hold it still in varied positions "
-                           "(centre, edges, corners, tilted)."),
-    "calib_guide_extrinsics": ("Montrez le damier immobile à plusieurs caméras à la fois, jusqu'à ce que toutes "
-                               "soient reliées dans le graphe, puis lancez la calibration.",
-                               "Show the board, held still, to several cameras at once until every camera is "
-                               "linked in the graph, then run the calibration."),
-    "calib_guide_floor": ("Posez le damier à plat au sol à l'endroit de l'origine, puis cliquez sur « Capturer "
-                          "l'origine ».",
-                          "Lay the board flat on the floor where the origin should be, then click “Capture the "
-                          "origin”."),
-    "calib_guide_result": ("Vérifiez la position des caméras et les erreurs, puis cliquez sur « Enregistrer ».",
-                           "Check the camera positions and the errors, then click “Save”."),
-    "calib_no_feed": ("Pas d'image : vérifiez que la caméra est connectée (page Caméras). Nouvelle tentative…",
-                      "No picture: check that the camera is connected (Cameras page). Retrying…"),
-    "calib_legend_still": ("immobile", "still"),
-    "calib_legend_moving": ("en mouvement", "moving"),
-    "calib_legend_first": ("premier coin (orientation)", "first corner (orientation)"),
-    "calib_board_line": ("Résolution {w} x {h} · côté du carré {side} cm · {cols} x {rows} coins",
-                         "Resolution {w} x {h} · square side {side} cm · {cols} x {rows} corners"),
-    "calib_views_captured": ("vues capturées", "views captured"),
-    "calib_views_short": ("vues", "views"),
-    "calib_min_views": ("minimum {n}", "at least {n}"),
-    "calib_coverage_map": ("Couverture de l'image", "Image coverage"),
-    "calib_coverage_help": ("Cases rouges : aucun coin vu. Montrez le damier dans ces zones, surtout près des bords "
-                            "et des coins.",
-                            "Red cells: no corner seen. Show the board there, especially near the edges and "
-                            "corners."),
-    "calib_auto": ("Capture automatique (damier immobile)", "Automatic capture (board held still)"),
-    "calib_auto_on": ("Capture automatique activée : tenez le damier immobile pour capturer une vue.",
-                      "Automatic capture on: hold the board still to capture a view."),
-    "calib_auto_off": ("Capture automatique désactivée : cliquez sur « Capturer » pour chaque vue.",
-                       "Automatic capture off: click “Capture” for each view."),
-    "calib_check": ("Vérifier le damier", "Check the board"),
-    "calib_capture": ("Capturer", "Capture"),
-    "calib_run": ("Lancer la calibration", "Run the calibration"),
-    "calib_reset": ("Effacer les vues", "Clear the views"),
-    "calib_reset_confirm": ("Confirmer l'effacement", "Confirm clearing"),
-    "calib_reset_done": ("Vues effacées pour {camera} : recommencez les captures.",
-                         "Views cleared for {camera}: capture again."),
-    "calib_next": ("Suivant", "Next"),
-    "calib_prev": ("Précédent", "Previous"),
-    "calib_found": ("Damier détecté", "Board found"),
-    "calib_not_found": ("Damier non détecté", "Board not found"),
-    "calib_still": ("immobile", "still"),
-    "calib_moving": ("en mouvement", "moving"),
-    "calib_captured_n": ("Vue capturée ({n} au total).", "View captured ({n} in total)."),
-    "calib_need_views": ("Capturez encore {n} vue(s) pour pouvoir lancer la calibration.",
-                         "Capture {n} more view(s) to be able to run the calibration."),
-    "calib_ready_to_run": ("Assez de vues : lancez la calibration (des vues plus variées donnent un meilleur "
-                           "résultat).",
-                           "Enough views: run the calibration (more varied views give a better result)."),
-    "calib_running": ("Calibration en cours…", "Calibration running…"),
-    "calib_running_camera": ("Calibration de {camera} en cours…", "Calibrating {camera}…"),
-    "calib_intr_done": ("{camera} calibrée : erreur RMS {rms} px.", "{camera} calibrated: RMS error {rms} px."),
-    "calib_intr_failed": ("La calibration de {camera} a échoué : lisez le message ci-dessous.",
-                          "Calibrating {camera} failed: read the message below."),
-    "calib_intr_done_next": ("Calibration réussie : passez à la caméra suivante avec « Suivant ».",
-                             "Calibration done: go to the next camera with “Next”."),
-    "calib_intr_done_last": ("Calibration réussie : passez aux extrinsèques avec « Suivant ».",
-                             "Calibration done: go on to the extrinsics with “Next”."),
-    "calib_result": ("Résultat de la calibration", "Calibration result"),
-    "calib_not_calibrated": ("Pas encore calibrée.", "Not calibrated yet."),
-    "calib_rms": ("Erreur RMS", "RMS error"),
-    "calib_quality_good": ("bonne", "good"),
-    "calib_quality_fair": ("acceptable", "fair"),
-    "calib_quality_poor": ("à refaire", "redo"),
-    "calib_views_used": ("Vues utilisées / capturées", "Views used / captured"),
-    "calib_views_found": ("Vues avec damier détecté", "Views with the board found"),
-    "calib_rejected": ("Vues rejetées", "Rejected views"),
-    "calib_none": ("aucune", "none"),
-    "calib_coverage": ("Couverture", "Coverage"),
-    "calib_focal": ("Focale fx ; fy (px)", "Focal length fx; fy (px)"),
-    "calib_principal": ("Centre optique cx ; cy (px)", "Principal point cx; cy (px)"),
-    "calib_ext_help": ("Tenez le damier immobile face à au moins deux caméras à la fois : chaque moment capturé "
-                       "relie ces caméras. Déplacez-le dans tout le volume de capture.",
-                       "Hold the board still in front of two or more cameras at once: each moment captured links "
-                       "those cameras. Move it through the whole capture volume."),
-    "calib_moments": ("moments capturés", "moments captured"),
-    "calib_moments_short": ("moments", "moments"),
-    "calib_auto_moments": ("Capture automatique des moments", "Automatic capture of moments"),
-    "calib_graph_title": ("Graphe des caméras", "Camera graph"),
-    "calib_pairs_title": ("Vues par paire de caméras", "Views per camera pair"),
-    "calib_pairs_diag": ("Diagonale : moments vus par chaque caméra. Case rouge : paire sans moment commun.",
-                         "Diagonal: moments seen by each camera. Red cell: pair with no moment in common."),
-    "calib_isolated_hint": ("montrez le damier à cette caméra et à une voisine en même temps",
-                            "show the board to this camera and a neighbour at the same time"),
-    "calib_split_hint": ("Les caméras forment {n} groupes séparés : montrez le damier en même temps à deux caméras "
-                         "de groupes différents.",
-                         "The cameras form {n} separate groups: show the board at the same time to two cameras "
-                         "of different groups."),
-    "calib_graph_ok": ("Toutes les caméras sont reliées : vous pouvez lancer la calibration.",
-                       "Every camera is linked: you can run the calibration."),
-    "calib_no_moments": ("Aucun moment capturé : montrez le damier immobile à au moins deux caméras à la fois.",
-                         "No moment captured: show the board, held still, to two or more cameras at once."),
-    "calib_missing_intrinsics": ("Intrinsèques manquantes pour {cameras} : calibrez d'abord ces caméras à leur "
-                                 "étape.",
-                                 "Missing intrinsics for {cameras}: calibrate these cameras at their own step "
-                                 "first."),
-    "calib_reuse_intrinsics": ("Les intrinsèques de la calibration active seront reprises pour : {cameras}.",
-                               "The active calibration's intrinsics will be used for: {cameras}."),
-    "calib_refine": ("Affiner aussi les intrinsèques", "Also refine the intrinsics"),
-    "calib_solve_done": ("Calibration terminée en {s} s ({outliers} observations rejetées). Étape suivante : "
-                         "origine au sol.",
-                         "Calibration done in {s} s ({outliers} observations rejected). Next step: floor origin."),
-    "calib_solve_failed": ("La calibration a échoué : suivez l'indication du message d'erreur, puis relancez-la.",
-                           "The calibration failed: follow the error message's advice, then run it again."),
-    "calib_stale": ("Des moments ou l'origine au sol ont été capturés depuis le dernier calcul : relancez la "
-                    "calibration pour en tenir compte, puis enregistrez.",
-                    "Moments or the floor origin were captured since the last run: run the calibration again to "
-                    "include them, then save."),
-    "calib_stage_board_poses": ("Position du damier dans chaque vue", "Board pose in each view"),
-    "calib_stage_initial_poses": ("Positions initiales des caméras", "Initial camera poses"),
-    "calib_stage_bundle_adjustment": ("Ajustement de faisceaux", "Bundle adjustment"),
-    "calib_stage_bundle_adjustment_without_outliers": ("Ajustement de faisceaux (sans les points aberrants)",
-                                                       "Bundle adjustment (without outliers)"),
-    "calib_stage_done": ("Terminé", "Done"),
-    "calib_floor_help1": ("Posez le damier bien à plat sur le sol, à l'endroit qui doit devenir l'origine.",
-                          "Lay the board flat on the floor, where the origin should be."),
-    "calib_floor_help2": ("Placez-le pour qu'un maximum de caméras le voient en entier, puis sortez du champ.",
-                          "Place it so that as many cameras as possible see all of it, then step out of view."),
-    "calib_floor_help3": ("Cliquez sur « Capturer l'origine », puis relancez la calibration pour placer le "
-                          "dispositif sur le sol.",
-                          "Click “Capture the origin”, then run the calibration again to place the rig on the "
-                          "floor."),
-    "calib_floor_capture": ("Capturer l'origine", "Capture the origin"),
-    "calib_floor_seen": ("Origine vue par {n} caméra(s) sur {total}.", "Origin seen by {n} camera(s) out of {total}."),
-    "calib_seen_by": ("vue par {n}", "seen by {n}"),
-    "calib_floor_saw": ("l'a vue", "saw it"),
-    "calib_floor_missed": ("ne l'a pas vue", "did not see it"),
-    "calib_floor_none": ("Aucune caméra n'a vu le damier : vérifiez qu'il est entier dans l'image et bien éclairé, "
-                         "puis recommencez.",
-                         "No camera saw the board: check that all of it is in the picture and well lit, then try "
-                         "again."),
-    "calib_floor_then_solve": ("Lancez maintenant la calibration pour placer le dispositif sur le sol, puis passez au "
-                               "résultat.",
-                               "Now run the calibration to place the rig on the floor, then go on to the result."),
-    "calib_floor_done": ("Origine prise en compte : passez au résultat.", "Origin included: go on to the result."),
-    "calib_rig3d": ("Vue 3D du dispositif", "3D view of the rig"),
-    "calib_rig3d_help": ("Glisser : tourner · molette ou pincer : zoomer · clic droit ou deux doigts : déplacer. "
-                         "Grille : 1 m.",
-                         "Drag: rotate · wheel or pinch: zoom · right-click or two fingers: pan. Grid: 1 m."),
-    "calib_rig3d_unavailable": ("Vue 3D indisponible : ce navigateur ne prend pas en charge WebGL.",
-                                "3D view unavailable: this browser does not support WebGL."),
-    "calib_reset_view": ("Recentrer la vue", "Reset the view"),
-    "calib_back_to_result": ("Revenir au résultat en cours", "Back to the current result"),
-    "calib_showing_set": ("Calibration du {date} affichée.", "Showing the calibration of {date}."),
-    "calib_no_rig": ("Aucun résultat : lancez la calibration à l'étape « Extrinsèques ».",
-                     "No result yet: run the calibration at the “Extrinsics” step."),
-    "calib_go_extrinsics": ("Aller aux extrinsèques", "Go to the extrinsics"),
-    "calib_rms_col": ("RMS (px)", "RMS (px)"),
-    "calib_median_col": ("Médiane (px)", "Median (px)"),
-    "calib_views_col": ("Vues", "Views"),
-    "calib_outliers": ("Observations rejetées", "Rejected observations"),
-    "calib_duration": ("Durée du calcul", "Solve time"),
-    "calib_note": ("Note (facultative)", "Note (optional)"),
-    "calib_note_placeholder": ("ex. : après déplacement de la caméra 3", "e.g. after moving camera 3"),
-    "calib_save": ("Enregistrer", "Save"),
-    "calib_saved": ("Calibration enregistrée : {id} ({date}). Elle est maintenant la calibration active.",
-                    "Calibration saved: {id} ({date}). It is now the active calibration."),
-    "calib_saved_short": ("enregistrée", "saved"),
-    "calib_to_save": ("à enregistrer", "to be saved"),
-    "calib_sets_title": ("Calibrations enregistrées", "Saved calibrations"),
-    "calib_sets_empty": ("Aucune calibration enregistrée pour l'instant.", "No saved calibration yet."),
-    "calib_refresh": ("Actualiser", "Refresh"),
-    "calib_date": ("Date", "Date"),
-    "calib_note_col": ("Note", "Note"),
-    "calib_actions": ("Actions", "Actions"),
-    "calib_is_active": ("active", "active"),
-    "calib_activate": ("Activer", "Activate"),
-    "calib_activated": ("Calibration {id} activée : elle est maintenant utilisée pour la reconstruction.",
-                        "Calibration {id} activated: it is now used for reconstruction."),
-    "calib_show": ("Afficher", "Show"),
-    "calib_select": ("Sélectionner pour comparer :", "Select to compare:"),
-    "calib_compare": ("Comparer", "Compare"),
-    "calib_compare_pick": ("Cochez deux calibrations à comparer.", "Tick two calibrations to compare."),
-    "calib_compare_title": ("Comparaison : {a} → {b}", "Comparison: {a} → {b}"),
-    "calib_centre_shift": ("Déplacement du centre (mm)", "Centre shift (mm)"),
-    "calib_rotation_change": ("Rotation (degrés)", "Rotation (degrees)"),
-    "calib_focal_change": ("Variation de focale (%)", "Focal change (%)"),
-    "calib_missing_in_one": ("Caméras présentes dans une seule des deux calibrations : {cameras}",
-                             "Cameras in only one of the two calibrations: {cameras}"),
-    "calib_load_failed": ("Impossible de charger les calibrations enregistrées ({message}) : cliquez sur "
-                          "« Actualiser ».",
-                          "The saved calibrations could not be loaded ({message}): click “Refresh”."),
-    "calib_kv": ("{k} : {v}", "{k}: {v}"),  # French puts a space before the colon
-    # Hints the calibration wizard sends as label keys (CalibrationWizard: live, check, capture, floor).
-    "hint_no_picture": ("Pas d'image de cette caméra : vérifiez qu'elle est connectée (page Caméras).",
-                        "No picture from this camera: check that it is connected (Cameras page)."),
-    "hint_no_board": ("Damier non trouvé : montrez le damier entier à la caméra, bien éclairé.",
-                      "Board not found: show the whole board to the camera, well lit."),
-    "hint_hold_still": ("Damier trouvé : tenez-le immobile un instant.", "Board found: hold it still for a moment."),
-    "hint_captured": ("Vue capturée : déplacez ou inclinez le damier vers une nouvelle position.",
-                      "View captured: move or tilt the board to a new position."),
-    "hint_move_board": ("Position déjà capturée : déplacez le damier vers une case rouge de la carte, ou inclinez-le.",
-                        "Position already captured: move the board to a red cell of the map, or tilt it."),
-    "hint_board_ok": ("Damier trouvé et immobile : prêt à capturer.", "Board found and still: ready to capture."),
-    "hint_floor_ok": ("Origine capturée.", "Origin captured."),
-    # Work cards (templates/workcards.html, workcard.html, take.html, summary.html, _replay.html;
-    # static/js/workcards.js, workcard.js, take.js, replay.js, wc-common.js). {name} placeholders
-    # are filled in by the page's script (or the template).
-    "wc_title": ("Fiches de travail", "Work cards"),
-    "wc_card": ("Fiche de travail", "Work card"),
-    "wc_new": ("Nouvelle fiche", "New card"),
-    "wc_create": ("Créer la fiche", "Create the card"),
-    "wc_cancel": ("Annuler", "Cancel"),
-    "wc_save": ("Enregistrer", "Save"),
-    "wc_saved": ("Fiche enregistrée.", "Card saved."),
-    "wc_edit": ("Modifier la fiche", "Edit the card"),
-    "wc_field_title": ("Titre", "Title"),
-    "wc_field_description": ("Description", "Description"),
-    "wc_field_tags": ("Mots-clés", "Tags"),
-    "wc_title_placeholder": ("ex. : Montage du carter sur la ligne 2", "e.g. Fitting the casing on line 2"),
-    "wc_description_placeholder": ("Le poste, l'objectif, les consignes de sécurité…",
-                                   "The workstation, the aim, the safety rules…"),
-    "wc_tags_placeholder": ("ex. : montage, ligne 2, débutant", "e.g. assembly, line 2, beginner"),
-    "wc_tags_help": ("Séparés par des virgules ; 20 au plus, de 40 caractères au plus.",
-                     "Separated by commas; at most 20, of at most 40 characters."),
-    "wc_title_required": ("Donnez un titre à la fiche.", "Give the card a title."),
-    "wc_too_many_tags": ("20 mots-clés au plus : retirez-en quelques-uns.", "At most 20 tags: remove some."),
-    "wc_tag_too_long": ("Le mot-clé « {tag} » dépasse 40 caractères : raccourcissez-le.",
-                        "The tag “{tag}” is longer than 40 characters: shorten it."),
-    "wc_create_failed": ("La fiche n'a pas été créée : {message}", "The card was not created: {message}"),
-    "wc_save_failed": ("Modifications non enregistrées : {message}", "Changes not saved: {message}"),
-    "wc_filter_placeholder": ("Rechercher : titre, auteur, mot-clé…", "Search: title, author, tag…"),
-    "wc_filter_tag": ("Filtrer par mot-clé", "Filter by tag"),
-    "wc_filter_by_tag": ("Afficher les fiches « {tag} »", "Show the “{tag}” cards"),
-    "wc_all_tags": ("Tous les mots-clés", "All tags"),
-    "wc_count": ("{shown} fiche(s) sur {total}", "{shown} card(s) of {total}"),
-    "wc_no_cards_author": ("Aucune fiche pour l'instant : créez la première avec « Nouvelle fiche ».",
-                           "No card yet: create the first one with “New card”."),
-    "wc_no_cards_reader": ("Aucune fiche publiée pour l'instant : un expert doit d'abord en publier une.",
-                           "No published card yet: an expert has to publish one first."),
-    "wc_no_match": ("Aucune fiche ne correspond : modifiez la recherche ou choisissez « Tous les mots-clés ».",
-                    "No card matches: change the search or choose “All tags”."),
-    "wc_cards_load_failed": ("Impossible de charger les fiches ({message}) : rechargez la page.",
-                             "The cards could not be loaded ({message}): reload the page."),
-    "wc_loading": ("Chargement…", "Loading…"),
-    "wc_status_published": ("Publiée", "Published"),
-    "wc_status_draft": ("Brouillon", "Draft"),
-    "wc_status_revising": ("En révision", "Being revised"),
-    "wc_version_n": ("version {n}", "version {n}"),
-    "wc_never_published": ("jamais publiée", "never published"),
-    "wc_by": ("par {author}", "by {author}"),
-    "wc_updated": ("modifiée le {date}", "changed {date}"),
-    "wc_steps_one": ("1 étape", "1 step"),
-    "wc_steps_n": ("{n} étapes", "{n} steps"),
-    "wc_card_load_failed": ("Impossible de charger la fiche ({message}) : revenez à la liste des fiches.",
-                            "The card could not be loaded ({message}): go back to the list of cards."),
-    "wc_publish": ("Publier", "Publish"),
-    "wc_revise": ("Réviser", "Revise"),
-    "wc_publish_refused": ("Publication refusée : {message}", "Publishing refused: {message}"),
-    "wc_revise_refused": ("Révision impossible : {message}", "The card could not be reopened: {message}"),
-    "wc_summary": ("Résumé imprimable", "Printable summary"),
-    "wc_howto_record": ("Enregistrez le geste de référence.", "Record the reference movement."),
-    "wc_howto_choose": ("Une fois la prise traitée, « Choisir comme référence ».",
-                        "Once the take is processed, “Use as reference”."),
-    "wc_howto_steps": ("Découpez-la en étapes sous le lecteur, puis enregistrez les étapes.",
-                       "Cut it into steps under the player, then save the steps."),
-    "wc_howto_publish": ("« Publier » : les apprenants peuvent s'entraîner.", "“Publish”: trainees can practise."),
-    "wc_reference_takes": ("Prises de référence", "Reference takes"),
-    "wc_record_reference": ("Enregistrer une référence", "Record a reference"),
-    "wc_record_reference_help": ("Placez-vous dans le champ des caméras, cliquez sur « Enregistrer une référence », "
-                                 "faites le geste en entier, puis « Arrêter ».",
-                                 "Stand where the cameras see you, click “Record a reference”, do the whole "
-                                 "movement, then “Stop”."),
-    "wc_record_attempt": ("Enregistrer une tentative", "Record an attempt"),
-    "wc_record_attempt_help": ("Regardez la référence, placez-vous dans le champ des caméras, cliquez sur "
-                               "« Enregistrer une tentative », faites le geste, puis « Arrêter ». Le score "
-                               "arrive à la fin du traitement.",
-                               "Watch the reference, stand where the cameras see you, click “Record an attempt”, "
-                               "do the movement, then “Stop”. The score comes when the processing ends."),
-    "wc_show_cameras": ("Afficher les caméras", "Show the cameras"),
-    "wc_hide_cameras": ("Masquer les caméras", "Hide the cameras"),
-    "wc_no_cameras": ("Aucune caméra n'est configurée : demandez à un technicien de les ajouter.",
-                      "No camera is configured: ask a technician to add them."),
-    "wc_busy_other": ("Un autre enregistrement est en cours : attendez qu'il soit arrêté.",
-                      "Another take is being recorded: wait until it is stopped."),
-    "wc_no_answer": ("Le serveur ne répond pas : vérifiez la connexion puis réessayez.",
-                     "The server does not answer: check the connection and try again."),
-    "wc_bad_answer": ("réponse inattendue du serveur", "unexpected answer from the server"),
-    "wc_record_failed": ("Enregistrement impossible : {message}", "Recording failed: {message}"),
-    "wc_stop_failed": ("Arrêt impossible : {message}", "Stopping failed: {message}"),
-    "wc_take_saved_processing": ("Prise {take} enregistrée : traitement en cours (voir la liste).",
-                                 "Take {take} saved: processing (see the list)."),
-    "wc_col_date": ("Date", "Date"),
-    "wc_col_by": ("Par", "By"),
-    "wc_col_trainee": ("Apprenant", "Trainee"),
-    "wc_col_duration": ("Durée", "Duration"),
-    "wc_col_processing": ("Traitement", "Processing"),
-    "wc_col_result": ("Résultat", "Result"),
-    "wc_col_actions": ("Actions", "Actions"),
-    "wc_processing_none": ("non traitée", "not processed"),
-    "wc_stage_comparison": ("comparaison à la référence", "comparison with the reference"),
-    "wc_view": ("Voir", "View"),
-    "wc_view_result": ("Voir le détail", "See the details"),
-    "wc_choose_reference": ("Choisir comme référence", "Use as reference"),
-    "wc_choose_wait": ("Attendez la fin du traitement de cette prise.", "Wait until this take is processed."),
-    "wc_current_reference": ("Référence actuelle", "Current reference"),
-    "wc_choose_failed": ("Référence non changée : {message}", "Reference not changed: {message}"),
-    "wc_reference_chosen": ("Référence choisie : découpez maintenant les étapes sous le lecteur.",
-                            "Reference chosen: now cut the steps under the player."),
-    "wc_no_reference_takes": ("Aucune prise de référence : enregistrez-en une ci-dessus.",
-                              "No reference take: record one above."),
-    "wc_takes_load_failed": ("Impossible de charger les prises ({message}) : rechargez la page.",
-                             "The takes could not be loaded ({message}): reload the page."),
-    "wc_reference": ("Référence", "Reference"),
-    "wc_open_take": ("Ouvrir la prise", "Open the take"),
-    "wc_steps_editor": ("Découpage en étapes", "Steps"),
-    "wc_steps_editor_help": ("Placez le lecteur au début d'une étape et cliquez sur « Début ici », puis à sa fin et "
-                             "« Fin ici » (← → : image par image). Enregistrez les étapes avant de publier.",
-                             "Put the player at the start of a step and click “Start here”, then at its end and "
-                             "“End here” (← →: frame by frame). Save the steps before publishing."),
-    "wc_steps_editor_empty": ("Aucune étape : cliquez sur « Ajouter une étape ».", "No step: click “Add a step”."),
-    "wc_add_step": ("Ajouter une étape", "Add a step"),
-    "wc_save_steps": ("Enregistrer les étapes", "Save the steps"),
-    "wc_unsaved": ("Modifications non enregistrées", "Unsaved changes"),
-    "wc_steps_saved": ("Étapes enregistrées.", "Steps saved."),
-    "wc_steps_save_failed": ("Étapes non enregistrées : {message}", "Steps not saved: {message}"),
-    "wc_save_steps_first": ("Enregistrez d'abord les étapes (bouton « Enregistrer les étapes »).",
-                            "Save the steps first (“Save the steps” button)."),
-    "wc_start": ("Début", "Start"),
-    "wc_end": ("Fin", "End"),
-    "wc_start_here": ("Début ici", "Start here"),
-    "wc_end_here": ("Fin ici", "End here"),
-    "wc_start_here_title": ("L'étape {n} commence à l'instant affiché par le lecteur",
-                            "Step {n} starts at the player's current time"),
-    "wc_end_here_title": ("L'étape {n} finit à l'instant affiché par le lecteur",
-                          "Step {n} ends at the player's current time"),
-    "wc_step_n": ("Étape {n}", "Step {n}"),
-    "wc_step_name_of": ("Nom de l'étape {n}", "Name of step {n}"),
-    "wc_step_instructions_of": ("Consignes de l'étape {n}", "Instructions of step {n}"),
-    "wc_step_start_of": ("Début de l'étape {n} (s)", "Start of step {n} (s)"),
-    "wc_step_end_of": ("Fin de l'étape {n} (s)", "End of step {n} (s)"),
-    "wc_step_length": ("durée {d} s", "length {d} s"),
-    "wc_instructions_placeholder": ("Consignes : ce qu'il faut faire, les points d'attention…",
-                                    "Instructions: what to do, what to watch for…"),
-    "wc_go_to_step": ("Aller au début de l'étape {n}", "Go to the start of step {n}"),
-    "wc_move_up": ("Monter l'étape {n}", "Move step {n} up"),
-    "wc_move_down": ("Descendre l'étape {n}", "Move step {n} down"),
-    "wc_remove_step": ("Supprimer l'étape {n}", "Remove step {n}"),
-    "wc_too_many_steps": ("{max} étapes au plus : supprimez-en.", "At most {max} steps: remove some."),
-    "wc_step_name_needed": ("Étape {n} : donnez-lui un nom ({max} caractères au plus).",
-                            "Step {n}: give it a name ({max} characters at most)."),
-    "wc_step_instructions_long": ("Étape {n} : consignes trop longues ({max} caractères au plus).",
-                                  "Step {n}: instructions too long ({max} characters at most)."),
-    "wc_step_order": ("Étape {n} : la fin doit venir après le début.", "Step {n}: the end must come after the start."),
-    "wc_step_too_long": ("Étape {n} : la fin dépasse la durée de la prise ({d}).",
-                         "Step {n}: the end is past the end of the take ({d})."),
-    "wc_step_overlap": ("Les étapes {a} et {b} se chevauchent.", "Steps {a} and {b} overlap."),
-    "wc_step_not_chrono": ("L'étape {b} commence avant l'étape {a} : vérifiez l'ordre.",
-                           "Step {b} starts before step {a}: check the order."),
-    "wc_attempts": ("Tentatives", "Attempts"),
-    "wc_my_attempts": ("Mes tentatives", "My attempts"),
-    "wc_attempts_list": ("Liste des tentatives", "List of attempts"),
-    "wc_no_attempts_trainee": ("Aucune tentative : enregistrez-en une ci-dessus.", "No attempt: record one above."),
-    "wc_no_attempts_staff": ("Aucune tentative sur cette fiche pour l'instant.", "No attempt on this card yet."),
-    "wc_no_score": ("pas de score", "no score"),
-    "wc_attempt_scored": ("Tentative notée : {score} / 100.", "Attempt scored: {score} / 100."),
-    "wc_progress": ("Progression", "Progress"),
-    "wc_progress_none": ("Pas encore de tentative notée.", "No scored attempt yet."),
-    "wc_progress_failed": ("Progression indisponible ({message}) : rechargez la page.",
-                           "Progress unavailable ({message}): reload the page."),
-    "wc_progress_stats": ("Dernier score {last} · meilleur {best} · moyenne {mean} ({n} tentative(s) notée(s))",
-                          "Last score {last} · best {best} · mean {mean} ({n} scored attempt(s))"),
-    "wc_progress_point": ("Tentative {n} · {date} · {score} / 100", "Attempt {n} · {date} · {score} / 100"),
-    "wc_replay": ("Lecteur", "Player"),
-    "wc_play": ("Lecture", "Play"),
-    "wc_pause": ("Pause", "Pause"),
-    "wc_speed": ("Vitesse", "Speed"),
-    "wc_position": ("Position dans la prise", "Position in the take"),
-    "wc_frame_back": ("Image précédente", "Previous frame"),
-    "wc_frame_forward": ("Image suivante", "Next frame"),
-    "wc_prev_step": ("Étape précédente", "Previous step"),
-    "wc_next_step": ("Étape suivante", "Next step"),
-    "wc_frame_n": ("image {n}", "frame {n}"),
-    "wc_replay_help": ("Espace : lecture / pause · ← → : image par image · 3D : glisser pour tourner, molette pour "
-                       "zoomer.",
-                       "Space: play / pause · ← →: frame by frame · 3D: drag to rotate, wheel to zoom."),
-    "wc_steps": ("Étapes", "Steps"),
-    "wc_no_steps": ("Pas d'étape définie.", "No step defined."),
-    "wc_steps_after_comparison": ("Les étapes de la fiche s'afficheront ici une fois la tentative comparée à la "
-                                  "référence.",
-                                  "The card's steps will show here once the attempt has been compared with the "
-                                  "reference."),
-    "wc_legend_attempt": ("tentative", "attempt"),
-    "wc_legend_reference": ("référence", "reference"),
-    "wc_video_of": ("Vidéo de la caméra {camera}", "Video of camera {camera}"),
-    "wc_video_out_of_range": ("hors de la vidéo à cet instant", "outside this video at this time"),
-    "wc_video_failed": ("Vidéo illisible : téléchargez-la plus bas ou rechargez la page.",
-                        "Video cannot be played: download it below or reload the page."),
-    "wc_no_reference_yet": ("Pas encore de référence : enregistrez une prise puis choisissez-la.",
-                            "No reference yet: record a take, then choose it."),
-    "wc_take_load_failed": ("Impossible de charger la prise ({message}) : rechargez la page.",
-                            "The take could not be loaded ({message}): reload the page."),
-    "wc_pose_not_ready": ("Squelette 3D pas encore calculé : il apparaîtra à la fin du traitement.",
-                          "3D skeleton not computed yet: it will appear when the processing ends."),
-    "wc_pose_failed": ("Pas de squelette 3D : le traitement de cette prise a échoué (voir son message).",
-                       "No 3D skeleton: processing this take failed (see its message)."),
-    "wc_pose_none": ("Prise non traitée : pas de squelette 3D.", "Take not processed: no 3D skeleton."),
-    "wc_pose_load_failed": ("Squelette 3D indisponible ({message}) : rechargez la page.",
-                            "3D skeleton unavailable ({message}): reload the page."),
-    "wc_take": ("Prise", "Take"),
-    "wc_kind_attempt": ("Tentative", "Attempt"),
-    "wc_kind_reference": ("Prise de référence", "Reference take"),
-    "wc_kind_free": ("Prise libre", "Free take"),
-    "wc_back_to_card": ("Retour à la fiche", "Back to the card"),
-    "wc_processing_is": ("traitement : {state}", "processing: {state}"),
-    "wc_processing_finished": ("Traitement terminé : le squelette 3D et le score sont affichés.",
-                               "Processing done: the 3D skeleton and the score are shown."),
-    "wc_overlay_reference": ("Superposer le squelette de la référence", "Show the reference's skeleton over it"),
-    "wc_result": ("Résultat", "Result"),
-    "wc_score": ("Score", "Score"),
-    "wc_score_help": ("100 : même geste que la référence. Les angles des articulations sont comparés, une fois les "
-                      "deux gestes calés dans le temps : aller plus vite ou plus lentement n'est pas une faute.",
-                      "100: the same movement as the reference. Joint angles are compared once both movements are "
-                      "aligned in time: going faster or slower is not a fault."),
-    "wc_mean_difference": ("écart moyen {deg}°", "mean difference {deg}°"),
-    "wc_speed_slower": ("{ratio} × la durée de la référence (plus lent)",
-                        "{ratio} × the reference's duration (slower)"),
-    "wc_speed_faster": ("{ratio} × la durée de la référence (plus rapide)",
-                        "{ratio} × the reference's duration (faster)"),
-    "wc_speed_same": ("même rythme que la référence", "same pace as the reference"),
-    "wc_per_step": ("Score par étape", "Score per step"),
-    "wc_per_step_none": ("La fiche n'a pas d'étape.", "The card has no step."),
-    "wc_go_to_step_in_attempt": ("Revoir l'étape « {name} » dans la tentative", "Replay step “{name}” in the attempt"),
-    "wc_not_measured": ("non mesuré", "not measured"),
-    "wc_per_joint": ("Écart par articulation", "Difference per joint"),
-    "wc_per_joint_help": ("Écart moyen d'angle avec la référence : plus la barre est longue, plus le geste diffère.",
-                          "Mean angle difference with the reference: the longer the bar, the more the movement "
-                          "differs."),
-    "wc_worst": ("Moments à revoir", "Moments to review"),
-    "wc_worst_help": ("Cliquez : le lecteur va à ce moment et montre la référence en violet.",
-                      "Click: the player goes to that moment and shows the reference in violet."),
-    "wc_worst_item": ("{joint} · écart {deg}°", "{joint} · difference {deg}°"),
-    "wc_worst_none": ("Aucun moment particulier.", "No particular moment."),
-    "wc_reference_pose_failed": ("Squelette de la référence indisponible ({message}) : réessayez.",
-                                 "The reference's skeleton is unavailable ({message}): try again."),
-    "wc_comparison_after_processing": ("Le score apparaîtra à la fin du traitement de la tentative.",
-                                       "The score will appear when the attempt has been processed."),
-    "wc_no_comparison": ("Pas de score pour cette tentative : la fiche n'avait pas de référence traitée. Demandez à "
-                         "l'expert de vérifier la fiche.",
-                         "No score for this attempt: the card had no processed reference. Ask the expert to check "
-                         "the card."),
-    "wc_no_comparison_failed": ("Pas de score : le traitement de la tentative a échoué. Enregistrez une nouvelle "
-                                "tentative.",
-                                "No score: processing the attempt failed. Record a new attempt."),
-    "wc_comparison_failed": ("Résultat indisponible ({message}) : rechargez la page.",
-                             "Result unavailable ({message}): reload the page."),
-    "wc_angle_left_elbow": ("Coude gauche", "Left elbow"),
-    "wc_angle_right_elbow": ("Coude droit", "Right elbow"),
-    "wc_angle_left_shoulder": ("Épaule gauche", "Left shoulder"),
-    "wc_angle_right_shoulder": ("Épaule droite", "Right shoulder"),
-    "wc_angle_left_hip": ("Hanche gauche", "Left hip"),
-    "wc_angle_right_hip": ("Hanche droite", "Right hip"),
-    "wc_angle_left_knee": ("Genou gauche", "Left knee"),
-    "wc_angle_right_knee": ("Genou droit", "Right knee"),
-    "wc_angle_trunk_inclination": ("Inclinaison du tronc", "Trunk inclination"),
-    "wc_downloads": ("Téléchargements", "Downloads"),
-    "wc_download_csv": ("Points 3D (CSV)", "3D points (CSV)"),
-    "wc_download_trc": ("Marqueurs (TRC)", "Markers (TRC)"),
-    "wc_download_c3d": ("Marqueurs (C3D)", "Markers (C3D)"),
-    "wc_download_videos": ("Vidéos (ZIP)", "Videos (ZIP)"),
-    "wc_downloads_after_processing": ("Les exports 3D seront disponibles à la fin du traitement.",
-                                      "The 3D exports will be available when the processing ends."),
-    "wc_summary_title": ("Résumé de formation", "Training summary"),
-    "wc_summary_figures": ("Chiffres clés", "Key figures"),
-    "wc_generated_at": ("Édité le", "Generated on"),
-    "wc_last_score": ("Dernier score", "Last score"),
-    "wc_best_score": ("Meilleur score", "Best score"),
-    "wc_mean_score": ("Score moyen", "Mean score"),
-    "wc_change": ("Évolution (1re → dernière)", "Change (first → last)"),
-    "wc_no_attempts_summary": ("Aucune tentative sur cette fiche.", "No attempt on this card."),
-    "wc_print": ("Imprimer", "Print"),
-    "wc_print_help": ("ou Ctrl+P ; le résumé tient sur une page A4 paysage.",
-                      "or Ctrl+P; the summary fits an A4 landscape page."),
-    "wc_summary_foot": ("Scores de 0 à 100 calculés par VSION en comparant les angles des articulations à ceux de "
-                        "la référence de la fiche.",
-                        "Scores from 0 to 100 computed by VSION by comparing joint angles with those of the card's "
-                        "reference."),
-    # --- take deletion (templates/take.html, static/js/take.js)
-    "take_delete": ("Supprimer", "Delete"),
-    "take_delete_confirm": ("Supprimer définitivement cette prise (vidéos, squelette 3D, résultats) ?",
-                            "Delete this take for good (videos, 3D skeleton, results)?"),
-    "take_delete_yes": ("Oui, supprimer", "Yes, delete"),
-    "take_delete_cancel": ("Annuler", "Cancel"),
-    "take_deleting": ("Suppression…", "Deleting…"),
-    "take_delete_failed": ("Suppression impossible : {message}", "Cannot delete: {message}"),
-    # --- audit log (templates/audit.html, static/js/audit.js)
-    "audit_nav": ("Journal", "Audit log"),
-    "audit_title": ("Journal d'audit", "Audit log"),
-    "audit_help": ("Qui a démarré, arrêté, supprimé ou exporté quoi, et qui a changé des comptes ou des réglages. "
-                   "Les plus récents d'abord.",
-                   "Who started, stopped, deleted or exported what, and who changed accounts or settings. "
-                   "Newest first."),
-    "audit_filter_action": ("Action", "Action"),
-    "audit_filter_user": ("Utilisateur", "User"),
-    "audit_filter_all": ("Toutes", "All"),
-    "audit_filter_action_help": ("Début du nom : take. (prises), workcard. (fiches), calibration., user. (comptes)…",
-                                 "Start of the name: take., workcard., calibration., user. (accounts)…"),
-    "audit_filter_apply": ("Filtrer", "Filter"),
-    "audit_csv": ("Exporter en CSV", "Export as CSV"),
-    "audit_older": ("Plus anciens", "Older"),
-    "audit_col_time": ("Date", "Time"),
-    "audit_col_user": ("Utilisateur", "User"),
-    "audit_col_role": ("Rôle", "Role"),
-    "audit_col_action": ("Action", "Action"),
-    "audit_col_target": ("Cible", "Target"),
-    "audit_col_detail": ("Détail", "Detail"),
-    "audit_col_ip": ("Adresse IP", "IP address"),
-    "audit_empty": ("Aucun événement.", "No event."),
-    "audit_loading": ("Chargement…", "Loading…"),
-    "audit_failed": ("Journal indisponible : {message}", "Audit log unavailable: {message}"),
-    "audit_system": ("système", "system"),
-    "audit_group_take": ("Prises", "Takes"),
-    "audit_group_calibration": ("Calibration", "Calibration"),
-    "audit_group_workcard": ("Fiches de travail", "Work cards"),
-    "audit_group_user": ("Comptes", "Accounts"),
-    "audit_group_login": ("Connexions et déconnexions", "Sign-ins and sign-outs"),
-    "audit_group_audit": ("Journal", "Audit log"),
-    "audit_action_take.start": ("Prise démarrée", "Take started"),
-    "audit_action_take.stop": ("Prise arrêtée", "Take stopped"),
-    "audit_action_take.export": ("Prise exportée", "Take exported"),
-    "audit_action_take.delete": ("Prise supprimée", "Take deleted"),
-    "audit_action_calibration.activate": ("Calibration mise en vigueur", "Calibration put in force"),
-    "audit_action_calibration.import": ("Calibration importée", "Calibration imported"),
-    "audit_action_calibration.save": ("Calibration enregistrée", "Calibration saved"),
-    "audit_action_workcard.create": ("Fiche créée", "Work card created"),
-    "audit_action_workcard.update": ("Fiche modifiée", "Work card changed"),
-    "audit_action_workcard.steps": ("Étapes enregistrées", "Steps saved"),
-    "audit_action_workcard.reference": ("Référence choisie", "Reference chosen"),
-    "audit_action_workcard.publish": ("Fiche publiée", "Work card published"),
-    "audit_action_workcard.revise": ("Fiche rouverte", "Work card reopened"),
-    "audit_action_audit.export": ("Journal exporté", "Audit log exported"),
-    "audit_action_login.success": ("Connexion", "Signed in"),
-    "audit_action_login.failed": ("Connexion refusée", "Sign-in refused"),
-    "audit_action_login.locked": ("Compte verrouillé", "Account locked"),
-    "audit_action_logout": ("Déconnexion", "Signed out"),
-    "audit_action_user.create": ("Compte créé", "Account created"),
-    "audit_action_user.role": ("Rôle changé", "Role changed"),
-    "audit_action_user.enable": ("Compte réactivé", "Account enabled"),
-    "audit_action_user.disable": ("Compte désactivé", "Account disabled"),
-    "audit_action_user.password_reset": ("Mot de passe réinitialisé", "Password reset"),
-    "audit_action_user.unlock": ("Compte déverrouillé", "Account unlocked"),
-    "wc_offline": ("Serveur injoignable : vérifiez la connexion puis réessayez.",
-                   "The server cannot be reached: check the connection and try again."),
-    "wc_login_again": ("Session expirée : reconnectez-vous (rechargez la page).",
-                       "Session expired: sign in again (reload the page)."),
-    "wc_csrf_expired": ("Page trop ancienne : rechargez-la puis recommencez.",
-                        "This page is too old: reload it and try again."),
-    "wc_server_error": ("erreur du serveur ({status}) ; réessayez, et si cela persiste consultez son journal",
-                        "server error ({status}); try again, and if it persists look at its log"),
-    # --- navigation and user administration
-    "workcards": ("Fiches de travail", "Work cards"),
-    "users": ("Utilisateurs", "Users"),
-    "users_title": ("Utilisateurs", "Users"),
-    "users_new": ("Nouvel utilisateur", "New user"),
-    "users_role": ("Rôle", "Role"),
-    "users_password_hint": ("8 caractères au moins ; transmettez-le à la personne de vive voix.",
-                            "At least 8 characters; give it to the person face to face."),
-    "users_create": ("Créer l'utilisateur", "Create the user"),
-    "users_list": ("Comptes existants", "Existing accounts"),
-    "users_created": ("Utilisateur créé :", "User created:"),
-    # --- account security: login page answers and the users page's controls ({name}: filled in)
-    "login_rate_limited": ("Trop de tentatives de connexion depuis ce poste : réessayez dans {seconds} s.",
-                           "Too many sign-in attempts from this computer: try again in {seconds} s."),
-    "account_locked": ("Compte verrouillé après trop de mots de passe erronés, jusqu'à {time}. Un administrateur "
-                       "peut le déverrouiller.",
-                       "Account locked after too many wrong passwords, until {time}. An administrator can unlock "
-                       "it."),
-    "session_expired": ("Session expirée : reconnectez-vous.", "Session expired: please sign in again."),
-    "login_page_expired": ("Page de connexion trop ancienne : réessayez.", "This sign-in page was too old: try again."),
-    "users_active": ("Actif", "Active"),
-    "users_state": ("État", "Status"),
-    "users_actions": ("Actions", "Actions"),
-    "users_locked_until": ("Verrouillé jusqu'à {time}", "Locked until {time}"),
-    "users_failed_logins": ("{n} mot(s) de passe erroné(s)", "{n} wrong password(s)"),
-    "users_last_login": ("Dernière connexion : {time}", "Last sign-in: {time}"),
-    "users_never_logged_in": ("Jamais connecté", "Never signed in"),
-    "users_disabled": ("Désactivé", "Disabled"),
-    "users_new_password": ("Nouveau mot de passe", "New password"),
-    "users_reset_password": ("Réinitialiser le mot de passe", "Reset the password"),
-    "users_password_reset_done": ("Mot de passe réinitialisé.", "Password reset."),
-    "users_unlock": ("Déverrouiller", "Unlock"),
-    "users_unlocked": ("Compte déverrouillé.", "Account unlocked."),
-    "users_saved": ("Enregistré.", "Saved."),
-    "users_you": ("vous", "you"),
-    "job_stage_comparison": ("comparaison", "comparison"),
-    "calib_import_label": ("Charger une calibration depuis un fichier", "Load a calibration from a file"),
-    "calib_import": ("Importer et activer", "Import and activate"),
-    "calib_import_help": ("TOML (VSION, anipose, Pose2Sim, FreeMoCap) ou export Qualisys .qca.txt, 1 Mo au plus.",
-                          "TOML (VSION, anipose, Pose2Sim, FreeMoCap) or a Qualisys .qca.txt export, 1 MB at most."),
-    "calib_import_pick": ("Choisissez d'abord un fichier.", "Choose a file first."),
-    "calib_import_done": ("Calibration {id} importée et en vigueur.", "Calibration {id} imported and in force."),
-    "calib_import_mapped": ("Caméras associées dans l'ordre : {mapped}.", "Cameras matched in order: {mapped}."),
+logger = logging.getLogger(__name__)
+
+LANGUAGES = ("fr", "en")  # the first is the default
+babel = Babel()
+
+# A label of a page script: t("key", "English text" ...), both plain double-quoted literals.
+SCRIPT_MESSAGE = re.compile(r'(?<![\w.$])t\(\s*"([\w.]+)"\s*,\s*("(?:[^"\\\n]|\\.)*")')
+# A static import of a sibling module: import ... from "./x.js", import "./x.js", export ... from "./x.js".
+SCRIPT_IMPORT = re.compile(r'(?:^|[;\n])\s*(?:import|export)\s+(?:[\w*{}\s,$]+?\s+from\s+)?["\'](\./[\w.-]+\.js)["\']')
+
+ROLE_NAMES = {
+    "admin": lazy_pgettext("role_admin", "administrator"),
+    "technician": lazy_pgettext("role_technician", "technician"),
+    "expert": lazy_pgettext("role_expert", "expert"),
+    "trainee": lazy_pgettext("role_trainee", "trainee"),
+}
+CAMERA_STATUS = {
+    "connecting": lazy_pgettext("status_connecting", "connecting…"),
+    "connected": lazy_pgettext("status_connected", "connected"),
+    "reconnecting": lazy_pgettext("status_reconnecting", "reconnecting…"),
+    "failed": lazy_pgettext("status_failed", "failed"),
+    "stopped": lazy_pgettext("status_stopped", "stopped"),
 }
 
 
 def current_language() -> str:
-    """The language of this request: ``?lang=``, else the session's, else the browser's, else French."""
+    """The language of this request: ``?lang=``, else the session's, else the browser's, else French.
+    A ``?lang=`` choice is kept in the session (and across login: web.auth.KEPT_ACROSS_LOGIN)."""
     lang = request.args.get("lang")
     if lang in LANGUAGES:
         session["lang"] = lang
         return lang
     if session.get("lang") in LANGUAGES:
         return session["lang"]
-    return request.accept_languages.best_match(LANGUAGES) or "fr"
+    return request.accept_languages.best_match(LANGUAGES) or LANGUAGES[0]
 
 
-def translate(key: str, lang: str | None = None) -> str:
-    labels = LABELS.get(key)
-    if labels is None:
-        return key
-    return labels[LANGUAGES.index(lang or current_language())]
+def init_app(app) -> None:
+    """Flask-Babel on ``app`` (catalogs in ``translations/`` beside ``templates/``) and the
+    template helpers: ``lang``, ``other_lang``, ``role_name``, ``camera_status``, ``script_labels``."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", LANGUAGES[0])
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(app.template_folder).parent / "translations"))
+    babel.init_app(app, locale_selector=current_language)
+
+    @app.context_processor
+    def i18n_helpers():
+        lang = str(get_locale())
+        return {"lang": lang, "other_lang": LANGUAGES[1] if lang == LANGUAGES[0] else LANGUAGES[0],
+                "role_name": lambda role: ROLE_NAMES.get(role, role),
+                "camera_status": lambda status: CAMERA_STATUS.get(status, status),
+                "script_labels": script_labels}
 
 
-def labels_for(lang: str) -> dict[str, str]:
-    """Every label in ``lang``, for the page's script (passed as a data attribute, not inline JS)."""
-    i = LANGUAGES.index(lang)
-    return {key: pair[i] for key, pair in LABELS.items()}
+def extract_scripts(fileobj, keywords, comment_tags, options):
+    """Babel extraction method for the page scripts (babel.cfg): each ``t("key", "English")``
+    as ``pgettext("key", "English")``. Yields (line number, function, (context, msgid), comments)."""
+    text = fileobj.read().decode(options.get("encoding", "utf-8"))
+    for match in SCRIPT_MESSAGE.finditer(text):
+        yield text.count("\n", 0, match.start()) + 1, "pgettext", (match.group(1), json.loads(match.group(2))), []
+
+
+@lru_cache(maxsize=256)
+def _file_script(path: Path, mtime_ns: int) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The labels ({key: English}) and the sibling modules imported by one script (cached until it changes)."""
+    text = path.read_text(encoding="utf-8")
+    messages = {match.group(1): json.loads(match.group(2)) for match in SCRIPT_MESSAGE.finditer(text)}
+    return messages, tuple(SCRIPT_IMPORT.findall(text))
+
+
+def script_messages(js_dir: Path, entry: str) -> dict[str, str]:
+    """Every label ({key: English}) of the module ``entry`` (a file name in ``js_dir``) and of the
+    modules it imports, directly or not. Raises FileNotFoundError for a missing module."""
+    messages: dict[str, str] = {}
+    seen, todo = set(), [entry]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = js_dir / name
+        own, imports = _file_script(path, path.stat().st_mtime_ns)
+        messages.update(own)
+        todo.extend(Path(target).name for target in imports)
+    return messages
+
+
+def script_labels(entry: str) -> dict[str, str]:
+    """The labels of page script ``entry`` (static/js/``entry``) in this request's language,
+    for ``<body data-labels>``."""
+    js_dir = Path(current_app.static_folder) / "js"
+    return {key: pgettext(key, english) for key, english in script_messages(js_dir, entry).items()}

@@ -17,7 +17,6 @@ from training import takefiles, takes
 from training.comparisons import comparison_view
 from training.workcards import TrainingError
 from web.audit import audit
-from web.i18n import current_language, labels_for
 
 bp = Blueprint("takes", __name__)
 DOWNLOADS = ("csv", "trc", "c3d", "videos")
@@ -46,7 +45,7 @@ def folder_or_404(take):
 @bp.route("/takes/<take_id>")
 def page(take_id: str):
     take = take_or_404(take_id)
-    return render_template("take.html", labels=labels_for(current_language()), take_id=take.id,
+    return render_template("take.html", take_id=take.id,
                            role=current_user.role)
 
 

@@ -16,7 +16,6 @@ from training import comparisons, takes, workcards
 from training.workcards import TrainingError
 from web.audit import audit
 from web.events import explain
-from web.i18n import current_language, labels_for
 from web.roles import roles_required
 
 bp = Blueprint("workcards", __name__)
@@ -113,8 +112,7 @@ def refused(error: TrainingError):
 # --------------------------------------------------------------------------- pages
 @bp.route("/workcards")
 def list_page():
-    return render_template("workcards.html", labels=labels_for(current_language()),
-                           can_create=current_user.role in AUTHOR_ROLES)
+    return render_template("workcards.html", can_create=current_user.role in AUTHOR_ROLES)
 
 
 @bp.route("/workcards/<int:card_id>")
@@ -122,7 +120,7 @@ def card_page(card_id: int):
     card = card_or_404(card_id)
     runtime = current_app.extensions["vsion.runtime"]
     can_edit = workcards.can_edit(current_user, card)
-    return render_template("workcard.html", labels=labels_for(current_language()), card_id=card.id,
+    return render_template("workcard.html", card_id=card.id,
                            role=current_user.role, cameras=runtime.processor.health(), can_edit=can_edit,
                            can_record_reference=can_edit and card.status == "draft",
                            can_record_attempt=card.version >= 1, recording=runtime.recording_state())
@@ -135,7 +133,7 @@ def summary_page(card_id: int):
         context = comparisons.summary(current_user, card, request.args.get("user"), _comparison_details)
     except TrainingError:
         abort(404)
-    return render_template("summary.html", labels=labels_for(current_language()), **context)
+    return render_template("summary.html", **context)
 
 
 def _comparison_details(take) -> dict:

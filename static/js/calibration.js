@@ -5,7 +5,7 @@
 // Protocol: Socket.IO events "calibration <verb>" answered by an ack {ok, ...} or
 // {ok: false, code, message}; live detections, moments and progress are pushed by the server.
 import { cameraStatus } from "./cameras.js";
-import { $, api, csrfToken, el, number, readData, svg, t, when } from "./common.js";
+import { $, api, canvasContext, csrfToken, el, number, readData, svg, t, when } from "./common.js";
 import { resetRigView, showRig } from "./rig3d.js";
 
 (function () {
@@ -223,15 +223,8 @@ import { resetRigView, showRig } from "./rig3d.js";
 
   /** Draw the detected corners over the picture (corners come in full-resolution pixels). */
   function drawOverlay(view) {
-    const canvas = view.canvas, w = view.el.clientWidth, h = view.el.clientHeight;
-    const dpr = window.devicePixelRatio || 1;
-    if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
-      canvas.width = Math.round(w * dpr);
-      canvas.height = Math.round(h * dpr);
-    }
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, w, h);
+    const w = view.el.clientWidth, h = view.el.clientHeight;
+    const ctx = canvasContext(view.canvas, w, h);
     const d = view.detection;
     if (!d || !d.found || !d.corners || !d.corners.length || !d.image_size || !w || !h) return;
     // The picture is drawn "contain" in the view: same scale on both axes, centred.
@@ -519,11 +512,8 @@ import { resetRigView, showRig } from "./rig3d.js";
     const [cols, rows] = state.grid;
     const aspect = size ? size[0] / size[1] : cols / rows;
     canvas.style.aspectRatio = String(aspect);
-    const w = canvas.clientWidth || 240, h = Math.round(w / aspect), dpr = window.devicePixelRatio || 1;
-    canvas.width = Math.round(w * dpr);
-    canvas.height = Math.round(h * dpr);
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const w = canvas.clientWidth || 240, h = Math.round(w / aspect);
+    const ctx = canvasContext(canvas, w, h);
     ctx.fillStyle = "#1f2937";
     ctx.fillRect(0, 0, w, h);
     const cw = w / cols, ch = h / rows;

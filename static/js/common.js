@@ -150,6 +150,20 @@ export function scoreClass(score) {
   return "score-poor";
 }
 
+/** The 2D context of `canvas` for a `w` x `h` CSS px box: its pixels sized to the screen's pixel
+ *  ratio, drawing in CSS px, cleared. */
+export function canvasContext(canvas, w, h) {
+  const dpr = window.devicePixelRatio || 1;
+  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(h * dpr);
+  }
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+  return ctx;
+}
+
 /** Show `message` in an alert element (hidden when empty). */
 export function say(node, message, kind) {
   if (!node) return;

@@ -3,8 +3,9 @@
 // The page's one module: it loads skeleton3d.js. No inline script (CSP).
 import { cameraStatus } from "./cameras.js";
 import { $, api, t } from "./common.js";
-import { failure, jobStatus, stageLabel } from "./processing.js";
+import { PoseFeed, poseMessage, poseRate, poseUnavailable } from "./livepose.js";
 import { drawOverlay } from "./pose-overlay.js";
+import { failure, jobStatus, stageLabel } from "./processing.js";
 import { attachLiveView } from "./skeleton3d.js";
 
 attachLiveView();
@@ -93,9 +94,8 @@ attachLiveView();
   socket.on("recording error", (error) => showError(error.message));
 
   // ------------------------------------------------------------------ live pose: toggle, 2D overlays
-  const STALE_MS = 1000;     // older pose data is wiped (measured on this machine's clock)
   const POSE_KEY = "vsion.livePose";
-  const poseToggle = $("live-pose-toggle"), poseRate = $("pose-rate"), layout = $("live-layout");
+  const poseToggle = $("live-pose-toggle"), poseRateText = $("pose-rate"), layout = $("live-layout");
   const skeletonPanel = $("skeleton-panel"), skeletonMessage = $("skeleton-message");
 
   const overlays = new Map();  // camera index -> {frame, img, canvas, points}
@@ -110,14 +110,11 @@ attachLiveView();
   let poseEnabled = true;    // the default; the user's choice is remembered in this browser
   try { poseEnabled = localStorage.getItem(POSE_KEY) !== "0"; } catch (e) { /* storage blocked: default */ }
   let poseAck = null;         // the last `live pose` answer, or {ok: false, message} when none came
-  let latest = null;          // the last pose3d payload, and when it arrived (performance.now())
-  let latestAt = 0;
-  let pendingDraw = false;
+  const feed = new PoseFeed(drawLatest);
 
-  /** Draw the latest payload at the next animation frame: many events between two frames draw once. */
-  function drawLatest() {
-    pendingDraw = false;
-    if (!latest || !poseEnabled) return;
+  /** Draw a pose3d payload: the 2D overlays and, through a document event, the 3D skeleton. */
+  function drawLatest(latest) {
+    if (!poseEnabled) return;
     const byIndex = new Map((latest.cameras || []).map((c) => [c.index, c.points]));
     overlays.forEach((overlay, index) => {
       overlay.points = Array.isArray(byIndex.get(index)) ? byIndex.get(index) : null;
@@ -129,7 +126,7 @@ attachLiveView();
 
   /** Wipe the overlays and the 3D skeleton (data stale, live pose off). */
   function clearPose() {
-    latest = null;
+    feed.clear();
     overlays.forEach((overlay) => {
       overlay.points = null;
       if (overlay.drawn) drawOverlay(overlay);
@@ -145,20 +142,8 @@ attachLiveView();
 
   /** The rate and the message over the 3D view, from the last answer and the freshest data. */
   function showPoseState() {
-    const fresh = latest && performance.now() - latestAt <= STALE_MS;
-    const rate = fresh && typeof latest.rate === "number" ? latest.rate.toFixed(1) : "–";
-    poseRate.textContent = t("live_pose_rate", "Live pose: {rate} Hz", { rate });
-    if (!fresh) {
-      if (poseAck && (!poseAck.ok || poseAck.available === false)) showMessage(poseAck.message || t("live_pose_unavailable", "The live skeleton is not available on this server."));
-      else if (poseAck && poseAck.calibrated === false) showMessage(t("live_pose_no_calibration", "No calibration: 3D skeleton unavailable"));
-      else showMessage(t("live_pose_waiting", "Waiting for the live skeleton…"));
-    } else if (!latest.calibrated) {
-      showMessage(t("live_pose_no_calibration", "No calibration: 3D skeleton unavailable"));
-    } else if (!Array.isArray(latest.points3d) || !latest.points3d.some((p) => Array.isArray(p))) {
-      showMessage(t("live_pose_no_person", "No 3D skeleton: nobody is seen by two cameras or more."));
-    } else {
-      showMessage("");
-    }
+    poseRateText.textContent = poseRate(feed);
+    showMessage(poseMessage(feed, poseAck));
   }
 
   /** Show the 3D / jobs column only when it has something in it (else the cameras take the width). */
@@ -172,7 +157,7 @@ attachLiveView();
     const enabled = poseEnabled;
     socket.timeout(10000).emit("live pose", { enabled }, (err, ack) => {
       if (enabled !== poseEnabled) return;  // toggled again meanwhile: that newer request answers
-      poseAck = err ? { ok: false, message: t("live_pose_unavailable", "The live skeleton is not available on this server.") } : (ack || { ok: false });
+      poseAck = err ? { ok: false, message: poseUnavailable() } : (ack || { ok: false });
       showPoseState();
     });
   }
@@ -188,17 +173,11 @@ attachLiveView();
   });
 
   socket.on("pose3d", (data) => {
-    if (!poseEnabled || !data) return;
-    latest = data;
-    latestAt = performance.now();
-    if (!pendingDraw) {
-      pendingDraw = true;
-      requestAnimationFrame(drawLatest);
-    }
+    if (poseEnabled && data) feed.push(data);
   });
 
   setInterval(() => {
-    if (latest && performance.now() - latestAt > STALE_MS) clearPose();
+    if (feed.expired()) clearPose();
   }, 250);
 
   // ------------------------------------------------------------------ processing jobs

@@ -145,17 +145,7 @@ class RigView extends View3D {
   /** Look at the whole rig from above and in front (world -Y side). */
   frame() {
     const sphere = this.box.getBoundingSphere(new THREE.Sphere());
-    const radius = Math.max(1, sphere.radius);
-    const distance = radius / Math.sin(THREE.MathUtils.degToRad(this.camera.fov / 2)) * 1.1;
-    const direction = new THREE.Vector3(0.55, -1, 0.75).normalize();
-    this.camera.position.copy(sphere.center).addScaledVector(direction, distance);
-    this.camera.near = distance / 1000;
-    this.camera.far = distance * 20;
-    this.camera.updateProjectionMatrix();
-    this.controls.target.copy(sphere.center);
-    this.controls.update();
-    this.resize();
-    this.render();
+    this.look(sphere.center, Math.max(1, sphere.radius) * 1.1, new THREE.Vector3(0.55, -1, 0.75), 1000, 20);
   }
 }
 

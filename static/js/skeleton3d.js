@@ -148,17 +148,7 @@ class SkeletonView extends View3D {
     const sphere = new THREE.Sphere();
     if (this.hasBox) this.lastBox.getBoundingSphere(sphere);
     else sphere.set(new THREE.Vector3(0, 0, 0.9), 1);
-    const radius = Math.max(1.2, sphere.radius * 1.2);
-    const distance = radius / Math.sin(THREE.MathUtils.degToRad(this.camera.fov / 2));
-    const direction = new THREE.Vector3(0.45, -1, 0.45).normalize();
-    this.camera.position.copy(sphere.center).addScaledVector(direction, distance);
-    this.camera.near = distance / 100;
-    this.camera.far = distance * 50;
-    this.camera.updateProjectionMatrix();
-    this.controls.target.copy(sphere.center);
-    this.controls.update();
-    this.resize();
-    this.render();
+    this.look(sphere.center, Math.max(1.2, sphere.radius * 1.2), new THREE.Vector3(0.45, -1, 0.45), 100, 50);
   }
 
   dispose() {

@@ -62,6 +62,20 @@ export class View3D {
     this.render();
   }
 
+  /** Look at `center` from `direction` (any length) so that a sphere of `radius` m fills the
+   *  view; the near and far planes at distance / `nearDivisor` and distance * `farFactor`. */
+  look(center, radius, direction, nearDivisor, farFactor) {
+    const distance = radius / Math.sin(THREE.MathUtils.degToRad(this.camera.fov / 2));
+    this.camera.position.copy(center).addScaledVector(direction.clone().normalize(), distance);
+    this.camera.near = distance / nearDivisor;
+    this.camera.far = distance * farFactor;
+    this.camera.updateProjectionMatrix();
+    this.controls.target.copy(center);
+    this.controls.update();
+    this.resize();
+    this.render();
+  }
+
   render() {
     if (this.container.clientWidth) this.renderer.render(this.scene, this.camera);
   }

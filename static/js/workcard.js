@@ -7,10 +7,12 @@
 import { cameraStatus } from "./cameras.js";
 import { parseTags, statusOf } from "./cards.js";
 import { $, api, clock, duration, el, number, readData, say, scoreClass, scoreText, svg, t, when } from "./common.js";
+import { PoseFeed, poseMessage, poseRate, poseUnavailable } from "./livepose.js";
 import { drawOverlay } from "./pose-overlay.js";
 import { failure, jobStatus, stageLabel } from "./processing.js";
 import { createReplay } from "./replay.js";
 import { createSkeletonView } from "./skeleton3d.js";
+import { showUnavailable } from "./view3d.js";
 const body = document.body;
 const cardId = Number(body.dataset.cardId);
 const role = body.dataset.role || "";
@@ -727,12 +729,9 @@ if (socket) {
 // ================================================================== live pose while the cameras are shown
 // As on the live page (static/js/live.js): `live pose` {enabled} with its ack, then `pose3d` events
 // {rate, calibrated, cameras: [{index, points: 33 x [x, y, score] normalized | null}], points3d}.
-const STALE_MS = 1000;     // older pose data is wiped (measured on this machine's clock)
 let poseEnabled = false;   // what the server was last asked (or will be, once connected)
 let poseAck = null;        // the last `live pose` answer, or {ok: false, message} when none came
-let latest = null;         // the last pose3d payload, and when it arrived (performance.now())
-let latestAt = 0;
-let pendingDraw = false;
+const feed = new PoseFeed(drawLatest);
 
 const shownRecorders = () => recorders.filter((r) => !r.cameras.hidden);
 
@@ -746,7 +745,7 @@ function syncLivePose(force) {
   if (!want && force) return;     // a new connection: the server has nothing to forget
   socket.timeout(10000).emit("live pose", { enabled: want }, (err, ack) => {
     if (want !== poseEnabled) return;  // asked again meanwhile: that newer request answers
-    poseAck = err ? { ok: false, message: t("live_pose_unavailable", "The live skeleton is not available on this server.") } : (ack || { ok: false });
+    poseAck = err ? { ok: false, message: poseUnavailable() } : (ack || { ok: false });
     recorders.forEach(showPoseState);
   });
 }
@@ -758,7 +757,7 @@ function ensureSkeletonView(r) {
     r.view = createSkeletonView(r.skeleton);
   } catch (e) {
     r.viewFailed = true;
-    r.skeleton.replaceChildren(el("p", { class: "skeleton-unavailable", text: t("skeleton_3d_unavailable", "3D view unavailable: this browser does not support WebGL.") || String(e) }));
+    showUnavailable(r.skeleton, "skeleton-unavailable");
   }
 }
 
@@ -783,10 +782,9 @@ function fitFrames(r) {
   if (grid) grid.style.setProperty("--cols", String(n <= 4 ? n : Math.ceil(n / 2)));
 }
 
-/** Draw the latest payload at the next animation frame: many events between two frames draw once. */
-function drawLatest() {
-  pendingDraw = false;
-  if (!latest || !poseEnabled) return;
+/** Draw a pose3d payload over the shown recorders' cameras and in their 3D views. */
+function drawLatest(latest) {
+  if (!poseEnabled) return;
   const byIndex = new Map((latest.cameras || []).map((c) => [c.index, c.points]));
   shownRecorders().forEach((r) => {
     r.overlays.forEach((overlay, index) => {
@@ -804,13 +802,7 @@ function drawLatest() {
 }
 
 function onPose(data) {
-  if (!poseEnabled || !data) return;
-  latest = data;
-  latestAt = performance.now();
-  if (!pendingDraw) {
-    pendingDraw = true;
-    requestAnimationFrame(drawLatest);
-  }
+  if (poseEnabled && data) feed.push(data);
 }
 
 /** Wipe recorder `r`'s overlays and 3D skeleton (data stale, cameras hidden). */
@@ -826,24 +818,14 @@ function clearPose(r) {
 /** The rate and the message over recorder `r`'s 3D view, from the last answer and the freshest data. */
 function showPoseState(r) {
   if (!r.poseRate || !r.poseMessage) return;
-  const fresh = latest && performance.now() - latestAt <= STALE_MS;
-  const rate = fresh && typeof latest.rate === "number" ? latest.rate.toFixed(1) : "–";
-  r.poseRate.textContent = t("live_pose_rate", "Live pose: {rate} Hz", { rate });
-  let text = "";
-  if (!socket) text = t("live_pose_unavailable", "The live skeleton is not available on this server.");
-  else if (!fresh) {
-    if (poseAck && (!poseAck.ok || poseAck.available === false)) text = poseAck.message || t("live_pose_unavailable", "The live skeleton is not available on this server.");
-    else if (poseAck && poseAck.calibrated === false) text = t("live_pose_no_calibration", "No calibration: 3D skeleton unavailable");
-    else text = t("live_pose_waiting", "Waiting for the live skeleton…");
-  } else if (!latest.calibrated) text = t("live_pose_no_calibration", "No calibration: 3D skeleton unavailable");
-  else if (!Array.isArray(latest.points3d) || !latest.points3d.some((p) => Array.isArray(p))) text = t("live_pose_no_person", "No 3D skeleton: nobody is seen by two cameras or more.");
+  r.poseRate.textContent = poseRate(feed);
+  const text = socket ? poseMessage(feed, poseAck) : poseUnavailable();
   r.poseMessage.textContent = text;
   r.poseMessage.hidden = !text;
 }
 
 setInterval(() => {
-  if (latest && performance.now() - latestAt > STALE_MS) {
-    latest = null;
+  if (feed.expired()) {
     recorders.forEach((r) => { clearPose(r); showPoseState(r); });
   }
   shownRecorders().forEach(fitFrames);  // an MJPEG <img> may not fire `load` for its first picture

@@ -2,14 +2,15 @@
 // clock. An ES module, used by workcard.js (the reference and its steps editor) and take.js (an
 // attempt and its comparison). The markup is templates/_replay.html; ids are stable for tests.
 //
-// The clock t is in seconds of the 3D timeline: pose3d frame f is at t = f / fps, and camera c
-// shows it at offset_s(c) + t in its MP4. The skeleton shows frame round(t * fps); the videos
-// follow the clock (same rate, re-seeked when they drift by more than 1.5 frames).
+// The clock (`position`) is in seconds of the 3D timeline: pose3d frame f is at f / fps, and
+// camera c shows it at offset_s(c) + position in its MP4. The skeleton shows frame
+// round(position * fps); the videos follow the clock (same rate, re-seeked when they drift by
+// more than 1.5 frames).
 //
 // API (createReplay(root) -> player):
 //   player.load(takeId) -> Promise<{ok, message}>   fetch the take and its pose3d, show frame 0
-//   player.time() / player.seek(t) / player.play() / player.pause() / player.playing()
-//   player.onTime(fn)       fn(t, frame) after every change of the shown time; returns an unsubscribe
+//   player.time() / player.seek(s) / player.play() / player.pause() / player.playing()
+//   player.onTime(fn)       fn(s, frame) after every change of the shown time; returns an unsubscribe
 //   player.onLoad(fn)       fn(take) after each load
 //   player.setSteps(steps)  [{name, instructions, start_s, end_s}] drawn on the timeline and listed
 //   player.duration() / player.fps() / player.frame() / player.points(frame) / player.take
@@ -44,7 +45,7 @@ export function createReplay(root) {
   if (view) resetBtn.addEventListener("click", () => view.frame()); else resetBtn.hidden = true;
 
   let take = null, points = [], fps = 30, frames = 0, maxT = 0;
-  let now = 0, isPlaying = false, speed = 1, lastNow = 0, held = 0, raf = 0, shownFrame = -2;
+  let position = 0, isPlaying = false, speed = 1, lastNow = 0, held = 0, raf = 0, shownFrame = -2;
   let steps = [], activeStep = -1, loadSeq = 0;
   let videos = [];  // {el, offset, box, out, failed, seekPending}
   const timeListeners = new Set(), loadListeners = new Set();
@@ -98,7 +99,7 @@ export function createReplay(root) {
   function syncVideo(v, exact) {
     const video = v.el;
     if (v.failed) return;
-    const target = v.offset + now;
+    const target = v.offset + position;
     const end = Number.isFinite(video.duration) ? video.duration : Infinity;
     const inRange = target >= -0.5 / fps && target <= end + 0.5 / fps;
     if (!v.failed) v.out.hidden = inRange;
@@ -139,16 +140,16 @@ export function createReplay(root) {
 
   // ---------------------------------------------------------------- clock
   function render(force) {
-    const frame = frameOf(now);
+    const frame = frameOf(position);
     if (force || frame !== shownFrame) {
       shownFrame = frame;
       if (view) view3d.dataset.points = String(view.update(points[frame] || null));
       root.dataset.frame = String(frames > 0 ? frame : -1);
     }
-    if (!scrub.matches(":active")) scrub.value = String(now);
-    timeOut.textContent = clock(now) + " / " + clock(maxT) + (frames > 0 ? " · " + t("wc_frame_n", "frame {n}", { n: frame }) : "");
+    if (!scrub.matches(":active")) scrub.value = String(position);
+    timeOut.textContent = clock(position) + " / " + clock(maxT) + (frames > 0 ? " · " + t("wc_frame_n", "frame {n}", { n: frame }) : "");
     updateActiveStep();
-    timeListeners.forEach((fn) => fn(now, frame));
+    timeListeners.forEach((fn) => fn(position, frame));
   }
 
   function tick(now) {
@@ -160,11 +161,11 @@ export function createReplay(root) {
       held += dt;  // hold the clock while a video catches up (a seek, a slow disk)
     } else {
       held = waiting() ? held : 0;
-      now = Math.min(maxT, now + dt * speed);
+      position = Math.min(maxT, position + dt * speed);
     }
     syncVideos(false);
     render(false);
-    if (now >= maxT) {
+    if (position >= maxT) {
       pause();
       return;
     }
@@ -179,7 +180,7 @@ export function createReplay(root) {
 
   function play() {
     if (!take || maxT <= 0) return;
-    if (now >= maxT - 0.5 / fps) now = 0;  // at the end: play again from the start
+    if (position >= maxT - 0.5 / fps) position = 0;  // at the end: play again from the start
     isPlaying = true;
     held = 0;
     lastNow = performance.now();
@@ -200,7 +201,7 @@ export function createReplay(root) {
   function seek(time) {
     const value = Number(time);
     if (!Number.isFinite(value)) return;
-    now = Math.max(0, Math.min(maxT, value));
+    position = Math.max(0, Math.min(maxT, value));
     held = 0;
     syncVideos(true);
     render(false);
@@ -208,7 +209,7 @@ export function createReplay(root) {
 
   function stepFrame(delta) {
     if (isPlaying) pause();
-    seek((frameOf(now) + delta) / fps);
+    seek((frameOf(position) + delta) / fps);
   }
 
   function setSpeed(value) {
@@ -267,13 +268,13 @@ export function createReplay(root) {
   }
 
   function updateActiveStep() {
-    // The step under the clock: the latest-starting one with start <= now < end (a step's end is
+    // The step under the clock: the latest-starting one with start <= position < end (a step's end is
     // the next one's start), else one that ends exactly here (the last frame of the take).
     let current = -1, latest = -Infinity;
     steps.forEach((s, i) => {
-      if (now >= s.start_s - 1e-6 && now < s.end_s - 1e-6 && s.start_s > latest) { current = i; latest = s.start_s; }
+      if (position >= s.start_s - 1e-6 && position < s.end_s - 1e-6 && s.start_s > latest) { current = i; latest = s.start_s; }
     });
-    if (current < 0) current = steps.findIndex((s) => Math.abs(now - s.end_s) <= 1e-6);
+    if (current < 0) current = steps.findIndex((s) => Math.abs(position - s.end_s) <= 1e-6);
     if (current !== activeStep) {
       activeStep = current;
       stepsList.querySelectorAll("li").forEach((li) => {
@@ -288,13 +289,13 @@ export function createReplay(root) {
   }
 
   function nextStepStart() {
-    const next = sortedSteps().find((s) => s.start_s > now + 0.5 / fps);
+    const next = sortedSteps().find((s) => s.start_s > position + 0.5 / fps);
     return next ? next.start_s : null;
   }
 
   function prevStepStart() {
     // Back to the start of the step we are in, unless we are already (almost) there.
-    const before = sortedSteps().filter((s) => s.start_s < now - 0.25);
+    const before = sortedSteps().filter((s) => s.start_s < position - 0.25);
     return before.length ? before[before.length - 1].start_s : null;
   }
 
@@ -320,7 +321,7 @@ export function createReplay(root) {
     take = null;
     points = [];
     frames = 0;
-    now = 0;
+    position = 0;
     shownFrame = -2;
     root.dataset.takeId = takeId || "";
     root.dataset.frame = "-1";
@@ -412,8 +413,8 @@ export function createReplay(root) {
     seek,
     setSteps,
     setSpeed,
-    time: () => now,
-    frame: () => frameOf(now),
+    time: () => position,
+    frame: () => frameOf(position),
     fps: () => fps,
     duration: () => maxT,
     playing: () => isPlaying,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
-from web import admin, api, audit, auth, calibration, events, onboarding, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
+from accounts.policy import Action, allows
+from web import admin, api, audit, auth, calibration, events, i18n, onboarding, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
 from web.access import PUBLIC_ENDPOINTS, login_gate  # noqa: F401 - PUBLIC_ENDPOINTS: the open routes
-from web.i18n import current_language, translate
 
 BLUEPRINTS = (auth, pages, api, video, calibration, workcards, takes, admin, audit, onboarding)
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
@@ -33,9 +34,9 @@ def _api_errors_as_json(error):
     return error
 
 
-def _template_helpers():
-    lang = current_language()
-    return {"lang": lang, "t": lambda key: translate(key, lang), "other_lang": "en" if lang == "fr" else "fr"}
+def _policy_helpers():
+    """``may("action")`` in templates: what the signed-in user's role may do (accounts.policy)."""
+    return {"may": lambda action: current_user.is_authenticated and allows(current_user, Action(action))}
 
 
 def _security_headers(response):
@@ -49,9 +50,10 @@ def _security_headers(response):
 def register(app) -> None:
     """Attach blueprints, the deny-by-default login gate and template helpers to ``app``."""
     app.json = SafeJSONProvider(app)
+    i18n.init_app(app)
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     app.before_request(login_gate)
     app.register_error_handler(HTTPException, _api_errors_as_json)
-    app.context_processor(_template_helpers)
+    app.context_processor(_policy_helpers)
     app.after_request(_security_headers)

@@ -15,7 +15,6 @@ from common.payloads import PayloadError, validate
 from database.models import User
 from web.access import requires
 from web.auditing import audit
-from web.i18n import current_language, labels_for
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ def _user(user: User) -> dict:
 @bp.route("/admin/users")
 @requires(Action.MANAGE_USERS)
 def users_page():
-    return render_template("users.html", labels=labels_for(current_language()), roles=ROLES,
+    return render_template("users.html", roles=ROLES,
                            me=current_user.id)
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, jsonify, make_response, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
@@ -22,7 +23,6 @@ from accounts.users import close_sessions, get_user, login_attempt, open_session
 from web.access import PUBLIC_ENDPOINTS, wants_json
 from web.auditing import audit
 from web.extensions import limiter, login_manager
-from web.i18n import translate
 from web.state import EXTENSION, system
 
 logger = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def _too_many_logins(limit):
     retry_s = max(1, int(limit.reset_at - time.time()))
     logger.warning("too many login attempts from %s (limit %s): refused for %d s", request.remote_addr,
                    limit.limit, retry_s)
-    error = translate("login_rate_limited").format(seconds=retry_s)
+    error = gettext("Too many sign-in attempts from this computer: try again in {seconds} s.").format(seconds=retry_s)
     response = make_response(render_template("login.html", form=LoginForm(), error=error), 429)
     response.headers["Retry-After"] = str(retry_s)
     return response
@@ -135,8 +135,9 @@ def _too_many_logins(limit):
 
 def _refusal(result) -> str:
     if result.reason == "locked" and result.locked_until is not None:
-        return translate("account_locked").format(time=result.locked_until.astimezone().strftime("%H:%M"))
-    return translate("bad_login")
+        return gettext("Account locked after too many wrong passwords, until {time}. An administrator can unlock "
+                       "it.").format(time=result.locked_until.astimezone().strftime("%H:%M"))
+    return gettext("Wrong user name or password.")
 
 
 def _audit_failure(result) -> None:
@@ -160,7 +161,7 @@ def stale_form(error):
     if request.endpoint != "auth.login":
         return error
     logger.info("login form with a missing or stale CSRF token from %s", request.remote_addr)
-    return render_template("login.html", form=LoginForm(), error=translate("login_page_expired")), 400
+    return render_template("login.html", form=LoginForm(), error=gettext("This sign-in page was too old: try again.")), 400
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -169,7 +170,7 @@ def login():
     form = LoginForm()
     error, status = None, 200
     if request.method == "GET" and session.pop(EXPIRED, False):
-        error = translate("session_expired")
+        error = gettext("Session expired: please sign in again.")
     if form.validate_on_submit():
         security = _security()
         result = login_attempt(form.username.data, form.password.data, security.lockout_failures,
@@ -186,7 +187,7 @@ def login():
         _audit_failure(result)
         error, status = _refusal(result), 401
     elif request.method == "POST":
-        error, status = translate("bad_login"), 401
+        error, status = gettext("Wrong user name or password."), 401
     return render_template("login.html", form=form, error=error), status
 
 

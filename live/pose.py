@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from live.ergonomics import pose_ergonomics
+
 logger = logging.getLogger(__name__)
 
 MAX_SIDE = 640            # pictures sent to MediaPipe fit in 640x640 px (it works at 256x256)
@@ -234,7 +236,7 @@ class LivePose:
         group = self.calibration()
         points3d = self._triangulate(group, answers, sizes) if group is not None else None
         return {"seq": self.seq, "t": int(time.time() * 1000), "calibrated": group is not None,
-                "cameras": cameras, "points3d": points3d}
+                "cameras": cameras, "points3d": points3d, "ergonomics": pose_ergonomics(points3d)}
 
     def _triangulate(self, group, answers: dict, sizes: dict) -> list | None:
         from reconstruction.triangulate import triangulate

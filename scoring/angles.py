@@ -69,6 +69,11 @@ FLAG_NAMES: tuple[str, ...] = (
     "legs_supported",
 )
 COLUMNS: tuple[str, ...] = ANGLE_NAMES + FLAG_NAMES
+# The angles to show with a warning (see the module docstring): twists rest on short baselines,
+# wrist angles on three hand landmarks.
+UNRELIABLE_ANGLES: tuple[str, ...] = (
+    "trunk_twist", "neck_twist", *(f"{s}_wrist_{a}" for s in SIDES for a in ("flexion", "deviation")),
+)
 
 
 @dataclass(frozen=True, eq=False)

@@ -37,7 +37,7 @@ from takes.calibrations import active_calibration_set
 from takes.results import job_params
 from takes.schemas import TakeChanges, TakeQuery
 from takes.service import TakeBusy, get_take
-from takes.views import latest_scores, page_of, take_view
+from takes.views import page_of, views_with_scores
 from workcards.service import get_work_card
 
 logger = logging.getLogger(__name__)
@@ -100,14 +100,12 @@ def library_views(user: User, takes: list[Take]) -> list[dict]:
     ``can_process``, ``can_promote``, ``can_delete``)."""
     ids = [take.id for take in takes]
     published, card_of = _references(ids)
-    scores = latest_scores(t.id for t in takes if t.kind == "attempt")
     card_ids = {take.work_card_id for take in takes if take.work_card_id is not None}
     titles = dict(db.session.execute(sa.select(WorkCard.id, WorkCard.title)
                                      .where(WorkCard.id.in_(card_ids), visible_cards(user))).all()) if card_ids else {}
     author = allows(user, Action.AUTHOR)
     views = []
-    for take in takes:
-        view = take_view(take, scores.get(take.id))
+    for take, view in zip(takes, views_with_scores(takes)):
         view.update(work_card_title=titles.get(take.work_card_id), can_edit=can_annotate_take(user, take),
                     can_process=take.status in PROCESSED_STATUSES
                     and reprocess_refusal(user, take, published.get(take.id)) is None,

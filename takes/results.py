@@ -22,7 +22,7 @@ from common.takefolder import PROCESSED_DIR
 from database.base import db
 from database.models import PROCESSING, Comparison, Take, User, WorkCard
 from takes.service import set_processing
-from takes.views import find_user, latest_comparison, latest_scores, take_view
+from takes.views import find_user, latest_comparison, take_view, views_with_scores
 from workcards.service import card_view, published_version
 
 logger = logging.getLogger(__name__)
@@ -111,21 +111,23 @@ def record_job(take_id: str, job_kind: str, status: str, message: str | None, re
 # --------------------------------------------------------------------------- reading them
 def comparison_view(comparison: Comparison, details: dict | None = None) -> dict:
     """The contract's comparison object; ``details`` is the job's ``comparison.json`` (for
-    ``difference_deg``, ``alignment`` and ``speed_ratio``, which the database does not keep)."""
+    ``difference_deg``, ``alignment``, ``speed_ratio`` and the safety part's ``high_risk_s`` and
+    ``reference_high_risk_s``, which the database does not keep)."""
     details = details if isinstance(details, dict) and details.get("reference_take_id") == comparison.reference_id \
         else {}
+    safety = details.get("safety") if isinstance(details.get("safety"), dict) else {}
     return {"score": comparison.score, "difference_deg": details.get("difference_deg"),
             "per_step": comparison.per_step, "per_joint": comparison.per_joint, "worst": comparison.worst,
             "alignment": details.get("alignment") or [], "speed_ratio": details.get("speed_ratio"),
             "reference_take_id": comparison.reference_id, "work_card_version": comparison.work_card_version,
             "created_at": comparison.created_at.isoformat(), "safety_score": comparison.safety_score,
-            "feedback": comparison.feedback or []}
+            "feedback": comparison.feedback or [], "high_risk_s": safety.get("high_risk_s"),
+            "reference_high_risk_s": safety.get("reference_high_risk_s")}
 
 
 def takes_with_scores(takes: list[Take]) -> list[dict]:
-    """:func:`takes.service.take_view` of each take, with its latest score."""
-    scores = latest_scores(t.id for t in takes if t.kind == "attempt")
-    return [take_view(t, scores.get(t.id)) for t in takes]
+    """:func:`takes.views.take_view` of each take, with its latest scores (motion and safety)."""
+    return views_with_scores(takes)
 
 
 def trainee_for(viewer: User, name: str | None) -> User:
@@ -146,13 +148,14 @@ def attempts_of(user: User, card: WorkCard) -> list[Take]:
 
 
 def progress(viewer: User, card: WorkCard, name: str | None = None) -> dict:
-    """``{"user", "attempts": [{"take_id", "created_at", "score", "per_step"}]}``, oldest first."""
+    """``{"user", "attempts": [{"take_id", "created_at", "score", "safety_score", "per_step"}]}``, oldest first."""
     user = trainee_for(viewer, name)
     attempts = []
     for take in attempts_of(user, card):
         comparison = latest_comparison(take.id)
         attempts.append({"take_id": take.id, "created_at": take.created_at.isoformat(),
                          "score": comparison.score if comparison else None,
+                         "safety_score": comparison.safety_score if comparison else None,
                          "per_step": comparison.per_step if comparison else [],
                          "processing": take.processing, "work_card_version": take.work_card_version})
     return {"user": user.username, "attempts": attempts}
@@ -165,7 +168,7 @@ def summary(viewer: User, card: WorkCard, name: str | None, details=lambda take:
     attempts = []
     for take in attempts_of(user, card):
         comparison = latest_comparison(take.id)
-        view = take_view(take, comparison.score if comparison else None)
+        view = take_view(take, *((comparison.score, comparison.safety_score) if comparison else ()))
         view["comparison"] = comparison_view(comparison, details(take)) if comparison else None
         attempts.append(view)
     return {"card": card_view(viewer, card), "trainee": user.username, "attempts": attempts,

@@ -43,7 +43,7 @@ def process_take_task(params: dict, progress) -> dict:
     return {**report, **ergonomics_task(take_dir / PROCESSED_DIR, params.get("ergonomics_steps"))}
 
 
-def _ergonomic_steps(steps) -> list[dict]:
+def ergonomic_steps(steps) -> list[dict]:
     """Steps with their ergonomic inputs as :func:`scoring.inputs.parse_steps` reads them."""
     return [{"name": s["name"], "start_s": s["start_s"], "end_s": s["end_s"], **(s.get("ergonomics") or {})}
             for s in steps or []]
@@ -56,7 +56,7 @@ def ergonomics_task(processed: Path, steps=None) -> dict:
     ``high_risk_s``, worst RULA and REBA); a take whose ergonomics cannot be made keeps its other
     outputs (``ergonomics_error`` says why)."""
     try:
-        report = analyse_folder(processed, _ergonomic_steps(steps))
+        report = analyse_folder(processed, ergonomic_steps(steps))
         write_json(processed / ERGONOMICS_FILE, report)
     except (ErgonomicsError, ExportError) as exc:
         logger.warning("%s: no ergonomics: %s", processed.parent.name, exc)
@@ -66,8 +66,13 @@ def ergonomics_task(processed: Path, steps=None) -> dict:
             "rula_max": whole["rula"]["max"], "reba_max": whole["reba"]["max"], "ergonomics_error": None}
 
 
-def _reference_report(reference_dir: Path, steps: list[dict]) -> dict:
-    points, times = read_pose3d_csv(reference_dir / "pose3d.csv")
+def folder_report(processed: Path, steps: list[dict]) -> dict:
+    """The ergonomic report (:func:`scoring.ergonomics.ergonomics_report`) of a processed folder's
+    ``pose3d.csv`` with ``steps`` (as :func:`ergonomic_steps` gives them), nothing written.
+    Raises :class:`ExportError` or :class:`ErgonomicsError`."""
+    points, times = read_pose3d_csv(processed / "pose3d.csv")
+    if len(times) < 2:
+        raise ErgonomicsError(f"{processed}: needs at least two frames")
     return ergonomics_report(points, 1.0 / float(np.median(np.diff(times))), steps)
 
 
@@ -76,10 +81,10 @@ def safety_part(processed: Path, reference_dir: Path, steps: list[dict], alignme
     onto its own timeline (``alignment`` from the motion comparison), its exports written, and
     coaching messages against the reference's postures. ``{"safety_score", "feedback",
     "high_risk_s", "reference_high_risk_s"}``."""
-    steps = _ergonomic_steps(steps)
+    steps = ergonomic_steps(steps)
     attempt = analyse_folder(processed, steps_on_attempt(steps, alignment) if steps else [])
     write_json(processed / ERGONOMICS_FILE, attempt)
-    reference = _reference_report(reference_dir, steps)
+    reference = folder_report(reference_dir, steps)
     return {"safety_score": attempt["whole"]["safety_score"], "feedback": coach(attempt, reference),
             "high_risk_s": attempt["whole"]["high_risk_s"], "reference_high_risk_s": reference["whole"]["high_risk_s"]}
 

@@ -30,13 +30,14 @@ def page_of(stmt, page: int, per_page: int) -> tuple[list, dict]:
     return rows, {"total": total, "page": page, "per_page": per_page, "pages": -(-total // per_page)}
 
 
-def take_view(take: Take, score: float | None = None) -> dict:
-    """The contract's ``take`` object (JSON-ready); ``score`` from the attempt's latest comparison."""
+def take_view(take: Take, score: float | None = None, safety_score: float | None = None) -> dict:
+    """The contract's ``take`` object (JSON-ready); ``score`` and ``safety_score`` from the
+    attempt's latest comparison (its motion and safety parts)."""
     return {"id": take.id, "kind": take.kind, "user": take.user.username, "work_card_id": take.work_card_id,
             "work_card_version": take.work_card_version, "created_at": iso(take.created_at),
             "duration_s": take.duration_s, "status": take.status, "processing": take.processing,
             "processing_message": take.processing_message, "metrics": take.metrics, "score": score,
-            "label": take.label, "notes": take.notes}
+            "safety_score": safety_score, "label": take.label, "notes": take.notes}
 
 
 def card_takes(user: User, card: WorkCard) -> list[Take]:
@@ -68,14 +69,20 @@ def latest_comparison(take_id: str) -> Comparison | None:
                               .order_by(Comparison.created_at.desc(), Comparison.id.desc())).first()
 
 
-def latest_scores(take_ids) -> dict[str, float | None]:
-    """The score of each attempt's latest comparison (attempts without one are left out)."""
+def latest_comparisons(take_ids) -> dict[str, Comparison]:
+    """The latest comparison of each attempt (attempts without one are left out)."""
     ids = [t for t in take_ids if isinstance(t, str)]
     if not ids:
         return {}
     rows = db.session.scalars(sa.select(Comparison).where(Comparison.attempt_id.in_(ids))
                               .order_by(Comparison.created_at, Comparison.id))
-    return {row.attempt_id: row.score for row in rows}
+    return {row.attempt_id: row for row in rows}
+
+
+def views_with_scores(takes: list[Take]) -> list[dict]:
+    """:func:`take_view` of each take, attempts with their latest motion and safety scores."""
+    found = latest_comparisons(t.id for t in takes if t.kind == "attempt")
+    return [take_view(t, *((found[t.id].score, found[t.id].safety_score) if t.id in found else ())) for t in takes]
 
 
 def _steps(snapshot_steps) -> list[dict]:
@@ -113,7 +120,6 @@ def take_detail(user: User, take: Take, takes_dir: Path | str) -> dict:
     offsets = takefiles.camera_offsets(folder) if folder else {}
     cameras = [{"name": cam["name"], "offset_s": offsets.get(cam["name"], 0.0)}
                for cam in (takefiles.recorded_cameras(folder) if folder else [])]
-    score = latest_scores([take.id]).get(take.id) if take.kind == "attempt" else None
-    return {**take_view(take, score), "fps": fps, "frames": metrics.get("frames") or report.get("frames"),
+    return {**views_with_scores([take])[0], "fps": fps, "frames": metrics.get("frames") or report.get("frames"),
             "steps": take_steps(user, take), "processed": bool(folder and takefiles.processed(folder)),
             "cameras": cameras}

@@ -20,8 +20,8 @@ from flask_login import current_user
 from accounts.policy import Action, allows, can_annotate_take
 from common.errors import ServiceError
 from reconstruction.exports import ExportError
+from takes import ergonomics, library, views
 from takes import files as takefiles
-from takes import library, views
 from takes import service as takes
 from takes.results import comparison_view
 from takes.schemas import ProcessTake, PromoteTake, TakeChanges, TakeQuery
@@ -31,7 +31,7 @@ from web.bodies import payload, query
 from web.state import system
 
 bp = Blueprint("takes", __name__)
-DOWNLOADS = ("csv", "trc", "c3d", "videos")
+DOWNLOADS = (*takefiles.DOWNLOADS, "videos")
 
 
 def take_or_404(take_id: str):
@@ -146,6 +146,16 @@ def pose3d(take_id: str):
         return jsonify(takefiles.pose3d(folder))
     except (takefiles.TakeFileMissing, ExportError):
         return jsonify(error="this take is not processed yet: its 3D skeleton is not available"), 409
+
+
+@bp.route("/api/takes/<take_id>/ergonomics")
+def ergonomics_report(take_id: str):
+    """The take's ergonomic report with the steps that apply now (409 before it is processed)."""
+    take = take_or_404(take_id)
+    try:
+        return jsonify(ergonomics.take_report(current_user, take, _takes_dir()))
+    except ergonomics.NotProcessed as exc:
+        return jsonify(error=str(exc)), 409
 
 
 @bp.route("/api/takes/<take_id>/video/<camera>")

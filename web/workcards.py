@@ -11,8 +11,8 @@ from flask_login import current_user
 
 from accounts.policy import Action, allows, can_edit_card
 from common.errors import ServiceError
+from takes import ergonomics, results, views
 from takes import files as takefiles
-from takes import results, views
 from takes import service as takes
 from web.access import requires
 from web.auditing import audit
@@ -75,6 +75,13 @@ def summary_page(card_id: int):
     except ServiceError:
         abort(404)
     return render_template("summary.html", **context)
+
+
+@bp.route("/workcards/<int:card_id>/ergonomics")
+def ergonomics_page(card_id: int):
+    """The printable ergonomic report of the card's reference take, with its steps."""
+    card = card_or_404(card_id)
+    return render_template("ergonomics.html", **ergonomics.card_report(current_user, card, _takes_dir()))
 
 
 def _comparison_details(take) -> dict:

@@ -7,6 +7,7 @@ import { PoseFeed, poseMessage, poseRate, poseUnavailable } from "./livepose.js"
 import { drawOverlay } from "./pose-overlay.js";
 import { failure, jobStatus, stageLabel } from "./processing.js";
 import { attachLiveView } from "./skeleton3d.js";
+import "./live-ergonomics.js";
 
 attachLiveView();
 
@@ -120,7 +121,7 @@ attachLiveView();
       overlay.points = Array.isArray(byIndex.get(index)) ? byIndex.get(index) : null;
       drawOverlay(overlay);
     });
-    document.dispatchEvent(new CustomEvent("vsion:skeleton", { detail: { points3d: latest.points3d || null } }));
+    document.dispatchEvent(new CustomEvent("vsion:skeleton", { detail: { points3d: latest.points3d || null, ergonomics: latest.ergonomics || null } }));
     showPoseState();
   }
 

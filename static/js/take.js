@@ -4,12 +4,14 @@
 // Processing progress from `job status` events. The page's one module.
 import { $, api, clock, duration, el, number, say, scoreClass, scoreText, t, when } from "./common.js";
 import { failure, jobStatus, stageLabel } from "./processing.js";
+import { attachErgonomics, showSafety } from "./ergonomics.js";
 import { createReplay } from "./replay.js";
 
 const takeId = document.body.dataset.takeId;
 const takeUrl = "/api/takes/" + encodeURIComponent(takeId);
 const replayRoot = $("replay"), view3d = $("replay-3d");
 const player = createReplay(replayRoot);
+attachErgonomics(player);
 let comparison = null;
 let reference = null;   // {fps, points} of the reference take, fetched once
 let referenceLoad = null;
@@ -99,6 +101,9 @@ const downloadNames = () => [
   ["csv", t("wc_download_csv", "3D points (CSV)")],
   ["trc", t("wc_download_trc", "Markers (TRC)")],
   ["c3d", t("wc_download_c3d", "Markers (C3D)")],
+  ["mot", t("wc_download_mot", "Joint angles (OpenSim MOT)")],
+  ["ergonomics", t("wc_download_ergonomics", "RULA / REBA per frame (CSV)")],
+  ["bvh", t("wc_download_bvh", "Skeleton (BVH)")],
   ["videos", t("wc_download_videos", "Videos (ZIP)")],
 ];
 
@@ -184,6 +189,7 @@ function renderComparison(c) {
     else detail.push(t("wc_speed_same", "same pace as the reference"));
   }
   $("score-detail").textContent = detail.join(" · ");
+  showSafety(c);
 
   const steps = Array.isArray(c.per_step) ? c.per_step : [];
   $("per-step").replaceChildren(...steps.map((s, i) => {

@@ -7,6 +7,7 @@
 import { cameraStatus } from "./cameras.js";
 import { parseTags, statusOf } from "./cards.js";
 import { $, api, clock, duration, el, number, readData, say, scoreClass, scoreText, svg, t, when } from "./common.js";
+import { attachErgonomics, fillStepSummaries, safetyBadge, showWarnings, stepErgonomics } from "./ergonomics.js";
 import { PoseFeed, poseMessage, poseRate, poseUnavailable } from "./livepose.js";
 import { drawOverlay } from "./pose-overlay.js";
 import { failure, jobStatus, stageLabel } from "./processing.js";
@@ -26,6 +27,7 @@ let takes = [];
 let stepsDirty = false;  // the steps editor has changes not saved yet
 const jobs = new Map();  // take id -> its latest `job status`
 let player = null;
+let ergo = null;         // the ergonomics of the reference shown (static/js/ergonomics.js)
 
 function notice(message) {
   say(cardNotice, message, "ok");
@@ -58,6 +60,7 @@ function renderCard() {
   show("card-publish", editable && isDraft());
   show("card-revise", editable && !isDraft());
   show("summary-link", hasPublished());
+  show("ergonomics-link", !!card.reference_take_id);
   if (!(editable && isDraft())) show("card-edit", false);
   fillEditForm();
   showReference();
@@ -156,6 +159,11 @@ function showReference() {
   if (!player) {
     player = createReplay($("replay"));
     player.onTime(onEditorTime);
+    ergo = attachErgonomics(player);
+    ergo.onReport((report) => {
+      if ($("ergo-warnings")) showWarnings($("ergo-warnings"), report);
+      fillStepSummaries(editList, report, editSteps);
+    });
   }
   if (player.take && player.take.id === ref) {
     if (!stepsDirty) setEditSteps(card.steps);
@@ -176,7 +184,7 @@ const frameTime = (s) => {
 
 function setEditSteps(steps) {
   editSteps = (steps || []).map((s) => ({ name: s.name || "", instructions: s.instructions || "",
-    start_s: Number(s.start_s) || 0, end_s: Number(s.end_s) || 0 }));
+    start_s: Number(s.start_s) || 0, end_s: Number(s.end_s) || 0, ergonomics: s.ergonomics ? { ...s.ergonomics } : null }));
   setDirty(false);
   if (player) player.setSteps(editSteps);
   renderEditor();
@@ -286,7 +294,8 @@ function editorRow(step, i) {
       timeField(step, i, "start_s"),
       timeField(step, i, "end_s"),
       el("span", { class: "muted small step-length", text: t("wc_step_length", "length {d} s", { d: number(Math.max(0, step.end_s - step.start_s), 2) }) })),
-    instructions);
+    instructions,
+    stepErgonomics(ergo && ergo.report(), step, i, () => changed(false)));
 }
 
 function renderEditor() {
@@ -325,7 +334,8 @@ if (editList) {
     if (!checkSteps(true)) return;
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
-    const steps = editSteps.map((s) => ({ name: s.name.trim(), instructions: s.instructions.trim(), start_s: s.start_s, end_s: s.end_s }));
+    const steps = editSteps.map((s) => ({ name: s.name.trim(), instructions: s.instructions.trim(), start_s: s.start_s, end_s: s.end_s,
+      ergonomics: s.ergonomics || null }));
     const res = await api("PUT", cardUrl + "/steps", { steps });
     button.disabled = false;
     button.removeAttribute("aria-busy");
@@ -334,6 +344,7 @@ if (editList) {
     card = res.data;
     setEditSteps(card.steps);
     renderCard();
+    if (ergo) ergo.reload();  // the scores per step follow the saved steps and inputs
     notice(t("wc_steps_saved", "Steps saved."));
   });
   window.addEventListener("beforeunload", (event) => {
@@ -427,7 +438,8 @@ async function chooseReference(takeId, button) {
 function attemptRow(take) {
   const { state } = processingOf(take);
   const result = Number.isFinite(take.score)
-    ? el("span", { class: "score-badge " + scoreClass(take.score), dataset: { role: "score" }, text: scoreText(take.score) + " / 100" })
+    ? el("span", {}, el("span", { class: "score-badge " + scoreClass(take.score), dataset: { role: "score" }, text: scoreText(take.score) + " / 100" }),
+      safetyBadge(take.safety_score))
     : state === "done" ? el("span", { class: "muted small", text: t("wc_no_score", "no score") }) : processingCell(take);
   const cells = [el("td", {}, takeLink(take, when(take.created_at) || take.id))];
   if (isStaff) cells.push(el("td", { text: take.user || "" }));
@@ -530,14 +542,19 @@ function drawProgress(box, attempts) {
   attempts.forEach((a, i) => {
     if (i % every === 0 || i === n - 1) chart.append(svg("text", { x: x(i), y: H - 6, class: "tick", "text-anchor": "middle" }, String(i + 1)));
   });
-  // The line, broken where an attempt has no score.
-  let run = [];
-  const flush = () => {
-    if (run.length > 1) chart.append(svg("polyline", { points: run.join(" "), class: "line" }));
-    run = [];
-  };
-  attempts.forEach((a, i) => (Number.isFinite(a.score) ? run.push(`${x(i).toFixed(1)},${y(a.score).toFixed(1)}`) : flush()));
-  flush();
+  // The lines, broken where an attempt has no score: the motion score, and the safety score dashed.
+  [["safety_score", "line safety"], ["score", "line"]].forEach(([key, cls]) => {
+    let run = [];
+    const flush = () => {
+      if (run.length > 1) chart.append(svg("polyline", { points: run.join(" "), class: cls }));
+      run = [];
+    };
+    attempts.forEach((a, i) => (Number.isFinite(a[key]) ? run.push(`${x(i).toFixed(1)},${y(a[key]).toFixed(1)}`) : flush()));
+    flush();
+  });
+  attempts.forEach((a, i) => {
+    if (Number.isFinite(a.safety_score)) chart.append(svg("circle", { cx: x(i), cy: y(a.safety_score), r: 3.5, class: "point safety" }));
+  });
   attempts.forEach((a, i) => {
     if (!Number.isFinite(a.score)) return;
     const title = t("wc_progress_point", "Attempt {n} · {date} · {score} / 100", { n: i + 1, date: when(a.created_at), score: scoreText(a.score) });

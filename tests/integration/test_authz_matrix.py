@@ -130,11 +130,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("workcards.revise", "POST"): by_object(**CARD_EDIT),
     ("workcards.progress", "GET"): by_object(**PROGRESS),
     ("workcards.summary_page", "GET"): by_object(**PROGRESS),
+    ("workcards.ergonomics_page", "GET"): by_object(**CARD_VISIBILITY),
     ("takes.page", "GET"): by_object(**TAKE_VISIBILITY),
     ("takes.detail", "GET"): by_object(**TAKE_VISIBILITY),
     ("takes.pose3d", "GET"): by_object(**TAKE_VISIBILITY),
     ("takes.video", "GET"): by_object(**TAKE_VISIBILITY),
     ("takes.download", "GET"): by_object(**TAKE_VISIBILITY),
+    ("takes.ergonomics_report", "GET"): by_object(**TAKE_VISIBILITY),
     # Only attempts have a comparison (a reference or a free take answers 404 to everyone).
     ("takes.comparison", "GET"): by_object(attempt=roles("trainee", STAFF), other_attempt=STAFF),
     # Planned (issue 6): the audit log and account changes for admins, take deletion per object.
@@ -351,7 +353,8 @@ def test_logout_ends_the_session(world):
 # --------------------------------------------------------------------------- per-object rules
 OWNED_PATHS = ("/api/takes/{id}", "/api/takes/{id}/pose3d", "/api/takes/{id}/video/cam1", "/api/takes/{id}/video/cam2",
                "/api/takes/{id}/download/csv", "/api/takes/{id}/download/trc", "/api/takes/{id}/download/c3d",
-               "/api/takes/{id}/download/videos", "/api/takes/{id}/comparison", "/takes/{id}")
+               "/api/takes/{id}/download/videos", "/api/takes/{id}/download/mot", "/api/takes/{id}/download/ergonomics",
+               "/api/takes/{id}/download/bvh", "/api/takes/{id}/comparison", "/api/takes/{id}/ergonomics", "/takes/{id}")
 
 
 def test_a_trainee_never_reads_another_trainees_attempt(world):

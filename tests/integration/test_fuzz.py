@@ -93,7 +93,14 @@ PRINTABLE = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1
 TEXT = st.one_of(PRINTABLE, st.text(max_size=60), st.sampled_from(ODD_TEXT))
 NUMBER = st.one_of(st.integers(min_value=-10, max_value=100_000), st.floats(), st.integers(min_value=-(2**70),
                                                                                          max_value=2**70))
-STEP = st.fixed_dictionaries({"name": TEXT, "start_s": NUMBER, "end_s": NUMBER}, optional={"instructions": TEXT})
+ERGONOMICS = st.one_of(SCALARS, st.fixed_dictionaries({}, optional={
+    "load_kg": st.one_of(NUMBER, SCALARS), "coupling": st.one_of(st.sampled_from(["good", "fair", "poor", "unacceptable"]),
+                                                                TEXT),
+    "lift": st.one_of(st.booleans(), SCALARS), "frequency_per_min": NUMBER, "duration_h": NUMBER,
+    "wrist_twist": st.one_of(st.sampled_from(["mid", "end"]), TEXT), "static_posture": st.booleans(),
+    "repeated": st.booleans(), "weight": NUMBER}))
+STEP = st.fixed_dictionaries({"name": TEXT, "start_s": NUMBER, "end_s": NUMBER},
+                             optional={"instructions": TEXT, "ergonomics": ERGONOMICS})
 USERNAME = st.one_of(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{1,20}", fullmatch=True), TEXT)
 
 
@@ -311,12 +318,14 @@ def path_cases():
 ROUTE_ARGS = [
     ("takes.page", "GET", ("take_id",)), ("takes.detail", "GET", ("take_id",)), ("takes.pose3d", "GET", ("take_id",)),
     ("takes.video", "GET", ("take_id", "camera")), ("takes.download", "GET", ("take_id", "what")),
-    ("takes.comparison", "GET", ("take_id",)), ("takes.delete", "DELETE", ("take_id",)),
+    ("takes.comparison", "GET", ("take_id",)), ("takes.ergonomics_report", "GET", ("take_id",)),
+    ("takes.delete", "DELETE", ("take_id",)),
     ("takes.update", "PATCH", ("take_id",)), ("takes.process", "POST", ("take_id",)),
     ("takes.promote", "POST", ("take_id",)),
     ("calibration.get_set", "GET", ("set_id",)), ("calibration.activate_set", "POST", ("set_id",)),
     ("workcards.get_card", "GET", ("card_id",)), ("workcards.card_page", "GET", ("card_id",)),
-    ("workcards.summary_page", "GET", ("card_id",)), ("workcards.card_takes", "GET", ("card_id",)),
+    ("workcards.summary_page", "GET", ("card_id",)), ("workcards.ergonomics_page", "GET", ("card_id",)),
+    ("workcards.card_takes", "GET", ("card_id",)),
     ("workcards.progress", "GET", ("card_id",)), ("workcards.update_card", "PATCH", ("card_id",)),
     ("workcards.put_steps", "PUT", ("card_id",)), ("workcards.choose_reference", "POST", ("card_id",)),
     ("workcards.publish", "POST", ("card_id",)), ("workcards.revise", "POST", ("card_id",)),

@@ -120,12 +120,13 @@ function drawBand(canvas, report, method) {
   const ctx = canvasContext(canvas, w, h);
   const series = report.series, n = report.frames;
   if (!n) return;
-  const columns = new Array(Math.max(1, Math.round(w))).fill(0);
-  for (let f = 0; f < n; f++) {
-    const level = riskLevel(method, series.rula_action_level[f], series.reba_risk_level[f]) || 0;
-    const x = Math.min(columns.length - 1, Math.floor((f / Math.max(1, n - 1)) * (columns.length - 1)));
-    columns[x] = Math.max(columns[x], level);
-  }
+  // Column x spans the times x/W .. (x+1)/W of the timeline (frame f is at f/(n-1) of it).
+  const columns = new Array(Math.max(1, Math.round(w))).fill(0), span = Math.max(1, n - 1) / columns.length;
+  const levels = series.rula_action_level.map((r, f) => riskLevel(method, r, series.reba_risk_level[f]) || 0);
+  columns.forEach((_, x) => {
+    const last = Math.min(n - 1, Math.ceil((x + 1) * span));
+    for (let f = Math.min(n - 1, Math.floor(x * span)); f <= last; f++) columns[x] = Math.max(columns[x], levels[f]);
+  });
   const style = getComputedStyle(canvas);
   const colours = [0, 1, 2, 3, 4].map((k) => style.getPropertyValue("--ergo-" + k).trim() || "#ccc");
   let start = 0;
@@ -176,7 +177,7 @@ export function attachErgonomics(player) {
       scoreBadge("reba", s.reba_score[f], s.reba_risk_level[f]));
     now.querySelectorAll("[data-angle]").forEach((cell) => {
       const name = cell.dataset.angle, value = (s.angles[name] || [])[f];
-      cell.replaceChildren(Number.isFinite(value) ? number(value, 0) + "°" : "–");
+      cell.replaceChildren(Number.isFinite(value) ? number(Math.round(value) || 0, 0) + "°" : "–");  // no "-0°"
       if (unreliable.has(name)) cell.append(el("span", { class: "ergo-unreliable-mark", title: t("ergo_unreliable", "unreliable"), text: "*" }));
     });
     now.dataset.frame = String(f);

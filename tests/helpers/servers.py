@@ -2,7 +2,8 @@
 
 Nothing here is a mock: :class:`RtspServer` runs gst-rtsp-server (Debian's GStreamer,
 under ``/usr/bin/python3``) on 127.0.0.1, and :class:`VsionServer` runs ``python app.py
-serve`` in its own process, driven over HTTP and Socket.IO like a browser would.
+serve`` in its own process, driven over HTTP and Socket.IO like a browser would; :class:`AppServer`
+serves an app object of the test's own process.
 """
 from __future__ import annotations
 
@@ -233,6 +234,28 @@ class EventClient:
 
 DEMO_ROLES = ("admin", "technician", "expert", "trainee")
 LOGIN_LINE = re.compile(r"\s+(admin|technician|expert|trainee)\s+(\S+)\s+\(")
+
+
+class AppServer:
+    """An app object of this process (e.g. :func:`tests.helpers.world.make_app`) served over HTTP
+    on a free port by werkzeug's threaded server, so that a test can make objects in it with the
+    world helpers and drive it with a browser. ``start()`` returns self; ``stop()`` joins."""
+
+    def __init__(self, app):
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", free_port(), app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="test-http", daemon=True)
+
+    def start(self) -> AppServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(10)
+        self.server.server_close()
 
 
 class DemoServer:

@@ -87,6 +87,27 @@ def test_api_jobs_needs_login(client):
     assert reply.status_code == 401 and reply.get_json() == {"error": "login required"}
 
 
+def test_the_live_skeletons_posture_scores():
+    """What the pose3d payload carries as ``ergonomics``: the scores of scoring.ergonomics.live_scores
+    for the skeleton as the payload holds it (None for a missing joint), None without a skeleton."""
+    import numpy as np
+
+    from live.ergonomics import pose_ergonomics
+    from scoring.ergonomics import live_scores
+    from tests.helpers.motion import person_motion
+
+    frame = person_motion(30, 30.0, seed=1, task="lift")[15]
+    points3d = [[round(float(v), 4) for v in p] for p in frame]
+    points3d[0] = None  # the nose unseen
+    got = pose_ergonomics(points3d)
+    expected = live_scores(np.array([p if p else [np.nan] * 3 for p in points3d]))
+    assert got == {key: expected[key] for key in ("rula_score", "rula_action_level", "reba_score", "reba_risk_level")}
+    assert 1 <= got["rula_score"] <= 7 and 1 <= got["reba_score"] <= 15
+    assert pose_ergonomics(None) is None and pose_ergonomics([]) is None
+    assert pose_ergonomics([[0, 0]] * 33) is None  # not 3D: skipped, live pose goes on
+    assert pose_ergonomics([None] * 33)["rula_score"] is None
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_api_jobs_lists_no_job_at_first(client, role):
     login(client, role)
@@ -177,6 +198,9 @@ def test_live_pose_on_the_demo_cameras(demo_server, clients):
     print(f"first plausible pose3d after {time.monotonic() - t0:.1f} s: rate {event['rate']} Hz, {len(joints)} joints, "
           f"z {min(p[2] for p in joints):.2f}..{max(p[2] for p in joints):.2f} m")
     assert [cam["index"] for cam in event["cameras"]] == [0, 1, 2, 3]
+    ergonomics = event["ergonomics"]  # the posture scores of that skeleton, for the live page
+    assert set(ergonomics) == {"rula_score", "rula_action_level", "reba_score", "reba_risk_level"}
+    assert ergonomics["reba_score"] is None or 1 <= ergonomics["reba_score"] <= 15, ergonomics
     assert isinstance(event["seq"], int) and isinstance(event["t"], int)
 
     # Capture is not slowed by live pose: every camera at its full rate, nothing dropped.

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.helpers.accounts import PASSWORDS, call, create_users, signed_in
-from tests.helpers.browser import ARTIFACTS
+from tests.helpers.browser import SignedIn
 from tests.helpers.motion import person_motion
 from tests.helpers.servers import AppServer
 from tests.helpers.world import STEPS, fake_take, make_app, run_comparison, stop_app
@@ -36,35 +36,12 @@ def served(tmp_path_factory, video_file):
         stop_app(app)
 
 
-class Person:
-    """A signed-in browser context; console errors collected."""
-
-    def __init__(self, browser, url: str, name: str, locale: str):
-        self.context = browser.new_context(viewport={"width": 1366, "height": 900}, locale=locale)
-        self.page = self.context.new_page()
-        self.problems: list[str] = []
-        self.page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.problems.append(str(e)))
-        self.url = url
-        self.page.goto(url + "/login")
-        self.page.fill("#username", name)
-        self.page.fill("#password", PASSWORDS[name])
-        self.page.click("#sign-in")
-        expect(self.page.locator("#who")).to_have_text(name)
-
-    def open(self, path: str) -> None:
-        self.page.goto(self.url + path)
-
-    def shot(self, name: str, full: bool = True) -> None:
-        ARTIFACTS.mkdir(exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"ergo-{name}.png"), full_page=full)
-
-    def close(self) -> None:
-        assert not self.problems, self.problems
-        self.context.close()
+def sign_in(browser, url: str, name: str, locale: str) -> SignedIn:
+    return SignedIn(browser, url, name, PASSWORDS[name], locale=locale, viewport={"width": 1366, "height": 900},
+                    prefix="ergo-")
 
 
-def expert_marks_a_lift(person: Person, card_id: int) -> None:
+def expert_marks_a_lift(person: SignedIn, card_id: int) -> None:
     page = person.page
     person.open(f"/workcards/{card_id}")
     expect(page.locator("#ergo-band-row")).to_be_visible(timeout=30000)
@@ -98,7 +75,7 @@ def test_an_expert_marks_a_lift_and_a_trainee_sees_the_feedback(served, chromium
     assert call(expert_api, "POST", f"/api/workcards/{card_id}/reference", {"take_id": reference}).status_code == 200
     assert call(expert_api, "PUT", f"/api/workcards/{card_id}/steps", {"steps": STEPS}).status_code == 200
 
-    expert = Person(chromium, url, "expert", "en-GB")
+    expert = sign_in(chromium, url, "expert", "en-GB")
     expert_marks_a_lift(expert, card_id)
     saved = call(expert_api, "GET", f"/api/workcards/{card_id}").get_json()["steps"][1]["ergonomics"]
     assert saved["lift"] is True and saved["load_kg"] == 15 and saved["frequency_per_min"] == 2
@@ -112,7 +89,7 @@ def test_an_expert_marks_a_lift_and_a_trainee_sees_the_feedback(served, chromium
 
     attempt = fake_take(app, "trainee", card_id, "attempt", task="lift", seed=3)  # bends far more than the walk
     run_comparison(app, attempt)
-    trainee = Person(chromium, url, "trainee", "fr-FR")
+    trainee = sign_in(chromium, url, "trainee", "fr-FR")
     page = trainee.page
     trainee.open(f"/takes/{attempt}")
     expect(page.locator("#safety-box")).to_be_visible(timeout=30000)
@@ -150,7 +127,7 @@ def test_an_expert_marks_a_lift_and_a_trainee_sees_the_feedback(served, chromium
 
 def test_the_live_page_shows_the_posture_score(served, chromium):
     app, url = served
-    person = Person(chromium, url, "trainee", "en-GB")
+    person = sign_in(chromium, url, "trainee", "en-GB")
     page = person.page
     expect(page.locator("#live-ergo-method")).to_be_visible()
     expect(page.locator("#live-ergo")).to_be_hidden()

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from capture import demo
-from tests.helpers.browser import ARTIFACTS, CHROMIUM_ARGS
+from tests.helpers.browser import CHROMIUM_ARGS, SignedIn
 from tests.helpers.servers import DemoServer
 
 pytestmark = pytest.mark.slow
@@ -39,29 +39,9 @@ def browser():
         b.close()
 
 
-class Person:
-    """One signed-in browser context, with its console errors collected."""
-
-    def __init__(self, browser, url: str, name: str, password: str, viewport=None):
-        self.context = browser.new_context(viewport=viewport or {"width": 1366, "height": 768}, locale="fr-FR")
-        self.page = self.context.new_page()
-        self.problems: list[str] = []
-        self.page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.problems.append(str(e)))
-        self.url = url
-        self.page.goto(url + "/login")
-        self.page.fill("#username", name)
-        self.page.fill("#password", password)
-        self.page.click("#sign-in")
-        expect(self.page.locator("#who")).to_have_text(name)
-
-    def shot(self, name: str) -> None:
-        ARTIFACTS.mkdir(exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"story-{name}.png"), full_page=True)
-
-    def close(self) -> None:
-        assert not self.problems, self.problems
-        self.context.close()
+def Person(browser, url: str, name: str, password: str, viewport=None) -> SignedIn:
+    """One signed-in browser context (French), with its console errors collected; screens ``story-*.png``."""
+    return SignedIn(browser, url, name, password, viewport=viewport, prefix="story-")
 
 
 def wait_for(page, script: str, timeout_s: float, what: str):

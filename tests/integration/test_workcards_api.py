@@ -161,7 +161,7 @@ def test_attempts_are_scored_and_private_to_their_trainee(app, users):
     assert [c["name"] for c in detail["cameras"]] == list(CAMERAS)
     assert detail["cameras"][0]["offset_s"] == pytest.approx(3 * 3000 / 90000) and detail["cameras"][1]["offset_s"] == 0
     assert detail["cameras"][0]["video_url"] == f"/api/takes/{good}/video/cam1"
-    assert set(detail["downloads"]) == {"csv", "trc", "c3d", "videos"}
+    assert set(detail["downloads"]) == {"csv", "trc", "c3d", "mot", "ergonomics", "bvh", "videos"}
 
     listed = trainee.get(f"/api/workcards/{card_id}/takes").get_json()["takes"]
     assert {t["id"] for t in listed} == {good, poor, raw, reference}

@@ -51,12 +51,12 @@ class NotProcessed(ServiceError):
 
 
 # --------------------------------------------------------------------------- which steps apply
-def _attempt_steps(take: Take, folder: Path | None) -> list[dict]:
+def _attempt_steps(take: Take, folder: Path) -> list[dict]:
     """The steps of the card version an attempt followed, on the attempt's timeline ([] before
     its comparison, or when the comparison did not align it)."""
     version = published_version(take.work_card, take.work_card_version) if take.work_card_version else None
     comparison = latest_comparison(take.id)
-    if version is None or comparison is None or folder is None:
+    if version is None or comparison is None:
         return []
     steps = ergonomic_steps(version.snapshot.get("steps"))
     details = takefiles.read_comparison(folder)
@@ -70,9 +70,9 @@ def _attempt_steps(take: Take, folder: Path | None) -> list[dict]:
     return [step.model_dump(exclude={"position", "instructions"}) for step in moved]
 
 
-def steps_for_take(user: User, take: Take, folder: Path | None) -> list[dict]:
+def steps_for_take(user: User, take: Take, folder: Path) -> list[dict]:
     """The steps (with their ergonomic inputs, flat as :func:`scoring.inputs.parse_steps` reads
-    them) that apply to ``take`` as ``user`` sees it; ``folder`` is the take's folder (or None)."""
+    them) that apply to ``take`` as ``user`` sees it; ``folder`` is the take's folder."""
     card = take.work_card
     if card is None:
         return []
@@ -103,12 +103,11 @@ def cache_info():
     return _cached_report.cache_info()
 
 
-def _processed_folder(takes_dir: Path | str, take: Take) -> tuple[Path | None, Path]:
+def _take_folder(takes_dir: Path | str, take: Take) -> Path:
     try:
-        folder = takefiles.take_folder(takes_dir, take.id)
+        return takefiles.take_folder(takes_dir, take.id)
     except takefiles.TakeFileMissing:
         raise NotProcessed(NOT_PROCESSED) from None
-    return folder, folder / PROCESSED_DIR
 
 
 def take_report(user: User, take: Take, takes_dir: Path | str) -> dict:
@@ -118,7 +117,8 @@ def take_report(user: User, take: Take, takes_dir: Path | str) -> dict:
     ``user`` must see the take (the caller checked). Raises :class:`NotProcessed` when the take
     has no ``pose3d.csv`` or one that cannot be scored. The dict is shared: do not modify it.
     """
-    folder, processed = _processed_folder(takes_dir, take)
+    folder = _take_folder(takes_dir, take)
+    processed = folder / PROCESSED_DIR
     csv_path = processed / "pose3d.csv"
     try:
         mtime_ns = csv_path.stat().st_mtime_ns

@@ -331,6 +331,13 @@ export function showWarnings(box, report) {
 }
 
 // ================================================================== a trainee's attempt
+/** "score-good" / "score-fair" / "score-poor" for a 0-100 safety score (the share of the time outside
+ *  high-risk postures: a few percent at high risk is already worth a look). */
+export function safetyClass(score) {
+  if (!Number.isFinite(score)) return "score-none";
+  return score >= 90 ? "score-good" : score >= 70 ? "score-fair" : "score-poor";
+}
+
 /** The safety part of an attempt's comparison: its score and the feedback per step. */
 export function showSafety(c) {
   const box = $("safety-box");
@@ -338,7 +345,7 @@ export function showSafety(c) {
   const score = Number.isFinite(c.safety_score) ? c.safety_score : null;
   $("safety-score").textContent = score === null ? "–" : number(score, 0);
   $("safety-score").dataset.score = score === null ? "" : String(score);
-  box.querySelector(".score-big").className = "score-big " + (score === null ? "score-none" : score >= 90 ? "score-good" : score >= 70 ? "score-fair" : "score-poor");
+  box.querySelector(".score-big").className = "score-big " + safetyClass(score);
   const detail = Number.isFinite(c.high_risk_s) ? t("ergo_high_risk_vs", "{s} s at high risk (reference: {r} s)", {
     s: number(c.high_risk_s, 1), r: Number.isFinite(c.reference_high_risk_s) ? number(c.reference_high_risk_s, 1) : "–" }) : "";
   $("safety-detail").textContent = detail;
@@ -353,8 +360,7 @@ export function showSafety(c) {
 /** A small safety badge for lists (attempts of a card): "safety 92". */
 export function safetyBadge(score) {
   if (!Number.isFinite(score)) return null;
-  const cls = score >= 90 ? "score-good" : score >= 70 ? "score-fair" : "score-poor";
-  return el("span", { class: "score-badge safety-badge " + cls, dataset: { role: "safety" },
+  return el("span", { class: "score-badge safety-badge " + safetyClass(score), dataset: { role: "safety" },
     title: t("ergo_safety_title", "Safety: share of the time outside high-risk postures"),
     text: t("ergo_safety_short", "safety {score}", { score: number(score, 0) }) });
 }

@@ -11,11 +11,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from calibration.io import CalibrationFileError, load_calibration
 from common.takefolder import CALIBRATION_FILE, COMPARISON_FILE, ERGONOMICS_FILE, PROCESSED_DIR
-from reconstruction.exports import ExportError, read_pose3d_csv, write_json
+from reconstruction.exports import ExportError, read_motion, write_json
 from reconstruction.pipeline import Options, ProcessError, process_take
 from scoring.ergonomics import coach, ergonomics_report, steps_on_attempt
 from scoring.exports import analyse_folder
@@ -67,8 +65,7 @@ def ergonomics_task(processed: Path, steps=None) -> dict:
 
 
 def _reference_report(reference_dir: Path, steps: list[dict]) -> dict:
-    points, times = read_pose3d_csv(reference_dir / "pose3d.csv")
-    return ergonomics_report(points, 1.0 / float(np.median(np.diff(times))), steps)
+    return ergonomics_report(*read_motion(reference_dir), steps)
 
 
 def safety_part(processed: Path, reference_dir: Path, steps: list[dict], alignment: list) -> dict:

@@ -171,6 +171,20 @@ def failure_kind(exc: BaseException, elapsed_s: float, timeout_s: float) -> str:
     return "error"
 
 
+def _has_no_video(url: str, tuning: CameraTuning) -> bool:
+    """Whether an RTSP source that refused a video-only session offers no video at all: asked for
+    video only, a camera that sends sound only answers with a client error. (Asked again at once,
+    some servers are still closing the refused session: one more try after a moment.)"""
+    for attempt in range(2):
+        try:
+            with av.open(url, options={"rtsp_transport": "tcp"},
+                         timeout=(tuning.open_timeout_s, tuning.read_timeout_s)) as container:
+                return not container.streams.video
+        except (av.FFmpegError, OSError):
+            time.sleep(0.5 * (attempt + 1))
+    return False
+
+
 def open_container(url: str, tuning: CameraTuning, live: bool):
     """``url`` opened with PyAV (RTSP over TCP for a live source, with the open and read
     timeouts), its first video stream checked. Raises :class:`SourceError` with its ``kind``."""
@@ -182,6 +196,8 @@ def open_container(url: str, tuning: CameraTuning, live: bool):
         kind = failure_kind(exc, time.monotonic() - started, tuning.open_timeout_s)
         if kind == "timeout":
             raise SourceError(f"no answer within {tuning.open_timeout_s:g} s", kind) from None
+        if live and isinstance(exc, av.error.HTTPOtherClientError) and _has_no_video(url, tuning):
+            raise SourceError("no video stream", "no_video") from None
         raise SourceError(f"cannot open: {describe(exc)}", kind) from None
     if not container.streams.video:
         container.close()

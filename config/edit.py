@@ -190,12 +190,13 @@ def _stored_value(url: int | str | None, key: bytes | None) -> int | str | None:
 
 
 def _set_camera_fields(entry, camera: CameraConfig, was: CameraConfig | None, key: bytes | None) -> None:
-    """Update ``entry`` (a round-trip map) to ``camera``; values equal to ``was`` are left as written."""
+    """Update ``entry`` (a round-trip map) to ``camera``; values equal to ``was`` are left as written
+    (unless a password is written there in plain text: it is sealed now)."""
     if was is None or was.name != camera.name:
         replace_scalar(entry, "name", camera.name)
     for field in CAMERA_URL_KEYS:
         value = getattr(camera, field)
-        if was is not None and getattr(was, field) == value:
+        if was is not None and getattr(was, field) == value and not (key and secretbox.has_credentials(entry.get(field))):
             continue
         if value is None:
             entry.pop(field, None)

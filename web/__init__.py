@@ -6,11 +6,11 @@ from flask import jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from web import admin, api, audit, auth, calibration, events, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
+from web import admin, api, audit, auth, calibration, cameras, events, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
 from web.access import PUBLIC_ENDPOINTS, login_gate  # noqa: F401 - PUBLIC_ENDPOINTS: the open routes
 from web.i18n import current_language, translate
 
-BLUEPRINTS = (auth, pages, api, video, calibration, workcards, takes, admin, audit)
+BLUEPRINTS = (auth, pages, api, video, cameras, calibration, workcards, takes, admin, audit)
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
                            "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 

@@ -106,29 +106,29 @@ def add_camera():
     return _answer(change, 201)
 
 
-@bp.route("/api/cameras/config/<name>", methods=["PUT"])
+@bp.route("/api/cameras/config/<camera>", methods=["PUT"])
 @requires(Action.MANAGE_CAMERAS)
-def change_camera(name: str):
-    before = {camera.name: camera for camera in system().settings.cameras}
+def change_camera(camera: str):
+    before = {c.name: c for c in system().settings.cameras}
     try:
         form = validate(CameraForm, _payload())
-        change = use.change(system(), name, form)
+        change = use.change(system(), camera, form)
     except REFUSED as exc:
         return _refusal(exc)
-    camera = next(c for c in system().settings.cameras if c.name == form.name)
-    audit("camera.update", "camera", camera.name, previous_name=name if name != camera.name else None,
-          changed=_changed_fields(before[name], camera), **_summary(camera))
+    now = next(c for c in system().settings.cameras if c.name == form.name)
+    audit("camera.update", "camera", now.name, previous_name=camera if camera != now.name else None,
+          changed=_changed_fields(before[camera], now), **_summary(now))
     return _answer(change)
 
 
-@bp.route("/api/cameras/config/<name>", methods=["DELETE"])
+@bp.route("/api/cameras/config/<camera>", methods=["DELETE"])
 @requires(Action.MANAGE_CAMERAS)
-def remove_camera(name: str):
+def remove_camera(camera: str):
     try:
-        change = use.remove(system(), name)
+        change = use.remove(system(), camera)
     except REFUSED as exc:
         return _refusal(exc)
-    audit("camera.remove", "camera", name)
+    audit("camera.remove", "camera", camera)
     return _answer(change)
 
 

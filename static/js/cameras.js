@@ -16,7 +16,9 @@ function L(key, values) {
 }
 
 function el(tag, props, children) {
-  const node = Object.assign(document.createElement(tag), props || {});
+  const { dataset, ...rest } = props || {};
+  const node = Object.assign(document.createElement(tag), rest);
+  Object.assign(node.dataset, dataset || {});
   for (const child of children || []) if (child) node.append(child);
   return node;
 }

@@ -98,6 +98,7 @@ class _Channel:
         self.stop_event.set()
         for handler in self.handlers:
             handler.request_stop()
+        self.preview.close()
 
     def join(self) -> None:
         if not self.started:  # made for a change that never ran, or a group never started

@@ -63,6 +63,12 @@ class PreviewChannel:
         self._thread.start()
         return self
 
+    def close(self) -> None:
+        """Wake this preview's thread and its viewers after :attr:`stop_event` was set: they end now."""
+        self.slot.close()
+        with self._cond:
+            self._cond.notify_all()
+
     def join(self, timeout: float = 5.0) -> None:
         with self._cond:
             self._cond.notify_all()

@@ -212,3 +212,60 @@ def test_a_sub_stream_feeds_the_previews_and_the_main_stream_the_takes(tmp_path,
         assert (cam["width"], cam["height"], cam["mode"]) == (1280, 720, "remux") and cam["frames"] > 20
     finally:
         vp.stop()
+
+
+# --------------------------------------------------------------------------- live pose and the wizard follow
+def test_the_wizard_starts_again_for_changed_cameras(app):
+    import numpy as np
+
+    from calibration.detect import Detection
+
+    wizard = app.extensions["vsion"].wizard
+    det = Detection(np.zeros((54, 2)), np.arange(54), (640, 360), "test")
+    for name in ("cam1", "cam2"):
+        folder = wizard.session_dir / "intrinsics" / name
+        folder.mkdir(parents=True)
+        (folder / "v001.png").write_bytes(b"png")
+    wizard.views = {"cam1": [("v001", det)], "cam2": [("v001", det)]}
+    wizard.sizes = {"cam1": (640, 360), "cam2": (640, 360)}
+    wizard.moments = {"m001": {"cam1": det, "cam2": det}}
+    wizard.floor = {"cam1": det, "cam2": det}
+    wizard.focus("camera", 1)
+
+    state = wizard.set_cameras(["cam2", "cam3"])  # cam1 removed, cam3 added, cam2 kept
+    assert wizard.names == ["cam2", "cam3"] and wizard.step is None
+    assert state["intrinsics"]["cam2"]["captured"] == 1 and state["intrinsics"]["cam3"]["captured"] == 0
+    assert wizard.moments == {} and set(wizard.floor) == {"cam2"}
+    assert not (wizard.session_dir / "intrinsics" / "cam1").exists()
+    assert [p.name.split(".")[1][:8] for p in (wizard.session_dir / "intrinsics").iterdir() if p.name != "cam2"] \
+        == ["replaced"]
+
+    wizard.set_cameras(["cam2", "cam3"], changed=frozenset({"cam2"}))  # cam2 now points elsewhere
+    assert wizard.views == {"cam2": [], "cam3": []} and wizard.floor is None
+
+
+def test_live_pose_takes_the_new_camera_list_in_its_own_thread(app):
+    live = app.extensions["vsion"].live_pose
+    sentinel = type("Worker", (), {"close": lambda self: None})()
+    live._workers = [sentinel, None]
+    live.set_cameras(["cam2", "cam1", "cam3"])  # applied by the live-pose thread, before its next frame set
+    assert wait_until(lambda: live.names == ["cam2", "cam1", "cam3"], timeout=5)
+    assert live._workers == [None, sentinel, None]  # a camera that stays keeps its MediaPipe worker
+    live.set_cameras(["cam1", "cam2"])
+    assert wait_until(lambda: live.names == ["cam1", "cam2"], timeout=5) and live._workers == [sentinel, None]
+    live._workers = [None, None]
+
+
+def test_the_calibration_health_report_reaches_the_cameras_page(app):
+    from tests.helpers.accounts import signed_in
+
+    report = {"source": "board", "checked_at": "2026-12-02T10:00:00+00:00",
+              "cameras": [{"name": "cam2", "error_px": 9.3, "baseline_px": 0.12, "limit_px": 4.12, "points": 54,
+                           "moved": True}]}
+    running = app.extensions["vsion"]
+    assert running.camera_status()["health"] is None
+    running.calibration_health = lambda: report
+    client = signed_in(app, "technician")
+    assert client.get("/api/cameras/config").get_json()["calibration_health"] == report
+    assert running.camera_status()["health"] == report
+    assert signed_in(app, "trainee").get("/api/cameras/config").status_code == 403

@@ -104,12 +104,19 @@ class System:
         :class:`CamerasUnavailable`, :class:`~capture.group.RecordingError` while a take records,
         or :class:`~config.schema.ConfigError`; then nothing changed. Returns the names kept,
         added and removed. Thread-safe (one change at a time)."""
+        return self.update_cameras(lambda current: (cameras, origins))
+
+    def update_cameras(self, plan: Callable[[list[CameraConfig]], tuple[list[CameraConfig], dict | None]]) -> dict:
+        """:meth:`set_cameras` with the list ``plan(current cameras)`` returns (with its origins),
+        worked out while no other change can run: two users' changes never undo each other.
+        ``plan`` may raise to refuse; then nothing changed."""
         path = self.config_path
         if path is None:
             raise CamerasUnavailable("this server was started without a configuration file: change the cameras "
                                      "in config.yaml and restart it")
         with self._cameras_lock:
             before = {camera.name: camera for camera in self.settings.cameras}
+            cameras, origins = plan(list(self.settings.cameras))
             change = self.processor.reconfigure(cameras, lambda: write_cameras(path, cameras, origins))
             self.settings = self.settings.model_copy(update={"cameras": list(cameras)})
             register_urls([url for camera in cameras for url in (camera.url, camera.preview_url)])

@@ -36,21 +36,21 @@ def listing(system: System) -> dict:
 
 
 def add(system: System, form: CameraForm) -> dict:
-    cameras = camera_list.add_camera(list(system.settings.cameras), form, _base(system))
-    return system.set_cameras(cameras)
+    base = _base(system)
+    return system.update_cameras(lambda current: (camera_list.add_camera(current, form, base), None))
 
 
 def change(system: System, name: str, form: CameraForm) -> dict:
-    cameras, origins = camera_list.change_camera(list(system.settings.cameras), name, form, _base(system))
-    return system.set_cameras(cameras, origins)
+    base = _base(system)
+    return system.update_cameras(lambda current: camera_list.change_camera(current, name, form, base))
 
 
 def remove(system: System, name: str) -> dict:
-    return system.set_cameras(camera_list.remove_camera(list(system.settings.cameras), name))
+    return system.update_cameras(lambda current: (camera_list.remove_camera(current, name), None))
 
 
 def reorder(system: System, order: CameraOrder) -> dict:
-    return system.set_cameras(camera_list.reorder_cameras(list(system.settings.cameras), order.names))
+    return system.update_cameras(lambda current: (camera_list.reorder_cameras(current, order.names), None))
 
 
 def calibrated_size(system: System, name: str) -> tuple[int, int] | None:

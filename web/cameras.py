@@ -101,7 +101,7 @@ def add_camera():
         change = use.add(system(), form)
     except REFUSED as exc:
         return _refusal(exc)
-    camera = system().settings.cameras[-1]
+    camera = next(c for c in system().settings.cameras if c.name == form.name)
     audit("camera.add", "camera", camera.name, **_summary(camera))
     return _answer(change, 201)
 

@@ -135,11 +135,13 @@ class CalibrationWizard:
             if list(names) == self.names and not gone:
                 return self.state()
             stamp = datetime.now(UTC).strftime("%H%M%S")
-            for name in sorted(gone):
-                for part in ("intrinsics", "extrinsics"):
-                    folder = self.session_dir / part / name
+            for folder in (self.session_dir / part / name for name in sorted(gone) for part in ("intrinsics",
+                                                                                             "extrinsics")):
+                try:
                     if folder.is_dir():
-                        folder.rename(folder.with_name(f"{name}.replaced-{stamp}"))
+                        folder.rename(folder.with_name(f"{folder.name}.replaced-{stamp}"))
+                except OSError as exc:  # the cameras changed already: the wizard follows, a folder stays
+                    logger.warning("calibration: %s cannot be moved aside (%s)", folder, exc.strerror)
             self.views = {n: [] if n in gone else self.views.get(n, []) for n in names}
             self.sizes = {n: s for n, s in self.sizes.items() if n in names and n not in gone}
             self.intrinsics = {n: r for n, r in self.intrinsics.items() if n in names and n not in gone}

@@ -731,7 +731,6 @@ LABELS: dict[str, tuple[str, str]] = {  # key: (fr, en)
     "cams_save_new": ("Ajouter", "Add"),
     "cams_save": ("Enregistrer", "Save"),
     "cams_cancel": ("Annuler", "Cancel"),
-    "cams_saving": ("Enregistrement…", "Saving…"),
     "cams_saved": ("Enregistré : les caméras sont maintenant {names}.", "Saved: the cameras are now {names}."),
     "cams_removed": ("Caméra {name} retirée.", "Camera {name} removed."),
     "cams_recording": ("Une prise est en cours : les caméras ne peuvent pas être modifiées avant son arrêt.",

@@ -124,6 +124,44 @@ class CalibrationWizard:
         self._live = {i: _Live() for i in range(len(self.names))}
         self._counter = 0
 
+    def set_cameras(self, names: list[str], changed: frozenset[str] = frozenset()) -> dict:
+        """The cameras changed (``names`` in their new order; ``changed``: names kept whose source
+        changed). Cameras that stay keep their views and intrinsics; a new, changed or removed one
+        starts again: its views, moments and floor view are dropped (its pictures of this session
+        are moved aside, so the session folder stays what ``calibrate`` reads), the rig must be
+        solved again, and a step focused on a camera is left. Returns the state. Thread-safe."""
+        with self._lock:
+            gone = (set(self.names) - set(names)) | (set(changed) & set(self.names))
+            if list(names) == self.names and not gone:
+                return self.state()
+            stamp = datetime.now(UTC).strftime("%H%M%S")
+            for folder in (self.session_dir / part / name for name in sorted(gone) for part in ("intrinsics",
+                                                                                             "extrinsics")):
+                try:
+                    if folder.is_dir():
+                        folder.rename(folder.with_name(f"{folder.name}.replaced-{stamp}"))
+                except OSError as exc:  # the cameras changed already: the wizard follows, a folder stays
+                    logger.warning("calibration: %s cannot be moved aside (%s)", folder, exc.strerror)
+            self.views = {n: [] if n in gone else self.views.get(n, []) for n in names}
+            self.sizes = {n: s for n, s in self.sizes.items() if n in names and n not in gone}
+            self.intrinsics = {n: r for n, r in self.intrinsics.items() if n in names and n not in gone}
+            moments = {label: {n: d for n, d in views.items() if n in names and n not in gone}
+                       for label, views in self.moments.items()}
+            self.moments = {label: views for label, views in moments.items() if len(views) >= 2}
+            floor = {n: d for n, d in (self.floor or {}).items() if n in names and n not in gone}
+            self.floor = floor or None
+            self.rig = None
+            self.names = list(names)
+            self._live = {i: _Live() for i in range(len(self.names))}
+            if self.step == "camera":
+                self.step, self.camera = None, None
+            focus = self._focus(self.step, self.camera)
+            logger.info("calibration: cameras now %s (starting again: %s)", ", ".join(names),
+                        ", ".join(sorted(gone & set(names))) or "none")
+        self.processor.set_image_demand("calibration", focus)
+        self._emit_moments()
+        return self.state()
+
     # ------------------------------------------------------------------ requests
     def begin(self) -> dict:
         with self._lock:

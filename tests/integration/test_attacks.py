@@ -33,7 +33,7 @@ from tests.helpers.world import (
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, video_file):
-    app = make_app(tmp_path_factory.mktemp("attacks"), video_file)
+    app = make_app(tmp_path_factory.mktemp("attacks"), video_file, config_file=True)
     try:
         yield build_world(app)
     finally:
@@ -41,7 +41,8 @@ def world(tmp_path_factory, video_file):
 
 
 def state(world):
-    return db_state(world.app), files_state(world.app)
+    config = world.app.extensions["vsion"].config_path
+    return db_state(world.app), files_state(world.app), config.read_text() if config else None
 
 
 def admin_call(world, method, path, **kwargs):
@@ -182,6 +183,7 @@ def changing_requests(w) -> list[tuple[str, str, str, dict, int]]:
     each a request that changes something when it carries the token; in an order where each succeeds."""
     card = f"/api/workcards/{w.csrf_card}"
     target = w.user_ids["trainee2"]
+    video = str(w.app.extensions["vsion"].settings.cameras[0].url)
     return [
         ("workcards.create_card", "POST", "/api/workcards", {"json": {"title": "Made by a forged request"}}, 201),
         ("workcards.choose_reference", "POST", f"{card}/reference", {"json": {"take_id": w.csrf_reference}}, 200),
@@ -195,6 +197,13 @@ def changing_requests(w) -> list[tuple[str, str, str, dict, int]]:
         ("calibration.activate_set", "POST", f"/api/calibrations/{w.other_set}/activate", {}, 200),
         ("calibration.import_set", "POST", "/api/calibrations/import", {"data": calibration_upload}, 201),
         ("takes.delete", "DELETE", f"/api/takes/{w.doomed}", {}, 200),
+        ("cameras.add_camera", "POST", "/api/cameras/config", {"json": {"name": "forged", "source": "file",
+                                                                      "file": video}}, 201),
+        ("cameras.change_camera", "PUT", "/api/cameras/config/forged", {"json": {"name": "forged", "source": "usb",
+                                                                                "usb": 5}}, 200),
+        ("cameras.reorder_cameras", "PUT", "/api/cameras/order", {"json": {"names": ["forged", "cam1", "cam2"]}}, 200),
+        ("cameras.remove_camera", "DELETE", "/api/cameras/config/forged", {}, 200),
+        ("cameras.test_camera", "POST", "/api/cameras/test", {"json": {"source": "file", "file": video}}, 200),
         ("auth.logout", "POST", "/logout", {}, 302),
     ]
 

@@ -222,8 +222,8 @@ class CalibrationWizard:
         if not any(detections.values()):
             raise WizardError("no board moment captured yet: show the board to two or more cameras at once")
 
-        def progress(stage, fraction):
-            self._emit("calibration progress", {"stage": stage, "fraction": fraction})
+        def progress(done, total, stage):
+            self._emit("calibration progress", {"stage": stage, "fraction": done / total})
 
         result = calibrate_extrinsics(intrinsics, detections, self.board,
                                       floor_moment=floor_moment,

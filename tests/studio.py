@@ -150,6 +150,64 @@ def _write_held_video(path, scenes, fps: int) -> None:
     tmp.replace(path)
 
 
+@dataclass
+class StudioFolder:
+    """A ``calibrate extrinsics`` folder of the synthetic studio: ``<folder>/<camera>/<moment>.png``.
+
+    Every camera has a picture at every moment, as a real synchronized capture does, whether
+    it sees the board whole, in part, from behind or not at all; ``floor.png`` holds the board
+    on the floor. ``intrinsics`` is each camera's own calibration from ``intrinsic_views``
+    rendered views (poses left at zero), ``seen`` the moments each camera sees whole.
+    """
+
+    folder: object
+    truth: list
+    board: Checkerboard
+    intrinsics: CameraGroup
+    seen: dict
+
+
+def studio_intrinsics(truth, board, intrinsic_views: int = 20, seed: int = 0) -> dict:
+    """Each camera's :class:`IntrinsicsResult` from rendered views, as :func:`run_studio` does."""
+    intrinsics = {}
+    for k, cam in enumerate(truth):
+        dets = []
+        for v, (R, t) in enumerate(intrinsic_poses(cam, board, intrinsic_views, seed=seed * 100 + k)):
+            img = render_board(cam, board, R, t, seed=seed * 10000 + k * 100 + v, light_gradient=0.3,
+                               contrast=0.8 if v % 3 == 0 else 1.0, blur_sigma=0.8 + 0.4 * (v % 2))
+            dets.append(detect_board(img, board))
+        intrinsics[cam.name] = calibrate_intrinsics(dets, board, cam.name, cam.size)
+    return intrinsics
+
+
+def studio_folder(moments: int = 60, cameras: int = 6, seed: int = 0) -> StudioFolder:
+    """Make (once, in the cache) the folder of :class:`StudioFolder`; same poses as :func:`run_studio`."""
+    import demo
+    from calibration.io import load_toml, save_toml
+
+    board = Checkerboard(9, 6, 115)
+    truth = camera_ring(cameras, seed=seed)
+    poses, views = extrinsic_moments(truth, board, moments, seed=seed + 7)
+    folder = demo.cache_dir() / "test-streams" / f"studio-folder-{cameras}-{moments}-{seed}"
+    toml = folder / "intrinsics.toml"
+    R_floor, t_floor = floor_pose(board)
+    if not toml.is_file():
+        scenes = [(f"m{m:03d}", R, t, seed * 7777 + m * 10) for m, (R, t) in enumerate(poses)]
+        scenes.append(("floor", R_floor, t_floor, seed + 99))
+        for k, cam in enumerate(truth):
+            (folder / cam.name).mkdir(parents=True, exist_ok=True)
+            for label, R, t, scene_seed in scenes:
+                img = render_board(cam, board, R, t, seed=scene_seed + k, light_gradient=0.2)
+                cv2.imwrite(str(folder / cam.name / f"{label}.png"), img)
+        group = CameraGroup([r.camera for r in studio_intrinsics(truth, board, seed=seed).values()])
+        save_toml(group, toml)
+    seen = {cam.name: [f"m{m:03d}" for m, v in enumerate(views) if k in v] for k, cam in enumerate(truth)}
+    for cam in truth:
+        if visible(cam, board, R_floor, t_floor):
+            seen[cam.name].append("floor")
+    return StudioFolder(folder, truth, board, load_toml(toml), seen)
+
+
 def run_studio(moments: int = 60, intrinsic_views: int = 20, seed: int = 0, refine_intrinsics: bool = True,
                cameras: int = 6) -> StudioResult:
     """Render, detect and calibrate the synthetic studio; return the estimate and its errors."""

@@ -32,14 +32,13 @@ from calibration.detect import Detection, detect_board
 from calibration.extrinsics import ExtrinsicsResult, calibrate_extrinsics
 from calibration.intrinsics import COVERAGE_GRID, MIN_VIEWS, IntrinsicsResult, calibrate_intrinsics
 from calibration.intrinsics import coverage_map as corner_coverage
+from calibration.views import is_new_moment, is_new_view
 
 logger = logging.getLogger(__name__)
 
 LIVE_PERIOD_S = 0.25
 STILL_FRACTION = 0.0015  # corner motion between two looks, as a fraction of the image width
 STILL_LOOKS = 2
-NEW_POSITION = 0.05  # mean corner shift (fraction of width) that makes a view new
-NEW_SHAPE = 0.03  # change of the board's apparent shape (tilt) that makes a view new
 STEPS = ("camera", "extrinsics", "floor", "result")
 
 
@@ -52,32 +51,6 @@ class _Live:
     seq: int = 0
     last: Detection | None = None
     still_looks: int = 0
-
-
-def _shape(corners: np.ndarray) -> np.ndarray:
-    centred = corners - corners.mean(axis=0)
-    return centred / np.sqrt((centred ** 2).sum(axis=1).mean())
-
-
-def _common(a: Detection, b: Detection) -> tuple[np.ndarray, np.ndarray]:
-    """The corners both detections found, in the same order (ChArUco views may be partial)."""
-    if np.array_equal(a.ids, b.ids):
-        return a.corners, b.corners
-    _, ia, ib = np.intersect1d(a.ids, b.ids, return_indices=True)
-    return a.corners[ia], b.corners[ib]
-
-
-def is_new_view(det: Detection, previous: list[Detection], width: int) -> bool:
-    """True unless a previous detection has the board at about the same place and tilt."""
-    for other in previous:
-        mine, theirs = _common(det, other)
-        if len(mine) < 4:
-            continue
-        shift = np.linalg.norm(mine - theirs, axis=1).mean() / width
-        shape = np.linalg.norm(_shape(mine) - _shape(theirs), axis=1).mean()
-        if shift < NEW_POSITION and shape < NEW_SHAPE:
-            return False
-    return True
 
 
 class CalibrationWizard:
@@ -392,11 +365,8 @@ class CalibrationWizard:
                 self._emit("calibration live", self._live_payload(i, gray, det, still, i in captured))
 
     def _new_moment(self, still: dict) -> bool:
-        for previous in self.moments.values():
-            common = [n for n in still if n in previous]
-            if common and not any(is_new_view(still[n][1], [previous[n]], still[n][0].shape[1]) for n in common):
-                return False
-        return True
+        return is_new_moment({n: det for n, (_, det) in still.items()}, list(self.moments.values()),
+                             {n: gray.shape[1] for n, (gray, _) in still.items()})
 
     def _coverage(self, name: str) -> list:
         """Corner counts per cell of the image grid over the captured views (rows of the grid)."""

@@ -126,6 +126,31 @@ def wizard_videos(cameras: int = 4, intrinsic_views: int = 8, moments: int = 10,
     return WizardVideos(paths, truth, board, floor_corners, loop_s)
 
 
+def recorded_take(videos: WizardVideos, folder, fps: int = 10, seed: int = 0):
+    """A take folder made of the wizard's videos, as VSION records one: ``<camera>.mp4`` (linked)
+    and ``<camera>.timestamps.csv`` whose capture times (host monotonic clock) carry a fixed
+    offset per camera (up to 0.4 frame period) and +-0.05 period of jitter, as free-running
+    cameras do."""
+    import av
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    period_ns = 1_000_000_000 // fps
+    base = 1_000_000_000_000
+    for k, (cam, path) in enumerate(zip(videos.truth, videos.paths)):
+        (folder / f"{cam.name}.mp4").symlink_to(path)
+        with av.open(str(path)) as container:
+            n = sum(1 for packet in container.demux(container.streams.video[0]) if packet.size)
+        offset = int(0.4 * period_ns * k / max(len(videos.truth) - 1, 1))
+        jitter = rng.uniform(-0.05, 0.05, n) * period_ns
+        with open(folder / f"{cam.name}.timestamps.csv", "w") as fh:
+            fh.write("frame,pts,monotonic_ns,wall_time_ns,missing_before\n")
+            for i in range(n):
+                mono = base + i * period_ns + offset + int(jitter[i])
+                fh.write(f"{i},{i * 9000},{mono},{mono + 1_700_000_000_000_000_000},0\n")
+    return folder
+
+
 def _write_held_video(path, scenes, fps: int) -> None:
     """H.264 MP4 of grayscale pictures, each repeated ``count`` frames: [(image, count)]."""
     import av

@@ -15,7 +15,7 @@ import numpy as np
 
 from calibration.camera import CameraGroup
 from calibration.detect import Detection, find_board
-from calibration.extrinsics import ExtrinsicsResult, calibrate_extrinsics
+from calibration.extrinsics import ExtrinsicsResult, calibrate_extrinsics, redo_positions
 from calibration.images import camera_sources, count_views, list_images, load_views, read_image
 from calibration.intrinsics import CalibrationError, IntrinsicsResult, calibrate_intrinsics
 from calibration.parallel import run_tasks
@@ -87,9 +87,8 @@ def intrinsics_from_source(source: Path, name: str, board, progress=_noop, worke
     return calibrate_intrinsics(list(views.values()), board, name, sizes[name], list(views))
 
 
-def detections_from_frames(frames_dir: Path, names: list[str], board, progress=_noop, workers: int | None = None
-                           ) -> tuple[dict[str, dict[str, Detection]], dict[str, tuple[int, int]]]:
-    """Board detections per camera and moment from ``frames_dir`` (see ``calibrate extrinsics``)."""
+def _frame_sources(frames_dir: Path, names: list[str]) -> dict[str, Path]:
+    """Each camera's sub-folder or video in ``frames_dir``; CalibrationError for unknown or missing cameras."""
     sources = camera_sources(frames_dir)
     unknown = sorted(set(sources) - set(names))
     if unknown:
@@ -98,9 +97,23 @@ def detections_from_frames(frames_dir: Path, names: list[str], board, progress=_
     missing = [n for n in names if n not in sources]
     if missing:
         raise CalibrationError(f"{frames_dir}: no views for camera {', '.join(missing)}")
+    return sources
+
+
+def frame_views(frames_dir: Path, names: list[str], board) -> Iterator[_View]:
+    """The views of every camera ``names`` in ``frames_dir`` (one sub-folder of images or one
+    video per camera, see ``calibrate extrinsics``), read lazily; checked at once."""
+    sources = _frame_sources(frames_dir, names)
+    return (view for n in names for view in _views(sources[n], n, board))
+
+
+def detections_from_frames(frames_dir: Path, names: list[str], board, progress=_noop, workers: int | None = None
+                           ) -> tuple[dict[str, dict[str, Detection]], dict[str, tuple[int, int]]]:
+    """Board detections per camera and moment from ``frames_dir`` (see ``calibrate extrinsics``)."""
+    sources = _frame_sources(frames_dir, names)
     total = sum(count_views(sources[n]) or 0 for n in names)
-    views = (view for n in names for view in _views(sources[n], n, board))
-    found, sizes = detect_views(views, str(frames_dir), progress, total=total, workers=workers)
+    found, sizes = detect_views(frame_views(frames_dir, names, board), str(frames_dir), progress, total=total,
+                                workers=workers)
     detections = {}
     for n in names:
         detections[n] = {label: det for label, det in found.get(n, {}).items() if det is not None}
@@ -118,7 +131,21 @@ def extrinsics_from_frames(frames_dir: Path, intrinsics: CameraGroup, board, flo
     is also "cameras moved: redo positions" when ``refine_intrinsics`` is False).
     """
     detections, _ = detections_from_frames(frames_dir, intrinsics.names, board, progress, workers)
-    if floor is None and any("floor" in d for d in detections.values()):
-        floor = "floor"
-    return calibrate_extrinsics(intrinsics, detections, board, floor_moment=floor,
+    return calibrate_extrinsics(intrinsics, detections, board, floor_moment=_floor_label(detections, floor),
                                 refine_intrinsics=refine_intrinsics, progress=progress)
+
+
+def _floor_label(detections: dict, floor: str | None) -> str | None:
+    if floor is None and any("floor" in d for d in detections.values()):
+        return "floor"
+    return floor
+
+
+def positions_from_frames(frames_dir: Path, calibration: CameraGroup, board, floor: str | None = None,
+                          progress=_noop, workers: int | None = None) -> ExtrinsicsResult:
+    """"Cameras moved: redo positions" from a folder of synchronized views (see
+    :func:`extrinsics_from_frames`): the intrinsics of ``calibration`` are kept
+    (:func:`~calibration.extrinsics.redo_positions`)."""
+    detections, _ = detections_from_frames(frames_dir, calibration.names, board, progress, workers)
+    return redo_positions(calibration, detections, board, floor_moment=_floor_label(detections, floor),
+                          progress=progress)

@@ -28,6 +28,7 @@ MARGIN_MM = 10.0  # what most printers cannot print, and a white border the dete
 FOOTER_GAP_MM = 8.0
 TEXT_MM = 5.0  # caption height
 MM_TO_PT = 72.0 / 25.4
+CHECK_FALLBACKS_MM = (30.0, 20.0)  # smaller check squares, when the asked one leaves no room
 
 
 class BoardPrintError(ValueError):
@@ -86,22 +87,24 @@ def _check_orientable(board) -> None:
 
 def sheet_layout(board, paper="A4", check_mm: float = 50.0, caption: str | None = None) -> Sheet:
     """Lay ``board`` out on ``paper`` ("A4", "A3" or (width, height) mm), turned to landscape
-    when that is what fits. Raises :class:`BoardPrintError` for a board whose halves look the
-    same, or one that does not fit (the message gives the largest square that would)."""
+    when that is what fits, with a check square of ``check_mm`` (smaller, down to 20 mm, when
+    only that fits). Raises :class:`BoardPrintError` for a board whose halves look the same,
+    or one that does not fit (the message gives the largest square that would)."""
     _check_orientable(board)
     width, height = _paper(paper)
     squares = (board.cols + 1, board.rows + 1)
     size = (squares[0] * board.square_mm, squares[1] * board.square_mm)
-    footer = max(check_mm, TEXT_MM) + FOOTER_GAP_MM
-    for w, h in ((width, height), (height, width)):
-        room = (w - 2 * MARGIN_MM, h - 2 * MARGIN_MM - footer)
-        text = caption or describe(board)
-        # Helvetica's letters average about 0.55 of the font size: the caption shrinks to fit.
-        text_mm = min(TEXT_MM, (room[0] - check_mm - FOOTER_GAP_MM) / (0.55 * max(map(len, text.split("\n")))))
-        if size[0] <= room[0] and size[1] <= room[1] and text_mm >= 2.0:
-            origin = ((w - size[0]) / 2, MARGIN_MM + (room[1] - size[1]) / 2)
-            check = (MARGIN_MM, h - MARGIN_MM - check_mm)
-            return Sheet((w, h), origin, size, check, check_mm, text, text_mm)
+    text = caption or describe(board)
+    for check in sorted({check_mm, *(c for c in CHECK_FALLBACKS_MM if c < check_mm)}, reverse=True):
+        footer = max(check, TEXT_MM) + FOOTER_GAP_MM
+        for w, h in ((width, height), (height, width)):
+            room = (w - 2 * MARGIN_MM, h - 2 * MARGIN_MM - footer)
+            # Helvetica's letters average about 0.55 of the font size: the caption shrinks to fit.
+            text_mm = min(TEXT_MM, (room[0] - check - FOOTER_GAP_MM) / (0.55 * max(map(len, text.split("\n")))))
+            if size[0] <= room[0] and size[1] <= room[1] and text_mm >= 2.0:
+                origin = ((w - size[0]) / 2, MARGIN_MM + (room[1] - size[1]) / 2)
+                return Sheet((w, h), origin, size, (MARGIN_MM, h - MARGIN_MM - check), check, text, text_mm)
+    footer = min(check_mm, min(CHECK_FALLBACKS_MM)) + FOOTER_GAP_MM
     best = max(min((w - 2 * MARGIN_MM) / squares[0], (h - 2 * MARGIN_MM - footer) / squares[1])
                for w, h in ((width, height), (height, width)))
     raise BoardPrintError(

@@ -11,8 +11,9 @@ The scan (:func:`scan_recording`):
 1. Sample times every ``step_s`` along a reference camera's frames (each camera its own
    reference for intrinsics; the first camera for positions).
 2. Per camera, the frame nearest the reference frame and the frame after it. Cameras are
-   *together* only when that frame's capture time is within half a frame period of the
-   reference frame's: a camera without such a frame sits the sample out.
+   *together* only when that frame's capture time is within half a frame period (the shorter
+   of the two cameras') of the reference frame's: a camera without such a frame sits the
+   sample out.
 3. On worker processes: the board (:func:`~calibration.detect.find_board`), its corners'
    motion to the next frame (optical flow) and its edge blur (:mod:`calibration.views`).
 4. A view is usable when the board is found, still (motion < ``still_px``) and sharp
@@ -177,7 +178,8 @@ def _looks_alone(name: str, cursor: _Cursor, t0: float, board, step_s: float) ->
 def _looks_together(cursors: dict[str, _Cursor], t0: float, board, step_s: float, sample_times: dict
                     ) -> Iterator[_Look]:
     """A look every ``step_s`` along the first camera's frames, with every camera whose nearest
-    frame was captured within half a frame period of the reference frame."""
+    frame was captured within half a frame period (the shorter of the two cameras') of the
+    reference frame."""
     names = list(cursors)
     ref = cursors[names[0]]
     sample, t = 0, ref.first_time
@@ -187,7 +189,7 @@ def _looks_together(cursors: dict[str, _Cursor], t0: float, board, step_s: float
         yield _Look(names[0], sample, t_ref - t0, image, following, board)
         for name in names[1:]:
             other = cursors[name].around(t_ref)
-            if other is not None and abs(other[0][0] - t_ref) <= max(cursors[name].period_s, ref.period_s) / 2:
+            if other is not None and abs(other[0][0] - t_ref) <= min(cursors[name].period_s, ref.period_s) / 2:
                 yield _Look(name, sample, other[0][0] - t0, other[0][1], other[1][1], board)
         sample, t = sample + 1, t_ref + step_s
 

@@ -32,7 +32,7 @@ from calibration.detect import Detection, detect_board
 from calibration.extrinsics import ExtrinsicsResult, calibrate_extrinsics
 from calibration.intrinsics import COVERAGE_GRID, MIN_VIEWS, IntrinsicsResult, calibrate_intrinsics
 from calibration.intrinsics import coverage_map as corner_coverage
-from calibration.views import is_new_moment, is_new_view
+from calibration.views import corner_motion_px, is_new_moment, is_new_view
 
 logger = logging.getLogger(__name__)
 
@@ -325,8 +325,9 @@ class CalibrationWizard:
 
     def _look(self, step: str, focus: list[int]) -> None:
         seen = {}
+        snapshot = {i: self.processor.slots[i].get() for i in focus}  # first all pictures, of about one instant
         for i in focus:
-            seq, frame = self.processor.slots[i].get()
+            seq, frame = snapshot[i]
             live = self._live[i]
             if frame is None or seq == live.seq:
                 continue
@@ -343,6 +344,8 @@ class CalibrationWizard:
                 live.still_looks = 0
             live.last = det
             seen[i] = (gray, det, live.still_looks >= STILL_LOOKS)
+        still = {i: (gray, det, snapshot[i][1]) for i, (gray, det, ok) in seen.items() if det is not None and ok}
+        together = self._together(still) if step == "extrinsics" and len(still) >= 2 else {}
         with self._lock:
             captured = set()
             if step == "camera" and self.auto:
@@ -351,18 +354,41 @@ class CalibrationWizard:
                     if det is not None and still and is_new_view(det, [d for _, d in self.views[name]], gray.shape[1]):
                         self._add_view(i, gray, det)
                         captured.add(i)
-            elif step == "extrinsics" and self.auto:
-                still = {self.names[i]: (gray, det) for i, (gray, det, ok) in seen.items() if det is not None and ok}
-                if len(still) >= 2 and self._new_moment(still):
-                    self._counter += 1
-                    label = f"m{self._counter:03d}"
-                    for name, (gray, _) in still.items():
-                        self._save_picture("extrinsics", name, label, gray)
-                    self.moments[label] = {name: det for name, (_, det) in still.items()}
-                    captured = {self.names.index(n) for n in still}
-                    self._emit_moments()
+            elif step == "extrinsics" and self.auto and len(together) >= 2 and self._new_moment(together):
+                self._counter += 1
+                label = f"m{self._counter:03d}"
+                for name, (gray, _) in together.items():
+                    self._save_picture("extrinsics", name, label, gray)
+                self.moments[label] = {name: det for name, (_, det) in together.items()}
+                captured = {self.names.index(n) for n in together}
+                self._emit_moments()
             for i, (gray, det, still) in seen.items():
                 self._emit("calibration live", self._live_payload(i, gray, det, still, i in captured))
+
+    def _together(self, still: dict) -> dict:
+        """The views of one moment, {name: (gray, detection)}, from frames captured within half a
+        frame period of one instant (the oldest of the still cameras' frames), each camera's
+        frame picked from its last few; a picked frame other than the one just looked at must
+        show the board where that one did (still). Cameras without such a frame sit the
+        moment out, so neither CPU load nor a slow camera can pair pictures of different instants.
+        ``still``: camera index -> (gray, detection, frame) of the cameras with a still board."""
+        instant = min(frame.monotonic_ns for _, _, frame in still.values())
+        together = {}
+        for i, (gray, det, frame) in still.items():
+            recent = self.processor.slots[i].recent() or [frame]
+            steps = np.diff(sorted(f.monotonic_ns for f in recent))
+            half_period = np.median(steps) / 2 if len(steps) else np.inf
+            best = min(recent, key=lambda f: abs(f.monotonic_ns - instant))
+            if abs(best.monotonic_ns - instant) > half_period:
+                continue
+            if best is not frame:
+                gray = best.gray(self._reformatter)
+                moved = None if gray is None else detect_board(gray, self.board, thorough=False)
+                if moved is None or corner_motion_px(det, moved) >= max(1.5, STILL_FRACTION * gray.shape[1]):
+                    continue
+                det = moved
+            together[self.names[i]] = (gray, det)
+        return together
 
     def _new_moment(self, still: dict) -> bool:
         return is_new_moment({n: det for n, (_, det) in still.items()}, list(self.moments.values()),

@@ -233,6 +233,45 @@ def studio_folder(moments: int = 60, cameras: int = 6, seed: int = 0) -> StudioF
     return StudioFolder(folder, truth, board, load_toml(toml), seen)
 
 
+def turned(camera, degrees: float, axis=(0.3, 1.0, 0.2), shift_m=(0.0, 0.0, 0.0)):
+    """``camera`` bumped: turned by ``degrees`` about ``axis`` (world, through its centre), then
+    its centre moved by ``shift_m`` (m)."""
+    axis = np.asarray(axis, float) / np.linalg.norm(axis)
+    R = cv2.Rodrigues(np.radians(degrees) * axis)[0] @ camera.R
+    return camera.with_pose(cv2.Rodrigues(R)[0].ravel(), -R @ (camera.center + np.asarray(shift_m, float)))
+
+
+def board_shows(cams, board, count: int = 4, seed: int = 5) -> list[dict]:
+    """``count`` instants of the board held where three or more of ``cams`` see it: camera name ->
+    detection (:func:`~calibration.detect.find_board` on the rendered picture)."""
+    from calibration.detect import find_board
+
+    poses, views = extrinsic_moments(cams, board, count, seed=seed, min_views=3)
+    shows = []
+    for (R, t), seen in zip(poses, views):
+        found = {cams[k].name: find_board(render_board(cams[k], board, R, t, seed=k), board) for k in seen}
+        shows.append({n: d for n, d in found.items() if d is not None})
+    return shows
+
+
+def moved_rig_folder(folder, moments: int = 24, seed: int = 21):
+    """The studio after calibration (the truth) with cam3 moved 25 cm and turned 8 deg: board
+    views of ``moments`` instants and the floor in the layout of ``calibrate extrinsics``.
+    Returns (the calibration in force, the cameras as they are now)."""
+    board = Checkerboard(9, 6, 115)
+    truth = camera_ring(6, seed=0)
+    moved = [turned(c, 8.0, (0.0, 0.6, 0.8), (0.15, -0.2, 0.0)) if c.name == "cam3" else c for c in truth]
+    poses, views = extrinsic_moments(moved, board, moments, seed=seed)
+    scenes = [(f"m{m:03d}", R, t, seen) for m, ((R, t), seen) in enumerate(zip(poses, views))]
+    scenes.append(("floor", *floor_pose(board), range(len(moved))))
+    for label, R, t, seen in scenes:
+        for k in seen:
+            (folder / moved[k].name).mkdir(parents=True, exist_ok=True)
+            image = render_board(moved[k], board, R, t, seed=k + 7 * len(label), light_gradient=0.2)
+            cv2.imwrite(str(folder / moved[k].name / f"{label}.png"), image)
+    return CameraGroup(truth, {"intrinsics": {"note": "kept"}}), moved
+
+
 def run_studio(moments: int = 60, intrinsic_views: int = 20, seed: int = 0, refine_intrinsics: bool = True,
                cameras: int = 6) -> StudioResult:
     """Render, detect and calibrate the synthetic studio; return the estimate and its errors."""

@@ -1,15 +1,14 @@
 """Calibration health on the synthetic studio: a camera turned by 1 deg after calibration is
 flagged, from a board shown now and from the live skeleton; untouched cameras are not."""
-import cv2
 import numpy as np
 import pytest
 
 from calibration.boards import Checkerboard
 from calibration.camera import CameraGroup
-from calibration.detect import find_board
 from calibration.health import CameraHealth, HealthReport, board_health, skeleton_health, sustained
 from tests.motion import observe, person_motion
-from tests.synthetic import camera_ring, extrinsic_moments, render_board
+from tests.studio import board_shows, turned
+from tests.synthetic import camera_ring
 
 BOARD = Checkerboard(9, 6, 115)
 
@@ -20,20 +19,11 @@ def studio():
     is now: cam3 turned by 1 deg about a tilted axis through its centre."""
     ring = camera_ring(6, seed=0)
     calibration = CameraGroup(ring, {"reprojection_median_px": {c.name: 0.1 for c in ring}})
-    cam = ring[2]
-    axis = np.array([0.3, 1.0, 0.2]) / np.linalg.norm([0.3, 1.0, 0.2])
-    R = cv2.Rodrigues(np.radians(1.0) * axis)[0] @ cam.R
-    turned = cam.with_pose(cv2.Rodrigues(R)[0].ravel(), -R @ cam.center)
-    return calibration, ring, [turned if c.name == cam.name else c for c in ring]
+    return calibration, ring, [turned(c, 1.0) if c.name == "cam3" else c for c in ring]
 
 
 def _board_shows(cams, seed):
-    poses, views = extrinsic_moments(cams, BOARD, 4, seed=seed, min_views=3)
-    shows = []
-    for (R, t), seen in zip(poses, views):
-        found = {cams[k].name: find_board(render_board(cams[k], BOARD, R, t, seed=k), BOARD) for k in seen}
-        shows.append({n: d for n, d in found.items() if d is not None})
-    return shows
+    return board_shows(cams, BOARD, seed=seed)
 
 
 def _errors(report: HealthReport) -> dict:

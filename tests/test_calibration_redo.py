@@ -1,6 +1,5 @@
 """Batch board detection (quick rejection, worker processes) and "cameras moved: redo positions",
 on the synthetic studio (known truth)."""
-import cv2
 import numpy as np
 import pytest
 
@@ -11,7 +10,8 @@ from calibration.extrinsics import redo_positions
 from calibration.intrinsics import CalibrationError
 from calibration.parallel import run_tasks
 from calibration.pipeline import detections_from_frames
-from tests.synthetic import camera_ring, extrinsic_moments, floor_pose, intrinsic_poses, project_corners, render_board
+from tests.studio import moved_rig_folder
+from tests.synthetic import camera_ring, extrinsic_moments, intrinsic_poses, project_corners, render_board
 
 BOARD = Checkerboard(9, 6, 115)
 
@@ -44,22 +44,7 @@ def test_find_board_finds_what_the_thorough_search_finds():
 def test_redo_positions_recovers_a_moved_camera(tmp_path):
     """Cam3 is moved 25 cm and turned 8 deg after calibration: new board views with the
     intrinsics kept give its new pose (world frame from the floor board)."""
-    truth = camera_ring(6, seed=0)
-    calibration = CameraGroup(truth, {"intrinsics": {"note": "kept"}})
-    cam = truth[2]
-    turn = cv2.Rodrigues(np.radians(8.0) * np.array([0.0, 0.6, 0.8]))[0]
-    R_new, centre = turn @ cam.R, cam.center + np.array([0.15, -0.2, 0.0])
-    moved = [cam.with_pose(cv2.Rodrigues(R_new)[0].ravel(), -R_new @ centre) if cam.name == c.name else c
-             for c in truth]
-    poses, views = extrinsic_moments(moved, BOARD, 24, seed=21)
-    scenes = [(f"m{m:03d}", R, t, seen) for m, ((R, t), seen) in enumerate(zip(poses, views))]
-    R_floor, t_floor = floor_pose(BOARD)
-    scenes.append(("floor", R_floor, t_floor, range(len(moved))))
-    for label, R, t, seen in scenes:  # the layout of ``calibrate extrinsics``
-        for k in seen:
-            (tmp_path / moved[k].name).mkdir(exist_ok=True)
-            image = render_board(moved[k], BOARD, R, t, seed=k + 7 * len(label), light_gradient=0.2)
-            cv2.imwrite(str(tmp_path / moved[k].name / f"{label}.png"), image)
+    calibration, moved = moved_rig_folder(tmp_path)
     detections, _ = detections_from_frames(tmp_path, calibration.names, BOARD)
     result = redo_positions(calibration, detections, BOARD, floor_moment="floor")
     errors_mm = [1000 * np.linalg.norm(a.center - b.center) for a, b in zip(result.group.cameras, moved)]

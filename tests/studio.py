@@ -281,14 +281,7 @@ def run_studio(moments: int = 60, intrinsic_views: int = 20, seed: int = 0, refi
 
     # Intrinsics: each camera alone, the board held in front of it at many positions.
     started = time.perf_counter()
-    intrinsics = {}
-    for k, cam in enumerate(truth):
-        dets = []
-        for v, (R, t) in enumerate(intrinsic_poses(cam, board, intrinsic_views, seed=seed * 100 + k)):
-            img = render_board(cam, board, R, t, seed=seed * 10000 + k * 100 + v, light_gradient=0.3,
-                               contrast=0.8 if v % 3 == 0 else 1.0, blur_sigma=0.8 + 0.4 * (v % 2))
-            dets.append(detect_board(img, board))
-        intrinsics[cam.name] = calibrate_intrinsics(dets, board, cam.name, cam.size)
+    intrinsics = studio_intrinsics(truth, board, intrinsic_views, seed)
     timings["intrinsics_s"] = time.perf_counter() - started
 
     # Extrinsics: board moments seen by several cameras at once, and the board on the floor.

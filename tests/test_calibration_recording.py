@@ -1,5 +1,8 @@
 """Calibration from a recorded take: the timing rule, the usable views, a take of the synthetic
 studio against the truth, and a take without the board."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -16,6 +19,7 @@ from calibration.recording import (
 )
 from calibration.views import MAX_BLUR_PX, edge_blur_px
 from tests.studio import _write_held_video, compare, recorded_take, wizard_videos
+from tests.support import ROOT
 from tests.synthetic import camera_ring, intrinsic_poses, render_board
 
 BOARD = Checkerboard(9, 6, 115)
@@ -60,16 +64,21 @@ def test_edge_blur_tells_sharp_from_blurred_views():
     assert edge_blur_px(sharp, det) < 1.5 < MAX_BLUR_PX < edge_blur_px(blurred, det)
 
 
+def _empty_take(folder, cams):
+    """A take of 12 frames per camera (10 fps) of the room without the board."""
+    folder.mkdir()
+    for k, cam in enumerate(cams):
+        image = render_board(cam, BOARD, np.eye(3), np.array([0.0, 0.0, -50.0]), seed=k)
+        _write_held_video(folder / f"{cam.name}.mp4", [(image, 12)], 10)
+        rows = [f"{i},{i * 9000},{10**12 + i * 10**8},{10**18 + i * 10**8},0" for i in range(12)]
+        (folder / f"{cam.name}.timestamps.csv").write_text("frame,pts,monotonic_ns,wall_time_ns,missing_before\n"
+                                                           + "\n".join(rows) + "\n")
+    return folder
+
+
 def test_a_take_without_the_board_is_refused(tmp_path):
     cams = camera_ring(2, seed=0)
-    empty = [render_board(cam, BOARD, np.eye(3), np.array([0.0, 0.0, -50.0]), seed=k) for k, cam in enumerate(cams)]
-    take = tmp_path / "take"
-    take.mkdir()
-    for cam, image in zip(cams, empty):
-        _write_held_video(take / f"{cam.name}.mp4", [(image, 12)], 10)
-        rows = [f"{i},{i * 9000},{10**12 + i * 10**8},{10**18 + i * 10**8},0" for i in range(12)]
-        (take / f"{cam.name}.timestamps.csv").write_text("frame,pts,monotonic_ns,wall_time_ns,missing_before\n"
-                                                         + "\n".join(rows) + "\n")
+    take = _empty_take(tmp_path / "take", cams)
     with pytest.raises(CalibrationError, match=r"no 9x6 checkerboard, 115 mm squares in the recording \(frames read: "
                                                r"cam1 12, cam2 12\)"):
         intrinsics_from_take(take, BOARD, options=ScanOptions(workers=1))
@@ -102,3 +111,19 @@ def test_calibration_from_a_recorded_take_meets_the_live_wizard_accuracy(tmp_pat
     world = max(np.linalg.norm(c.center - t.center) for c, t in zip(result.group.cameras, videos.truth))
     assert world < 0.02
     assert len(result.board_poses) >= 10  # the ten moments (and the floor), each once
+
+
+def test_take_command_errors(tmp_path):
+    cams = camera_ring(2, seed=0)
+    take = _empty_take(tmp_path / "take", cams)
+    out = tmp_path / "calib.toml"
+
+    def vsion(*args):
+        return subprocess.run([sys.executable, str(ROOT / "app.py"), "calibrate", "take", *map(str, args)],
+                              capture_output=True, text=True, timeout=300)
+
+    proc = vsion(take, "--out", out)
+    assert proc.returncode != 0 and "no 9x6 checkerboard" in proc.stderr and "Traceback" not in proc.stderr
+    proc = vsion(take, "--out", out, "--floor-s", "45")
+    assert proc.returncode != 0 and "START:END" in proc.stderr
+    assert not out.exists()

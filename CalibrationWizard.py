@@ -325,9 +325,10 @@ class CalibrationWizard:
 
     def _look(self, step: str, focus: list[int]) -> None:
         seen = {}
-        snapshot = {i: self.processor.slots[i].get() for i in focus}  # first all pictures, of about one instant
+        # First every camera's latest picture and the few before it, all of about one instant.
+        snapshot = {i: (*self.processor.slots[i].get(), self.processor.slots[i].recent()) for i in focus}
         for i in focus:
-            seq, frame = snapshot[i]
+            seq, frame, _ = snapshot[i]
             live = self._live[i]
             if frame is None or seq == live.seq:
                 continue
@@ -344,7 +345,7 @@ class CalibrationWizard:
                 live.still_looks = 0
             live.last = det
             seen[i] = (gray, det, live.still_looks >= STILL_LOOKS)
-        still = {i: (gray, det, snapshot[i][1]) for i, (gray, det, ok) in seen.items() if det is not None and ok}
+        still = {i: (gray, det, *snapshot[i][1:]) for i, (gray, det, ok) in seen.items() if det is not None and ok}
         together = self._together(still) if step == "extrinsics" and len(still) >= 2 else {}
         with self._lock:
             captured = set()
@@ -371,11 +372,12 @@ class CalibrationWizard:
         frame picked from its last few; a picked frame other than the one just looked at must
         show the board where that one did (still). Cameras without such a frame sit the
         moment out, so neither CPU load nor a slow camera can pair pictures of different instants.
-        ``still``: camera index -> (gray, detection, frame) of the cameras with a still board."""
-        instant = min(frame.monotonic_ns for _, _, frame in still.values())
+        ``still``: camera index -> (gray, detection, frame, the frames before it) of the cameras
+        with a still board, as the look's snapshot found them."""
+        instant = min(frame.monotonic_ns for _, _, frame, _ in still.values())
         together = {}
-        for i, (gray, det, frame) in still.items():
-            recent = self.processor.slots[i].recent() or [frame]
+        for i, (gray, det, frame, recent) in still.items():
+            recent = [f for f in recent if f.monotonic_ns <= frame.monotonic_ns] or [frame]
             steps = np.diff(sorted(f.monotonic_ns for f in recent))
             half_period = np.median(steps) / 2 if len(steps) else np.inf
             best = min(recent, key=lambda f: abs(f.monotonic_ns - instant))

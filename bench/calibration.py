@@ -115,14 +115,16 @@ def recording() -> dict:
     videos = wizard_videos()
     with tempfile.TemporaryDirectory() as tmp:
         take = recorded_take(videos, Path(tmp) / "take")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_s()
         intrinsics = intrinsics_from_take(take, videos.board)
-        middle = time.perf_counter()
+        middle, cpu_middle = time.perf_counter(), _cpu_s()
         group = CameraGroup([intrinsics[c.name].camera for c in videos.truth])
         result = extrinsics_from_take(take, group, videos.board, floor_window_s=(videos.loop_s - 4.1, videos.loop_s))
         ended = time.perf_counter()
-    out = {"cameras": len(videos.truth), "take_s": videos.loop_s, "intrinsics_s": middle - started,
-           "positions_s": ended - middle, "views_used": {n: r.used for n, r in intrinsics.items()},
+    out = {"cameras": len(videos.truth), "take_s": videos.loop_s, "frames_per_camera": int(videos.loop_s * 10),
+           "intrinsics_s": middle - started, "intrinsics_cpu_s": cpu_middle - cpu, "positions_s": ended - middle,
+           "positions_cpu_s": _cpu_s() - cpu_middle, "load_average_1min": os.getloadavg()[0],
+           "views_used": {n: r.used for n, r in intrinsics.items()},
            "moments": len(result.board_poses), **compare(videos.truth, list(result.group.cameras)),
            "world_origin_error_mm": 1000 * max(float(np.linalg.norm(c.center - t.center))
                                                for c, t in zip(result.group.cameras, videos.truth))}

@@ -24,7 +24,6 @@ from system import cameras as use
 from system.build import CamerasUnavailable
 from web.access import requires
 from web.auditing import audit
-from web.i18n import current_language, labels_for
 from web.state import system
 
 logger = logging.getLogger(__name__)
@@ -82,7 +81,7 @@ def _answer(change: dict, status: int = 200):
 @bp.route("/cameras")
 @requires(Action.MANAGE_CAMERAS)
 def page():
-    return render_template("cameras.html", labels=labels_for(current_language()),
+    return render_template("cameras.html",
                            max_cameras=camera_list.MAX_CAMERAS)
 
 

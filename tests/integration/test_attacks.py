@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from database.base import db
 from database.models import AuditEvent, Take, User
+from takes.service import set_processing
 from tests.helpers.accounts import PASSWORDS, create_users, csrf_token, signed_in
 from tests.helpers.accounts import token as page_token
 from tests.helpers.world import (
@@ -167,6 +168,10 @@ def csrf_world(world):
     world.other_set = save_calibration_set(world.app)  # in force now: the first set goes back in force
     assert admin_call(world, "POST", f"/api/calibrations/{world.calibration_set}/activate").status_code == 200
     world.doomed = fake_take(world.app, "admin", None, "free", seconds=1, processed=False)
+    world.promoted = fake_take(world.app, "admin", None, "free", seconds=1)
+    world.queued = fake_take(world.app, "admin", None, "free", seconds=1, processed=False)
+    with world.app.app_context():  # queued already: processing it again is refused once the token is right
+        set_processing(world.queued, "queued")
     assert admin.get("/api/cameras").status_code == 200
     return world
 
@@ -197,6 +202,14 @@ def changing_requests(w) -> list[tuple[str, str, str, dict, int]]:
         ("calibration.activate_set", "POST", f"/api/calibrations/{w.other_set}/activate", {}, 200),
         ("calibration.import_set", "POST", "/api/calibrations/import", {"data": calibration_upload}, 201),
         ("takes.delete", "DELETE", f"/api/takes/{w.doomed}", {}, 200),
+        ("takes.update", "PATCH", f"/api/takes/{w.promoted}", {"json": {"label": "Renamed by a forged request"}}, 200),
+        ("takes.promote", "POST", f"/api/takes/{w.promoted}/promote", {"json": {"work_card_id": w.csrf_card}}, 200),
+        # A take already queued: the request reaches the route with the token, which refuses it (no job runs
+        # while the other cases compare the database).
+        ("takes.process", "POST", f"/api/takes/{w.queued}/process", {"json": {}}, 409),
+        ("onboarding.dismiss", "POST", "/api/onboarding/dismiss", {"json": {}}, 200),
+        ("onboarding.reopen", "POST", "/api/onboarding/reopen", {"json": {}}, 200),
+        ("onboarding.board_printed", "POST", "/api/onboarding/board", {"json": {}}, 200),
         ("cameras.add_camera", "POST", "/api/cameras/config", {"json": {"name": "forged", "source": "file",
                                                                       "file": video}}, 201),
         ("cameras.change_camera", "PUT", "/api/cameras/config/forged", {"json": {"name": "forged", "source": "usb",

@@ -61,7 +61,7 @@ def serve_cmd(config, host, port):
     """Start the web app."""
     settings = load(config, seal=True)
     try:
-        app = create_app(settings)
+        app = create_app(settings, config_path=config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     serve(app, host, port)
@@ -131,7 +131,7 @@ def demo_cmd(port, no_browser):
         demo.demo_video(n)
     demo_settings = load(str(config), seal=True)
     _demo_calibration(demo_settings)
-    app = create_app(demo_settings)
+    app = create_app(demo_settings, config_path=config)
     prepare_app(app)
     users = _demo_users(app, folder)
     url = f"http://127.0.0.1:{port}/"

@@ -11,11 +11,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from calibration.io import CalibrationFileError, load_calibration
 from common.takefolder import CALIBRATION_FILE, COMPARISON_FILE, ERGONOMICS_FILE, PROCESSED_DIR
-from reconstruction.exports import ExportError, read_pose3d_csv, write_json
+from reconstruction.exports import ExportError, read_motion, write_json
 from reconstruction.pipeline import Options, ProcessError, process_take
 from scoring.ergonomics import coach, ergonomics_report, steps_on_attempt
 from scoring.exports import analyse_folder
@@ -70,10 +68,7 @@ def folder_report(processed: Path, steps: list[dict]) -> dict:
     """The ergonomic report (:func:`scoring.ergonomics.ergonomics_report`) of a processed folder's
     ``pose3d.csv`` with ``steps`` (as :func:`ergonomic_steps` gives them), nothing written.
     Raises :class:`ExportError` or :class:`ErgonomicsError`."""
-    points, times = read_pose3d_csv(processed / "pose3d.csv")
-    if len(times) < 2:
-        raise ErgonomicsError(f"{processed}: needs at least two frames")
-    return ergonomics_report(points, 1.0 / float(np.median(np.diff(times))), steps)
+    return ergonomics_report(*read_motion(processed), steps)
 
 
 def safety_part(processed: Path, reference_dir: Path, steps: list[dict], alignment: list) -> dict:

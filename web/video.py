@@ -32,7 +32,7 @@ def video_feed(index: int):
     channel = processor.preview(index)
     if channel is None:
         abort(404)
-    response = Response(mjpeg(channel, processor.stop_event),
+    response = Response(mjpeg(channel, channel.stop_event),  # ends with the server, or when the camera is removed
                         mimetype="multipart/x-mixed-replace; boundary=frame")
     response.headers["Cache-Control"] = "no-store"
     return response

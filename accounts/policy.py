@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from database.models import ROLES, Take, User, WorkCard, WorkCardVersion
 
 __all__ = ["ROLES", "Action", "allows", "can_edit_card", "card_takes_shown", "deletion_refusal", "may_stop_take",
-           "recording_kind_refusal", "roles_for", "sees_all_takes", "sees_results_of", "visible_cards",
-           "visible_takes"]
+           "recording_kind_refusal", "roles_for", "sees_all_takes", "sees_results_of", "sees_take_of",
+           "visible_cards", "visible_takes"]
 
 
 class Action(enum.StrEnum):
@@ -97,6 +97,18 @@ def visible_takes(user: User):
     if user.role == "technician":
         seen.append(Take.kind == "free")
     return sa.or_(*seen)
+
+
+def sees_take_of(viewer, owner_id: int | None, kind: str | None) -> bool:
+    """May ``viewer`` (a user, or anything with its ``id`` and ``role``) know of a take of
+    ``owner_id`` and ``kind`` (its id, owner, label, progress, result)? The rule of
+    :func:`visible_takes` for one take, without the published references (a take being recorded
+    or processed is none yet). What broadcasts about takes and jobs ask."""
+    if sees_all_takes(viewer):
+        return True
+    if owner_id is not None and getattr(viewer, "id", None) == owner_id:
+        return True
+    return _role(viewer) == "technician" and kind == "free"
 
 
 def card_takes_shown(user: User, take: Take, reference_in_force: str | None) -> bool:

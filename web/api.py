@@ -2,7 +2,8 @@
 from flask import Blueprint, jsonify
 from flask_login import current_user
 
-from accounts.policy import Action, allows
+from accounts.policy import sees_take_of
+from web.notify import redact_paths
 from web.state import system
 
 bp = Blueprint("api", __name__)
@@ -25,8 +26,8 @@ def cameras():
 
 @bp.route("/api/jobs")
 def jobs():
-    """Background jobs (processing of takes), newest first; those who do not see every result see
-    the jobs of their own takes only."""
-    everything = allows(current_user, Action.SEE_ALL_RESULTS)
-    return jsonify(jobs=[job.to_dict() for job in system().jobs.jobs()
-                         if everything or job.params.get("user_id") == current_user.id])
+    """Background jobs (processing of takes), newest first: those of the takes the user may see
+    (the rule of the ``job status`` events)."""
+    jobs = [job for job in system().jobs.jobs()
+            if sees_take_of(current_user, job.params.get("user_id"), job.params.get("take_kind", "free"))]
+    return jsonify(jobs=[{**job.to_dict(), "message": redact_paths(job.message)} for job in jobs])

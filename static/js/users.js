@@ -50,7 +50,8 @@
   function stateCell(user) {
     const cell = el("td", { className: "user-state" });
     if (user.locked && user.locked_until) {
-      cell.append(el("strong", { className: "error user-locked", textContent: label("users_locked_until", { time: clock(user.locked_until) }) }));
+      const addresses = (user.throttled || []).filter((t) => t.waits_until).map((t) => t.address).join(", ");
+      cell.append(el("strong", { className: "error user-locked", textContent: label("users_locked_until", { time: clock(user.locked_until), addresses }) }));
     } else if (user.failed_logins > 0) {
       cell.append(el("span", { className: "warning", textContent: label("users_failed_logins", { n: user.failed_logins }) }));
     }
@@ -91,14 +92,14 @@
     active.setAttribute("aria-label", labels.users_active + " " + user.username);
     active.addEventListener("change", () => change({ active: active.checked }));
 
-    const password = el("input", { type: "password", className: "user-new-password", minLength: 8, maxLength: 200,
+    const password = el("input", { type: "password", className: "user-new-password", minLength: 12, maxLength: 200,
       autocomplete: "new-password", placeholder: labels.users_new_password });
     password.setAttribute("aria-label", labels.users_new_password + " " + user.username);
     const reset = el("button", { type: "submit", className: "outline small user-reset-button", textContent: labels.users_reset_password });
     const resetForm = el("form", { className: "user-reset", autocomplete: "off", noValidate: true }, [password, reset]);
     resetForm.addEventListener("submit", (event) => {
       event.preventDefault();
-      if (password.value.length < 8) { show(error, labels.users_password_hint); return; }
+      if (password.value.length < 12) { show(error, labels.users_password_hint); return; }
       change({ password: password.value }, labels.users_password_reset_done);
     });
     const actions = el("td", { className: "user-actions" }, [resetForm]);

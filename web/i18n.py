@@ -678,7 +678,7 @@ LABELS: dict[str, tuple[str, str]] = {  # key: (fr, en)
     "users_new_password": ("Nouveau mot de passe", "New password"),
     "users_reset_password": ("Réinitialiser le mot de passe", "Reset the password"),
     "users_password_reset_done": ("Mot de passe réinitialisé.", "Password reset."),
-    "users_unlock": ("Lever l'attente", "Lift the wait"),
+    "users_unlock": ("Déverrouiller", "Unlock"),
     "users_unlocked": ("Attente levée : le compte peut se connecter de partout.",
                        "Wait lifted: the account may sign in from anywhere."),
     "users_saved": ("Enregistré.", "Saved."),

@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from accounts.passwords import password_problem
 from common.errors import ServiceError
 from database.base import db
-from database.models import ROLES, LoginSession, LoginThrottle, User
+from database.models import ROLES, LoginSession, LoginThrottle, User, name_key
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +41,6 @@ def normal_name(name) -> str | None:
         return None
     name = unicodedata.normalize("NFKC", name).strip()
     return name if USERNAME.match(name) else None
-
-
-def name_key(name: str) -> str:
-    """The form two names are compared in: NFKC, case folded ("ADMIN" and "ａｄｍｉｎ" are "admin")."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
 
 
 def create_user(username: str, password: str, role: str) -> User:
@@ -91,6 +86,16 @@ def verify_password(user: User | None, password: str) -> bool:
     if right and _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return right
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with this name and password, or None (timing does not reveal which was
+    wrong). A check only: no wrong password is counted (see :func:`accounts.throttle.login_attempt`)."""
+    user = by_name(username)
+    if not verify_password(user, password) or not user.active:
+        return None
+    db.session.commit()  # a hash made again with today's parameters
+    return user
 
 
 def user_exists(username: str) -> bool:

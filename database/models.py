@@ -6,6 +6,7 @@ the migrations in ``migrations/``; a change here needs a new revision there.
 """
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -51,6 +52,15 @@ def _choice(name: str, values: tuple[str, ...]) -> sa.Enum:
                    length=16)
 
 
+def name_key(name: str) -> str:
+    """The form two user names are compared in: NFKC, case folded ("ADMIN" and "ａｄｍｉｎ" are "admin")."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
+def _username_key(context) -> str:
+    return name_key(context.get_current_parameters()["username"])
+
+
 class User(db.Model):
     """A person who logs in. ``role`` is one of :data:`ROLES`; the password is an argon2 hash.
 
@@ -61,8 +71,8 @@ class User(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    # The name compared (accounts.users.name_key: NFKC, case folded): "ADMIN" cannot join "admin".
-    username_key: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    # The name compared (:func:`name_key`), so "ADMIN" cannot join "admin"; made from username by default.
+    username_key: Mapped[str] = mapped_column(String(64), unique=True, nullable=False, default=_username_key)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     active: Mapped[bool] = mapped_column(default=True, nullable=False)

@@ -160,7 +160,10 @@ def guard_packets(socketio: SocketIO) -> None:
             environ = server.environ.get(eio_sid) or {}
             logger.warning("unreadable Socket.IO packet from %s (%s: %s): link closed",
                            environ.get("REMOTE_ADDR", "?"), type(exc).__name__, str(exc)[:120])
-            server.eio.disconnect(eio_sid)
+            try:
+                server.eio.disconnect(eio_sid)
+            except KeyError:  # gone meanwhile
+                pass
 
     server.eio.on("message", on_message)
 

@@ -22,7 +22,7 @@ PROCESSING_S = 300  # a 4 s take on two shared cores, with live pose off
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = DemoServer(tmp_path_factory.mktemp("story"))
+    server = DemoServer(tmp_path_factory.mktemp("story"), tls=True)  # as a site serves it: HTTPS
     try:
         yield server.start()
         assert server.terminate() == 0, server.log()
@@ -43,7 +43,9 @@ class Person:
     """One signed-in browser context, with its console errors collected."""
 
     def __init__(self, browser, url: str, name: str, password: str, viewport=None):
-        self.context = browser.new_context(viewport=viewport or {"width": 1366, "height": 768}, locale="fr-FR")
+        # The demo's certificate comes from its own authority, which this browser has not installed.
+        self.context = browser.new_context(viewport=viewport or {"width": 1366, "height": 768}, locale="fr-FR",
+                                           ignore_https_errors=True)
         self.page = self.context.new_page()
         self.problems: list[str] = []
         self.page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)

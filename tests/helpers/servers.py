@@ -61,6 +61,7 @@ def client_session(address: str | None = None, verify=True) -> requests.Session:
     (True, False, or the path of a CA certificate)."""
     session = requests.Session()
     session.verify = verify
+    session.trust_env = not isinstance(verify, str)  # else REQUESTS_CA_BUNDLE would replace this authority
     if address:
         for prefix in ("http://", "https://"):
             session.mount(prefix, SourceAddress(address))
@@ -68,7 +69,10 @@ def client_session(address: str | None = None, verify=True) -> requests.Session:
 
 
 def login_form(session: requests.Session, url: str, name: str, password: str) -> requests.Response:
-    """Post the real login form (CSRF token included) with ``session``; the answer, not followed."""
+    """Post the real login form (CSRF token included) with ``session``; the answer, not followed.
+    The session sends this site as its Referer from now on, as a browser does (over HTTPS, the
+    CSRF check wants it)."""
+    session.headers["Referer"] = url + "/"
     page = session.get(url + "/login", timeout=10).text
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     return session.post(url + "/login", data={"username": name, "password": password, "csrf_token": token},
@@ -127,8 +131,8 @@ class VsionServer:
     """``python app.py serve`` in its own process, on a free port, with its own config and data."""
 
     def __init__(self, workdir: Path, cameras: list[dict], extra: dict | None = None, port: int | None = None,
-                 users: dict[str, str] | None = None):
-        self.workdir, self.port = Path(workdir), port or free_port()
+                 users: dict[str, str] | None = None, args: tuple[str, ...] = ()):
+        self.workdir, self.port, self.args = Path(workdir), port or free_port(), tuple(args)
         self.config = self.workdir / "config.yaml"
         self.log = self.workdir / "server.log"
         self.data_dir = self.workdir / "data"
@@ -161,14 +165,14 @@ class VsionServer:
             self.create_users()
         self._log = open(self.log, "a")
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--config", str(self.config),
-                                      "--port", str(self.port)], stdout=self._log, stderr=subprocess.STDOUT,
-                                     cwd=self.workdir)
+                                      "--port", str(self.port), *self.args], stdout=self._log,
+                                     stderr=subprocess.STDOUT, cwd=self.workdir)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"VSION exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
             try:
-                if requests.get(self.url + "/healthz", timeout=2, verify=self.verify).status_code == 200:
+                if client_session(verify=self.verify).get(self.url + "/healthz", timeout=2).status_code == 200:
                     return self
             except (requests.ConnectionError, OSError):
                 pass
@@ -180,7 +184,7 @@ class VsionServer:
         deadline = time.monotonic() + timeout
         health = {}
         while time.monotonic() < deadline:
-            health = requests.get(self.url + "/healthz", timeout=5, verify=self.verify).json()
+            health = client_session(verify=self.verify).get(self.url + "/healthz", timeout=5).json()
             if health["connected"] >= count:
                 return health
             time.sleep(0.25)
@@ -303,7 +307,7 @@ class DemoServer:
 
         def ready():
             try:
-                return requests.get(self.url + "/healthz", timeout=5, verify=self.verify).json()["connected"] == 4
+                return client_session(verify=self.verify).get(self.url + "/healthz", timeout=5).json()["connected"] == 4
             except (requests.ConnectionError, OSError):
                 return False
 

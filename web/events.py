@@ -10,6 +10,7 @@ import logging
 
 from flask import request, session
 from flask_login import current_user
+from flask_socketio import ConnectionRefusedError as RefusedLink
 from flask_socketio import emit, join_room, leave_room
 from pydantic import BaseModel, ValidationError
 
@@ -79,7 +80,7 @@ def recording_event(name: str, model: type[BaseModel]):
 def _refuse_link(message: str):
     """Refuse this Socket.IO connection with ``message``, and close the link under it soon."""
     sockets.close_refused(socketio, request.sid)
-    raise ConnectionRefusedError(message)
+    raise RefusedLink(message)
 
 
 @socketio.on("connect")

@@ -141,11 +141,13 @@ class GunicornServer(BaseApplication):
             "bind": [f"[{host}]:{opts.port}" if ":" in host else f"{host}:{opts.port}"],
             "workers": 1, "worker_class": VsionWorker, "threads": opts.threads, "timeout": WORKER_TIMEOUT_S,
             "graceful_timeout": GRACEFUL_S, "keepalive": 5, "logger_class": _Logs, "accesslog": None,
-            "proc_name": "vsion", "control_socket_disable": True, "post_worker_init": self._worker_started,
+            "proc_name": "vsion", "post_worker_init": self._worker_started,
             "worker_exit": self._worker_exit, "forwarded_allow_ips": "",  # proxies: server.trusted_proxies
         }
         if opts.tls is not None:
             settings.update(certfile=str(opts.tls.cert), keyfile=str(opts.tls.key))
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24: no control socket in $HOME
+            settings["control_socket_disable"] = True
         for key, value in settings.items():
             self.cfg.set(key, value)
 

@@ -22,6 +22,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, replace
 
+from engineio import packet as eio_packet
+from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from flask_socketio import SocketIO
 
 from accounts.policy import Action, allows
@@ -31,6 +33,8 @@ logger = logging.getLogger(__name__)
 NAMESPACE = "/"
 SOCKET_PATH = "/socket.io/"
 REFUSED_CLOSE_S = 2.0  # a refused link is closed this long after its refusal (the client reads why first)
+PACKET_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError, UnicodeError,
+                 OverflowError)
 
 
 @dataclass(frozen=True)
@@ -143,14 +147,33 @@ def close_refused(socketio: SocketIO, sid: str) -> None:
     socketio.start_background_task(close_later)
 
 
-PACKET_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError, UnicodeError,
-                 OverflowError)
+class _GuardedWebSocket(SimpleWebSocketWSGI):
+    """Engine.IO's WebSocket for ``async_mode="threading"``, which ends its link, with one warning
+    line, on a message that is no Engine.IO packet (empty, or an unknown type): Engine.IO would
+    raise out of its handler, leaving a traceback and the link half open."""
+
+    def wait(self):
+        data = super().wait()
+        if data is None:
+            return None
+        try:
+            eio_packet.Packet(encoded_packet=data)
+        except PACKET_ERRORS as exc:
+            address = (getattr(self.ws, "environ", None) or {}).get("REMOTE_ADDR", "?")
+            logger.warning("unreadable Engine.IO packet from %s (%s: %s): link closed", address,
+                           type(exc).__name__, str(exc)[:120])
+            return None
+        return data
 
 
 def guard_packets(socketio: SocketIO) -> None:
-    """Make an unreadable Socket.IO packet (``42[]``, a reserved event name, JSON too deep, a huge
-    number...) close its link with one warning line, instead of a traceback in the log."""
+    """Make an unreadable packet (Engine.IO: empty, an unknown type; Socket.IO: ``42[]``, a
+    reserved event name, JSON too deep, a huge number...) close its link with one warning line,
+    instead of a traceback in the log. Uses two seams of python-engineio / python-socketio: the
+    WebSocket class of the threading driver and the Engine.IO ``message`` handler."""
     server = socketio.server
+    if server.eio._async.get("websocket") is SimpleWebSocketWSGI:
+        server.eio._async = {**server.eio._async, "websocket": _GuardedWebSocket}
     handle = server._handle_eio_message  # python-socketio's own dispatcher, registered on Engine.IO
 
     def on_message(eio_sid, data):

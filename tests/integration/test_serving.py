@@ -255,6 +255,14 @@ def test_wrong_passwords_from_one_address_never_keep_the_user_out_from_another(s
 
 
 # --------------------------------------------------------------------------- caps
+def close(ws) -> None:
+    """Close a raw WebSocket and wait for its reader thread: a reader still in an SSL read when the
+    next connection reuses its file descriptor would eat that connection's TLS handshake."""
+    with contextlib.suppress(simple_websocket.ConnectionClosed):
+        ws.close()
+    ws.thread.join(5)
+
+
 def raw_socket(site):
     context = ssl.create_default_context(cafile=str(site.verify))
     url = site.url.replace("https", "wss") + "/socket.io/?EIO=4&transport=websocket"
@@ -272,7 +280,7 @@ def test_links_per_address_are_capped(site):
         assert refused.value.status_code == 429
     finally:
         for ws in opened:
-            ws.close()
+            close(ws)
 
 
 def test_links_per_user_are_capped(site, links):
@@ -331,8 +339,7 @@ def test_anonymous_garbage_leaves_one_warning_line_each(site):
         except simple_websocket.ConnectionClosed:
             pass
         finally:
-            with contextlib.suppress(simple_websocket.ConnectionClosed):
-                ws.close()
+            close(ws)
     time.sleep(3)  # refused links are closed two seconds after their refusal
     lines = site.log_text().splitlines()[before:]
     assert not [line for line in lines if "Traceback" in line or " ERROR " in line or "Bad request" in line], lines

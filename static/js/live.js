@@ -35,7 +35,7 @@ import { drawOverlay } from "./pose-overlay.js";
     if (!on && state && state.take_id) {
       const frames = (state.take && state.take.cameras || []).map((c) => c.name + ": " + c.frames).join(", ");
       recTake.textContent = labels.take_saved + " " + state.take_id + (frames ? " (" + frames + " " + labels.frames + ")" : "");
-      recTake.title = labels.folder + ": " + (state.folder || "");
+      recTake.title = state.take_id;
     } else if (on) {
       recTake.textContent = state && state.take_id ? state.take_id : "";
     }

@@ -19,11 +19,11 @@ import enum
 
 import sqlalchemy as sa
 
-from database.models import ROLES, Take, User, WorkCard, WorkCardVersion
+from database.models import ROLES, JobRecord, Take, User, WorkCard, WorkCardVersion
 
-__all__ = ["ROLES", "Action", "allows", "can_edit_card", "card_takes_shown", "deletion_refusal", "may_stop_take",
-           "recording_kind_refusal", "roles_for", "sees_all_takes", "sees_results_of", "sees_take_of",
-           "visible_cards", "visible_takes"]
+__all__ = ["ROLES", "Action", "allows", "can_annotate_take", "can_edit_card", "card_takes_shown", "deletion_refusal",
+           "may_stop_take", "promotion_refusal", "recording_kind_refusal", "reprocess_refusal", "roles_for",
+           "sees_all_takes", "sees_job_of", "sees_results_of", "sees_take_of", "visible_cards", "visible_jobs", "visible_takes"]
 
 
 class Action(enum.StrEnum):
@@ -37,6 +37,7 @@ class Action(enum.StrEnum):
     SEE_ALL_RESULTS = "results.all"   # every take, job and trainee's results
     MANAGE_USERS = "users"            # user accounts
     READ_AUDIT = "audit"              # the audit log
+    SET_UP_SITE = "site.setup"        # the onboarding checklist of a new site
 
 
 _RULES: dict[Action, frozenset[str]] = {
@@ -48,6 +49,7 @@ _RULES: dict[Action, frozenset[str]] = {
     Action.SEE_ALL_RESULTS: frozenset({"admin", "expert"}),
     Action.MANAGE_USERS: frozenset({"admin"}),
     Action.READ_AUDIT: frozenset({"admin"}),
+    Action.SET_UP_SITE: frozenset({"admin", "technician"}),
 }
 
 
@@ -157,6 +159,58 @@ def deletion_refusal(user: User, take: Take, published: WorkCardVersion | None =
         return (f"this take is the reference of the work card \u00ab{card_reference_of.title}\u00bb "
                 f"(#{card_reference_of.id}): choose another reference first, or ask an administrator")
     return None
+
+
+def can_annotate_take(user: User, take: Take) -> bool:
+    """May ``user`` change the label and notes of ``take`` (one they see): its owner, or those who
+    see every take (admins, experts)."""
+    return take.user_id == user.id or sees_all_takes(user)
+
+
+def reprocess_refusal(user: User, take: Take, published: WorkCardVersion | None = None) -> str | None:
+    """Why ``user`` may not process ``take`` (one they see) again (None: they may). ``published``
+    is the first published version whose reference it is.
+
+    Admins and experts process any take again, technicians the free takes (camera tests), and
+    everyone their own takes; a published version's reference is kept as it was published.
+    """
+    if not allows(user, Action.USE):
+        return "your role may not process takes"
+    mine = take.user_id == user.id
+    if not (mine or sees_all_takes(user) or (user.role == "technician" and take.kind == "free")):
+        return "you may process again only your own takes"
+    if published is not None:
+        return (f"this take is the reference of version {published.version} of the work card "
+                f"\u00ab{published.work_card.title}\u00bb: a published reference is kept as it was published")
+    return None
+
+
+def promotion_refusal(user: User, take: Take, card: WorkCard) -> str | None:
+    """Why ``user`` may not make the free ``take`` the reference take of ``card`` (None: they may):
+    an expert (or an admin) who authors the card."""
+    if not allows(user, Action.AUTHOR):
+        return "only experts and admins choose a work card's reference take"
+    if not can_edit_card(user, card):
+        return "only the card's author or an admin may give it a reference take"
+    return None
+
+
+def visible_jobs(user: User):
+    """A SQL condition on :class:`JobRecord`: those who see every take see every job; others the
+    jobs of their own takes and the jobs they queued."""
+    if sees_all_takes(user):
+        return sa.true()
+    return sa.or_(JobRecord.take_id.in_(sa.select(Take.id).where(Take.user_id == user.id)),
+                  JobRecord.queued_by_id == user.id)
+
+
+def sees_job_of(viewer, owner_id: int | None, queued_by: int | None) -> bool:
+    """May ``viewer`` (a user, or anything with its ``id`` and ``role``) hear of a job on a take of
+    ``owner_id`` that ``queued_by`` queued? The rule of :func:`visible_jobs` for one job."""
+    if sees_all_takes(viewer):
+        return True
+    me = getattr(viewer, "id", None)
+    return me is not None and me in (owner_id, queued_by)
 
 
 def sees_results_of(viewer: User, user: User) -> bool:

@@ -1,4 +1,5 @@
-"""Database models: users, calibration sets, work cards (steps, published versions), takes, comparisons.
+"""Database models: users, calibration sets, work cards (steps, published versions), takes, their
+jobs, comparisons, and the site's and users' flags.
 
 Portable to SQLite and PostgreSQL: JSON columns, string enums checked by the database,
 datetimes stored in UTC and always returned timezone-aware. The schema itself is made by
@@ -20,6 +21,9 @@ CARD_STATUSES = ("draft", "published")
 TAKE_KINDS = ("reference", "attempt", "free")
 TAKE_STATUSES = ("recording", "complete", "incomplete", "interrupted")
 PROCESSING = ("none", "queued", "running", "done", "failed", "cancelled")
+JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+JOB_FAILURES = ("input", "crash", "cancelled")
+MAX_LABEL, MAX_NOTES = 120, 2_000
 
 
 def _now() -> datetime:
@@ -216,7 +220,9 @@ class Take(db.Model):
     processing_message: Mapped[str | None] = mapped_column(Text)
     metrics: Mapped[dict | None] = mapped_column(JSON)
     duration_s: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, index=True, nullable=False)
+    label: Mapped[str | None] = mapped_column(String(MAX_LABEL))    # the user's name for it (given at start)
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="", nullable=False)
 
     work_card: Mapped[WorkCard | None] = relationship(foreign_keys=[work_card_id])
     user: Mapped[User] = relationship()
@@ -295,3 +301,55 @@ class Comparison(db.Model):
 
     attempt: Mapped[Take] = relationship(foreign_keys=[attempt_id])
     reference: Mapped[Take] = relationship(foreign_keys=[reference_id])
+
+
+class JobRecord(db.Model):
+    """One background job on a take, as its runner last reported it (the job history): kept
+    across restarts. ``status`` is ``cancelled`` for a job the server's stop (or the cluster)
+    cancelled, ``failure`` says why a failed job failed; ``report`` is the report's summary.
+    Rows go with their take."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the runner's job id
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)  # e.g. process
+    take_id: Mapped[str] = mapped_column(ForeignKey("takes.id", ondelete="CASCADE"), index=True, nullable=False)
+    status: Mapped[str] = mapped_column(_choice("job_status", JOB_STATUSES), index=True, nullable=False)
+    stage: Mapped[str] = mapped_column(String(40), default="", nullable=False)
+    done: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    total: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    message: Mapped[str | None] = mapped_column(Text)
+    failure: Mapped[str | None] = mapped_column(_choice("job_failure", JOB_FAILURES))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True, nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    queued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    report: Mapped[dict | None] = mapped_column(JSON)
+
+    take: Mapped[Take] = relationship()
+    queued_by: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<JobRecord {self.id} {self.kind} of {self.take_id} {self.status}>"
+
+
+class SiteFlag(db.Model):
+    """A fact about the whole site, set once (e.g. ``onboarding.board``: the board was printed)."""
+
+    __tablename__ = "site_flags"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSON, default=dict, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, nullable=False)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+
+
+class UserFlag(db.Model):
+    """One user's preference (e.g. ``onboarding``: the checklist dismissed or reopened)."""
+
+    __tablename__ = "user_flags"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, nullable=False)

@@ -2,8 +2,9 @@
 
 The files and their content are those of ``../shared/CONTRACT.md`` ("Processing outputs").
 Pure: numpy, ezc3d and the standard library. Every writer checks its input first, then writes
-``<name>.part`` in the destination folder, flushes it to disk and renames it over ``<name>``
-(``os.replace``), so a reader never sees half a file and a failed write leaves nothing behind.
+through :func:`common.files.atomic_write` (a temporary file in the destination folder, flushed to
+disk and renamed over ``<name>``), so a reader never sees half a file and a failed write leaves
+nothing behind.
 Every problem raises :class:`ExportError`, a one-line message naming the file.
 
 Conventions: 3D points are (F, 33, 3) float arrays in metres in VSION's world frame (Z up),
@@ -22,6 +23,7 @@ import logging
 import math
 import numbers
 import os
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,11 +33,13 @@ from typing import IO, Any
 import ezc3d
 import numpy as np
 
+from common.files import atomic_write
 from reconstruction.landmarks import JOINTS, N_JOINTS
 
 logger = logging.getLogger(__name__)
 
 NPZ_KEYS = ("points", "scores", "cameras", "fps", "offsets")
+NPZ_PEOPLE_KEYS = ("points_people", "scores_people")
 CSV_HEADER: tuple[str, ...] = ("frame", "time", *(f"{joint}_{axis}" for joint in JOINTS for axis in "xyz"))
 TRC_KEYS = ("DataRate", "CameraRate", "NumFrames", "NumMarkers", "Units", "OrigDataRate", "OrigDataStartFrame",
             "OrigNumFrames")
@@ -55,42 +59,15 @@ def _one_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- atomic writes
 
 
-def _part_path(path: Path, suffix: str = "") -> Path:
-    return path.with_name(f"{path.name}.part{suffix}")
-
-
-def _commit(part: Path, path: Path) -> None:
-    """Flush ``part`` to disk and rename it over ``path``; the folder entry is synced where POSIX allows."""
-    with open(part, "r+b") as fh:
-        os.fsync(fh.fileno())
-    os.replace(part, path)
-    if os.name == "posix":
-        # Best effort: makes the rename itself survive a power cut; some file systems refuse it.
-        with contextlib.suppress(OSError):
-            fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-
 @contextlib.contextmanager
 def _atomic_open(path: Path, binary: bool = False) -> Iterator[IO[Any]]:
-    """Yield a file open on ``<path>.part``; on success it replaces ``path``, on any error it is removed."""
-    part = _part_path(path)
+    """Yield a file whose content replaces ``path`` when the block ends (:func:`common.files.atomic_write`);
+    a failed write leaves ``path`` as it was and raises :class:`ExportError`."""
     try:
-        if binary:
-            fh = open(part, "wb")
-        else:
-            fh = open(part, "w", encoding="utf-8", newline="")
-        with fh:  # closed before the rename
+        with atomic_write(path, binary=binary) as fh:
             yield fh
-        _commit(part, path)
-    except BaseException as exc:
-        part.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ExportError(f"{path}: cannot write ({_one_line(exc)})") from None
-        raise
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot write ({_one_line(exc)})") from None
 
 
 # --------------------------------------------------------------------------- checks
@@ -168,6 +145,30 @@ def _keypoints_problem(points: np.ndarray, scores: np.ndarray, cameras: np.ndarr
     return None
 
 
+def _people_problem(points_people: np.ndarray | None, scores_people: np.ndarray | None,
+                    n_cams: int, n_frames: int) -> str | None:
+    """What is wrong with the optional person axis (``points_people``, ``scores_people``), or None."""
+    if points_people is None and scores_people is None:
+        return None
+    if points_people is None or scores_people is None:
+        return "points_people and scores_people go together: one of them is missing"
+    for name, arr in (("points_people", points_people), ("scores_people", scores_people)):
+        if arr.dtype.kind != "f":
+            return f"{name} must be floats, got dtype {arr.dtype}"
+    if points_people.ndim != 5 or points_people.shape[3:] != (N_JOINTS, 2) or points_people.shape[0] != n_cams \
+            or points_people.shape[2] != n_frames or points_people.shape[1] < 1:
+        return f"points_people must have shape ({n_cams}, P, {n_frames}, {N_JOINTS}, 2), got {points_people.shape}"
+    if scores_people.shape != points_people.shape[:4]:
+        return f"scores_people must have shape {points_people.shape[:4]}, got {scores_people.shape}"
+    if np.isinf(points_people).any():
+        return "points_people contain infinite values (NaN marks a missing joint)"
+    if np.isnan(scores_people).any():
+        return "scores_people contain NaN"
+    if scores_people.size and (scores_people.min() < 0 or scores_people.max() > 1):
+        return "scores_people must lie in [0, 1]"
+    return None
+
+
 @dataclass(frozen=True, eq=False)
 class Keypoints2D:
     """2D keypoints of every camera, already aligned in time (frame f of every camera is frame f of the take).
@@ -175,6 +176,10 @@ class Keypoints2D:
     ``points`` float32 (C, F, 33, 2) px, NaN where a joint was not detected; ``scores`` float32
     (C, F, 33) in [0, 1]; ``cameras`` the C names in calibration order; ``fps`` frames per
     second; ``offsets`` int64 (C,) frames each camera was shifted by for synchronization.
+    With several people in view, ``points_people`` float32 (C, P, F, 33, 2) px and
+    ``scores_people`` float32 (C, P, F, 33) hold every 2D person of every camera (person p of a
+    camera is its p-th 2D track; NaN / 0 where absent) and ``points`` / ``scores`` the person
+    of interest's detections; both are None for one person per camera.
     Arrays are converted to those dtypes (copied only when the dtype differs) and checked:
     a bad value raises :class:`ExportError`. Compared by identity (arrays have no single truth value).
     """
@@ -184,10 +189,13 @@ class Keypoints2D:
     cameras: tuple[str, ...]
     fps: float
     offsets: np.ndarray
+    points_people: np.ndarray | None = None
+    scores_people: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         arrays = _as_arrays(self.points, self.scores, self.cameras, self.fps, self.offsets, "Keypoints2D")
-        problem = _keypoints_problem(*arrays)
+        people = _people_arrays(self.points_people, self.scores_people, "Keypoints2D")
+        problem = _keypoints_problem(*arrays) or _people_problem(*people, *arrays[0].shape[:2])
         if problem:
             raise ExportError(f"Keypoints2D: {problem}")
         points, scores, cameras, fps, offsets = arrays
@@ -196,11 +204,21 @@ class Keypoints2D:
         object.__setattr__(self, "cameras", tuple(str(c) for c in cameras.tolist()))
         object.__setattr__(self, "fps", float(fps))
         object.__setattr__(self, "offsets", offsets.astype(np.int64, copy=False))
+        if people[0] is not None:
+            object.__setattr__(self, "points_people", people[0].astype(np.float32, copy=False))
+            object.__setattr__(self, "scores_people", people[1].astype(np.float32, copy=False))
 
     @property
     def n_frames(self) -> int:
         """F, the number of (aligned) frames."""
         return int(self.points.shape[1])
+
+    def people(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every 2D person: (C, P, F, 33, 2) px and (C, P, F, 33); ``points`` as the one person when
+        there is no person axis."""
+        if self.points_people is None:
+            return self.points[:, None], self.scores[:, None]
+        return self.points_people, self.scores_people
 
 
 def _as_arrays(points: Any, scores: Any, cameras: Any, fps: Any, offsets: Any, where: str) -> tuple[np.ndarray, ...]:
@@ -213,25 +231,37 @@ def _as_arrays(points: Any, scores: Any, cameras: Any, fps: Any, offsets: Any, w
         raise ExportError(f"{where}: not arrays ({_one_line(exc)})") from None
 
 
+def _people_arrays(points_people: Any, scores_people: Any, where: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    try:
+        return tuple(None if a is None else np.asarray(a) for a in (points_people, scores_people))
+    except (ValueError, TypeError) as exc:
+        raise ExportError(f"{where}: not arrays ({_one_line(exc)})") from None
+
+
 def save_keypoints(path: str | os.PathLike, kp: Keypoints2D) -> None:
-    """Write ``kp`` to ``path`` as a compressed .npz with keys ``points``, ``scores``, ``cameras``, ``fps``, ``offsets``.
+    """Write ``kp`` to ``path`` as a compressed .npz with keys ``points``, ``scores``, ``cameras``, ``fps``, ``offsets``
+    (and ``points_people``, ``scores_people`` when ``kp`` has a person axis).
 
     ``points`` float32 (C, F, 33, 2) px NaN missing, ``scores`` float32 (C, F, 33), ``cameras``
-    unicode (C,), ``fps`` float64 scalar, ``offsets`` int64 (C,). Atomic.
+    unicode (C,), ``fps`` float64 scalar, ``offsets`` int64 (C,); ``points_people`` float32
+    (C, P, F, 33, 2), ``scores_people`` float32 (C, P, F, 33). Atomic.
     """
     path = Path(path)
     if not isinstance(kp, Keypoints2D):
         raise ExportError(f"{path}: expected Keypoints2D, got {type(kp).__name__}")
     # The arrays of a frozen dataclass can still be changed in place: check again.
     arrays = _as_arrays(kp.points, kp.scores, kp.cameras, kp.fps, kp.offsets, str(path))
-    problem = _keypoints_problem(*arrays)
+    people = _people_arrays(kp.points_people, kp.scores_people, str(path))
+    problem = _keypoints_problem(*arrays) or _people_problem(*people, *arrays[0].shape[:2])
     if problem:
         raise ExportError(f"{path}: {problem}")
+    extra = {} if people[0] is None else {"points_people": people[0].astype(np.float32, copy=False),
+                                          "scores_people": people[1].astype(np.float32, copy=False)}
     with _atomic_open(path, binary=True) as fh:
         np.savez_compressed(fh, points=kp.points.astype(np.float32, copy=False),
                             scores=kp.scores.astype(np.float32, copy=False),
                             cameras=np.array(kp.cameras, dtype=str), fps=np.float64(kp.fps),
-                            offsets=kp.offsets.astype(np.int64, copy=False))
+                            offsets=kp.offsets.astype(np.int64, copy=False), **extra)
 
 
 def _check_declared_sizes(path: Path) -> None:
@@ -239,7 +269,7 @@ def _check_declared_sizes(path: Path) -> None:
     larger than the data they hold, before ``np.load`` allocates that shape."""
     readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
     with zipfile.ZipFile(path) as archive:
-        for key in NPZ_KEYS:
+        for key in (*NPZ_KEYS, *NPZ_PEOPLE_KEYS):
             try:
                 info = archive.getinfo(f"{key}.npy")
             except KeyError:
@@ -257,15 +287,8 @@ def _check_declared_sizes(path: Path) -> None:
                                   f"{info.file_size} bytes (damaged archive)")
 
 
-def load_keypoints(path: str | os.PathLike) -> Keypoints2D:
-    """Read and check a keypoints .npz written by :func:`save_keypoints` (shapes and units there).
-
-    Never unpickles: an archive holding Python objects is refused. Keys other than the five
-    of the contract are ignored. An array larger than :data:`MAX_ARRAY_BYTES` (2 GiB; 30 min
-    at 120 fps on 6 cameras is 0.35 GB), or declaring more than it holds, is refused before
-    anything is allocated. Raises :class:`ExportError` naming the file and the problem.
-    """
-    path = Path(path)
+def _open_npz(path: Path) -> np.lib.npyio.NpzFile:
+    """The archive at ``path``, opened without unpickling; ExportError when it is not one."""
     if not path.is_file():
         raise ExportError(f"{path}: not a file")
     try:
@@ -283,19 +306,45 @@ def load_keypoints(path: str | os.PathLike) -> Keypoints2D:
         raise ExportError(f"{path}: damaged .npz archive ({_one_line(exc)})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):  # np.load's other answers, kept for safety
         raise ExportError(f"{path}: not a keypoints .npz archive")
-    with archive:
-        missing = [key for key in NPZ_KEYS if key not in archive.files]
-        if missing:
-            raise ExportError(f"{path}: missing key{'s' if len(missing) > 1 else ''} "
-                              f"{', '.join(repr(k) for k in missing)} (expected {', '.join(NPZ_KEYS)})")
-        arrays = {}
-        for key in NPZ_KEYS:
-            try:
-                arrays[key] = archive[key]
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
-                # NotImplementedError: a compression method zipfile lacks; RuntimeError: an encrypted member
-                raise ExportError(f"{path}: key '{key}' cannot be read ({_one_line(exc)})") from None
+    return archive
+
+
+def _read_keys(path: Path, archive: np.lib.npyio.NpzFile) -> dict[str, np.ndarray]:
+    """The contract's arrays in ``archive``; ``offsets`` alone may be missing (then 0 for every camera)."""
+    missing = [key for key in NPZ_KEYS if key not in archive.files]
+    if missing and missing != ["offsets"]:
+        raise ExportError(f"{path}: missing key{'s' if len(missing) > 1 else ''} "
+                          f"{', '.join(repr(k) for k in missing)} (expected {', '.join(NPZ_KEYS)})")
+    arrays = {}
+    for key in (*NPZ_KEYS, *NPZ_PEOPLE_KEYS):
+        if key not in archive.files:
+            continue
+        try:
+            arrays[key] = archive[key]
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
+            # NotImplementedError: a compression method zipfile lacks; RuntimeError: an encrypted member
+            raise ExportError(f"{path}: key '{key}' cannot be read ({_one_line(exc)})") from None
+    if "offsets" not in arrays:
+        # Files written by other tools carry no synchronization: their frames are taken as aligned.
+        cameras = arrays["cameras"]
+        arrays["offsets"] = np.zeros(cameras.shape[0] if cameras.ndim == 1 else 0, np.int64)
+    return arrays
+
+
+def load_keypoints(path: str | os.PathLike) -> Keypoints2D:
+    """Read and check a keypoints .npz written by :func:`save_keypoints` (shapes and units there).
+
+    A file from another tool may lack ``offsets``: its frames are then taken as aligned (0 for
+    every camera). ``points_people`` / ``scores_people`` are read when present. Never
+    unpickles: an archive holding Python objects is refused. Other keys are ignored. Raises
+    :class:`ExportError` naming the file and the problem.
+    """
+    path = Path(path)
+    with _open_npz(path) as archive:
+        arrays = _read_keys(path, archive)
     problem = _keypoints_problem(*(arrays[key] for key in NPZ_KEYS))
+    problem = problem or _people_problem(arrays.get("points_people"), arrays.get("scores_people"),
+                                         *arrays["points"].shape[:2])
     if problem:
         raise ExportError(f"{path}: {problem}")
     return Keypoints2D(**arrays)
@@ -552,7 +601,8 @@ def write_c3d(path: str | os.PathLike, points: Any, fps: float) -> None:
     ``points`` (F, 33, 3) metres in VSION's world frame, written as is (Z up, the C3D norm)
     after conversion to mm. A missing joint is stored the C3D way: coordinates 0 and residual
     -1; a reconstructed joint has residual 0 (a computed, not directly measured, point).
-    Atomic: ezc3d insists on a ``.c3d`` suffix, so the temporary file is ``<name>.part.c3d``.
+    Atomic: ezc3d writes only to a named ``.c3d`` file, so it writes into a scratch folder and the
+    bytes then replace ``path`` like every other output.
     """
     path = Path(path)
     arr, missing = _check_points3d(points, path)
@@ -569,19 +619,18 @@ def write_c3d(path: str | os.PathLike, points: Any, fps: float) -> None:
     point["UNITS"]["value"] = ["mm"]
     c3d["data"]["points"] = data
     c3d["data"]["meta_points"]["residuals"] = residuals
-    part = _part_path(path, ".c3d")
-    try:
-        part.unlink(missing_ok=True)
-        c3d.write(str(part))
-        # ezc3d returns quietly when it cannot open the file: the file itself is the proof.
-        if not part.is_file() or part.stat().st_size == 0:
-            raise ExportError(f"{path}: cannot write (ezc3d wrote nothing; does the folder exist and is it writable?)")
-        _commit(part, path)
-    except BaseException as exc:
-        part.unlink(missing_ok=True)
-        if isinstance(exc, OSError | RuntimeError):
+    with tempfile.TemporaryDirectory(prefix="vsion-c3d-") as folder:
+        scratch = Path(folder) / "pose3d.c3d"
+        try:
+            c3d.write(str(scratch))
+            content = scratch.read_bytes() if scratch.is_file() else b""
+        except (OSError, RuntimeError) as exc:
             raise ExportError(f"{path}: cannot write ({_one_line(exc)})") from None
-        raise
+    # ezc3d returns quietly when it cannot write: the file itself is the proof.
+    if not content:
+        raise ExportError(f"{path}: cannot write (ezc3d wrote nothing)")
+    with _atomic_open(path, binary=True) as fh:
+        fh.write(content)
 
 
 # --------------------------------------------------------------------------- JSON

@@ -87,3 +87,14 @@ def lowpass(points: np.ndarray, fps: float, cutoff_hz: float = DEFAULT_CUTOFF_HZ
             if end - start >= 4:
                 out[start:end, j] = sosfiltfilt(sos, out[start:end, j], axis=0, padlen=min(default_pad, end - start - 1))
     return out
+
+
+def smooth(points: np.ndarray, fps: float, cutoff_hz: float | None = DEFAULT_CUTOFF_HZ,
+           max_gap: int = DEFAULT_MAX_GAP) -> np.ndarray:
+    """The whole treatment of a triangulated trajectory (F, J, 3) m: spikes removed, gaps of at
+    most ``max_gap`` frames filled, then (unless ``cutoff_hz`` is None, or under 4 frames) the
+    zero-phase low-pass. Raises ValueError if the cutoff is not below half of ``fps``."""
+    out = fill_gaps(remove_spikes(points), max_gap)
+    if cutoff_hz is not None and len(out) >= 4:
+        out = lowpass(out, fps, cutoff_hz)
+    return out

@@ -11,6 +11,7 @@ import csv
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -22,8 +23,11 @@ import numpy as np
 from calibration.camera import CameraGroup
 
 from . import exports, filtering, metrics, pose2d, sync
+from .interest import Choice, PeopleError, WorkArea, default_work_area, select_person
 from .landmarks import N_JOINTS
-from .triangulate import DEFAULT_MIN_SCORE, Triangulation, triangulate
+from .people import People, reconstruct_people
+from .tracking import DEFAULT_TRACKING, TrackingOptions
+from .triangulate import DEFAULT_MIN_SCORE, Triangulation
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +35,8 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 SYNC_METHODS = ("auto", "timestamps", "none")
 SIZE_TOLERANCE = 0.02  # a video may differ from its calibrated size by 2 % (encoder padding or crop)
 OUTPUT_FILES = ("keypoints2d.npz", "pose3d.csv", "pose3d.trc", "pose3d.c3d", "report.json")
+PEOPLE_FILES = ("people.json", "pose3d_p<N>.csv")  # with several people in view
+PERSON_CSV = re.compile(r"pose3d_p[0-9]+\.csv")
 
 
 class ProcessError(ValueError):
@@ -44,7 +50,10 @@ def _noop(done, total, stage):
 @dataclass(frozen=True)
 class Options:
     """Processing settings. ``sync`` None: timestamps when the take has them, else auto.
-    ``cutoff_hz`` None disables the low-pass filter (gap filling stays)."""
+    ``cutoff_hz`` None disables the low-pass filter (gap filling stays). ``work_area`` the floor
+    rectangle (x0, y0, x1, y1) m where the worker stands (None: the middle of the calibrated
+    volume, :func:`reconstruction.interest.default_work_area`); ``person`` the id of the person
+    of interest when the user chose them (None: the one in the work area)."""
 
     sync: str | None = None
     cutoff_hz: float | None = filtering.DEFAULT_CUTOFF_HZ
@@ -52,6 +61,9 @@ class Options:
     min_score: float = DEFAULT_MIN_SCORE
     workers: int | None = None
     nice: int = 0
+    work_area: tuple[float, float, float, float] | None = None
+    person: int | None = None
+    tracking: TrackingOptions = DEFAULT_TRACKING
 
 
 # --------------------------------------------------------------------------- inputs
@@ -128,26 +140,109 @@ def _check_videos(infos: dict[str, pose2d.VideoInfo], group: CameraGroup, method
 
 # --------------------------------------------------------------------------- reconstruction
 
-def reconstruct(kp: exports.Keypoints2D, group: CameraGroup, options: Options, progress=_noop,
-                timings: dict | None = None) -> tuple[np.ndarray, Triangulation]:
-    """Triangulate, remove spikes, fill gaps and low-pass: (F, 33, 3) m and the raw triangulation."""
-    timings = {} if timings is None else timings
-    t0 = time.perf_counter()
-    progress(0, 1, "triangulation")
-    tri = triangulate(group, kp.points, kp.scores, min_score=options.min_score)
-    t1 = time.perf_counter()
-    progress(1, 1, "triangulation")
-    progress(0, 1, "filtering")
-    points = filtering.fill_gaps(filtering.remove_spikes(tri.points), options.max_gap)
-    if options.cutoff_hz is not None and kp.n_frames >= 4:
-        try:
-            points = filtering.lowpass(points, kp.fps, options.cutoff_hz)
-        except ValueError as exc:
+
+@dataclass(frozen=True, eq=False)
+class Outcome:
+    """Everything a command writes: the keypoints, the person of interest's 3D (F, 33, 3) m and
+    raw triangulation, everybody, the choice of the worker and the report."""
+
+    kp: exports.Keypoints2D
+    points: np.ndarray
+    triangulation: Triangulation
+    people: People
+    choice: Choice
+    report: dict
+
+
+def _nobody(C: int, F: int) -> tuple[np.ndarray, Triangulation]:
+    """The 3D of a take where nobody was reconstructed: every joint missing."""
+    return np.full((F, N_JOINTS, 3), np.nan), Triangulation(
+        points=np.full((F, N_JOINTS, 3), np.nan), inliers=np.zeros((C, F, N_JOINTS), bool),
+        errors=np.full((C, F, N_JOINTS), np.nan, np.float32), swapped=np.zeros((C, F), bool),
+        rejected=np.zeros((C, F), bool))
+
+
+def _work_area(group: CameraGroup, options: Options) -> WorkArea | None:
+    """The caller's work area, else the middle of the calibrated volume (None if the calibration has none)."""
+    try:
+        if options.work_area is not None:
+            return WorkArea(*(float(v) for v in options.work_area))
+        return default_work_area(group)
+    except PeopleError as exc:
+        if options.work_area is not None:
             raise ProcessError(str(exc)) from None
-    progress(1, 1, "filtering")
-    timings["triangulation"] = round(t1 - t0, 3)
-    timings["filtering"] = round(time.perf_counter() - t1, 3)
-    return points, tri
+        logger.warning("no default work area: %s", exc)
+        return None
+    except (TypeError, ValueError):
+        raise ProcessError(f"work area {options.work_area!r}: four numbers x0, y0, x1, y1 (m) are needed") from None
+
+
+def choose_worker(people: People, group: CameraGroup, options: Options, fps: float) -> tuple[Choice, WorkArea | None]:
+    """The person of interest among ``people`` (see :func:`reconstruction.interest.select_person`)."""
+    area = _work_area(group, options)
+    try:
+        choice = select_person({p.id: p.floor() for p in people.people}, area, fps, options.person)
+    except PeopleError as exc:
+        raise ProcessError(str(exc)) from None
+    return choice, area
+
+
+def people_report(people: People, choice: Choice, area: WorkArea | None, cameras: list[str], fps: float) -> dict:
+    """The report's ``people`` section, also the content of ``people.json``."""
+    problems = [*choice.problems, *people.problems(cameras, fps)]
+    listing = []
+    for person in people.people:
+        entry = person.summary(fps)
+        entry["person_of_interest"] = person.id == choice.person
+        entry["in_work_area_pct"] = choice.in_area_pct.get(person.id)
+        entry["file"] = f"pose3d_p{person.id}.csv"
+        listing.append(entry)
+    return {"count": len(people.people), "person_of_interest": choice.person, "selection": choice.reason,
+            "work_area": area.as_list() if area is not None else None, "people": listing,
+            "problems": [p.as_dict() for p in problems]}
+
+
+def _reconstruct(kp: exports.Keypoints2D, group: CameraGroup, options: Options, progress,
+                 timings: dict) -> tuple[People, Choice, WorkArea | None]:
+    """Everybody's 3D from the keypoints' people, and the person of interest."""
+    progress(0, 1, "triangulation")
+    points, scores = kp.people()
+    try:
+        people = reconstruct_people(group, points, scores, kp.fps, min_score=options.min_score,
+                                    cutoff_hz=options.cutoff_hz, max_gap=options.max_gap,
+                                    tracking=options.tracking, timings=timings)
+    except ValueError as exc:
+        raise ProcessError(str(exc)) from None
+    progress(1, 1, "triangulation")
+    choice, area = choose_worker(people, group, options, kp.fps)
+    return people, choice, area
+
+
+def reconstruct(kp: exports.Keypoints2D, group: CameraGroup, options: Options, progress=_noop,
+                timings: dict | None = None, alignment: sync.Alignment | None = None,
+                warnings: list[str] | None = None) -> Outcome:
+    """Everybody's 3D, the person of interest and the report, from aligned keypoints.
+
+    With a person axis (``kp.points_people``), the outcome's keypoints keep every person and
+    their ``points`` / ``scores`` become the person of interest's detections.
+    """
+    timings = {} if timings is None else timings
+    people, choice, area = _reconstruct(kp, group, options, progress, timings)
+    C, F = len(kp.cameras), kp.n_frames
+    if choice.person is None:
+        points, tri = _nobody(C, F)
+    else:
+        worker = people.by_id(choice.person)
+        points, tri = worker.points, worker.triangulation
+        if kp.points_people is not None:
+            kp = exports.Keypoints2D(points=worker.points2d, scores=worker.scores2d, cameras=kp.cameras, fps=kp.fps,
+                                     offsets=kp.offsets, points_people=kp.points_people,
+                                     scores_people=kp.scores_people)
+    section = people_report(people, choice, area, list(kp.cameras), kp.fps)
+    report = build_report(kp, group, points, tri, options, alignment, timings,
+                          [*(warnings or []), *(p["message"] for p in section["problems"])])
+    report["people"] = section
+    return Outcome(kp, points, tri, people, choice, report)
 
 
 def build_report(kp: exports.Keypoints2D, group: CameraGroup, points: np.ndarray, tri: Triangulation,
@@ -183,9 +278,20 @@ def build_report(kp: exports.Keypoints2D, group: CameraGroup, points: np.ndarray
     }
 
 
+def _stale(out_dir: Path, written: set[str]) -> list[Path]:
+    """Per-person outputs of an earlier run in ``out_dir`` that this run does not replace."""
+    return [path for path in out_dir.iterdir() if path.name not in written
+            and (path.name == "people.json" or PERSON_CSV.fullmatch(path.name))]
+
+
 def write_outputs(out_dir: Path, kp: exports.Keypoints2D, points: np.ndarray, report: dict,
-                  keypoints: bool = True) -> dict[str, Path]:
-    """Write every output into a staging folder, then move them all into ``out_dir``."""
+                  keypoints: bool = True, people: dict[int, np.ndarray] | None = None,
+                  people_json: dict | None = None) -> dict[str, Path]:
+    """Write every output into a staging folder, then move them all into ``out_dir``.
+
+    ``people`` (person id -> (F, 33, 3) m) and ``people_json`` add ``pose3d_p<id>.csv`` and
+    ``people.json``; those of an earlier run that this one does not write are removed.
+    """
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -198,12 +304,17 @@ def write_outputs(out_dir: Path, kp: exports.Keypoints2D, points: np.ndarray, re
         exports.write_pose3d_csv(stage / "pose3d.csv", points, kp.fps)
         exports.write_trc(stage / "pose3d.trc", points, kp.fps)
         exports.write_c3d(stage / "pose3d.c3d", points, kp.fps)
+        for person, trajectory in (people or {}).items():
+            exports.write_pose3d_csv(stage / f"pose3d_p{person}.csv", trajectory, kp.fps)
+        if people_json is not None:
+            exports.write_json(stage / "people.json", people_json)
         exports.write_json(stage / "report.json", report)
         written = {}
-        for name in OUTPUT_FILES:
-            if (stage / name).is_file():
-                os.replace(stage / name, out_dir / name)
-                written[name] = out_dir / name
+        for path in sorted(stage.iterdir()):
+            os.replace(path, out_dir / path.name)
+            written[path.name] = out_dir / path.name
+        for path in _stale(out_dir, set(written)):
+            path.unlink(missing_ok=True)
         return written
     except OSError as exc:
         raise ProcessError(f"{out_dir}: cannot write the outputs ({exc.strerror or exc})") from None
@@ -211,14 +322,35 @@ def write_outputs(out_dir: Path, kp: exports.Keypoints2D, points: np.ndarray, re
         shutil.rmtree(stage, ignore_errors=True)
 
 
+def write_outcome(out_dir: Path, outcome: Outcome, keypoints: bool = True) -> dict[str, Path]:
+    """:func:`write_outputs` of an :class:`Outcome`: the per-person files when the keypoints have a person axis."""
+    kp = outcome.kp
+    if kp.points_people is None:
+        return write_outputs(out_dir, kp, outcome.points, outcome.report, keypoints)
+    people_json = {"fps": kp.fps, "frames": kp.n_frames, "cameras": list(kp.cameras), **outcome.report["people"]}
+    return write_outputs(out_dir, kp, outcome.points, outcome.report, keypoints,
+                         {p.id: p.points for p in outcome.people.people}, people_json)
+
+
 # --------------------------------------------------------------------------- commands
 
-def process_take(take_dir, group: CameraGroup, out_dir, options: Options = Options(), progress=_noop) -> dict:
-    """2D pose on every camera video of ``take_dir``, synchronization, triangulation, filtering,
-    exports and report. Returns the report. Raises ProcessError on bad input."""
-    take_dir = Path(take_dir)
-    t_start = time.perf_counter()
-    timings: dict[str, float] = {}
+
+@dataclass(frozen=True, eq=False)
+class _Take:
+    """A take checked for processing: its videos, calibrated cameras, synchronization method,
+    frame times (timestamps method), rate and warnings."""
+
+    folder: Path
+    group: CameraGroup
+    method: str
+    infos: dict[str, pose2d.VideoInfo]
+    times: dict[str, np.ndarray]
+    fps: float
+    warnings: list[str]
+
+
+def _prepare(take_dir: Path, group: CameraGroup, options: Options) -> _Take:
+    """Check the take's videos, calibration and synchronization before any work."""
     videos = take_videos(take_dir)
     group = cameras_for(group, list(videos), str(take_dir))
     names = group.names
@@ -240,54 +372,84 @@ def process_take(take_dir, group: CameraGroup, out_dir, options: Options = Optio
                 raise ProcessError(f"{stamps[n]}: no frame: the take is empty")
     warnings = _check_videos(infos, group, method)
     fps = float(np.median([infos[n].fps for n in names]))
+    return _Take(take_dir, group, method, infos, times, fps, warnings)
 
+
+def camera_people(keypoints: pose2d.CameraKeypoints) -> tuple[np.ndarray, np.ndarray]:
+    """One camera's 2D people (P, F, 33, 2) px / (P, F, 33): its person axis when the 2D pose
+    gives one (``points_people`` / ``scores_people``), else its one person."""
+    people = getattr(keypoints, "points_people", None)
+    if people is not None:
+        return np.asarray(people, np.float32), np.asarray(keypoints.scores_people, np.float32)
+    return keypoints.points[None], keypoints.scores[None]
+
+
+def _synchronize(take: _Take, people: list[tuple[np.ndarray, np.ndarray]], options: Options) -> sync.Alignment:
+    """The take's alignment by its method (``people``: each camera's raw 2D people)."""
+    lengths = [p.shape[1] for p, _ in people]
+    try:
+        if take.method == "timestamps":
+            return sync.timestamp_alignment([take.times[n] for n in take.group.names], take.fps)
+        if take.method == "auto":
+            return sync.auto_alignment(take.group, [p for p, _ in people], [s for _, s in people], take.fps,
+                                       options.min_score)
+        return sync.identity_alignment(lengths)
+    except ValueError as exc:
+        raise ProcessError(f"synchronization failed: {exc}") from None
+
+
+def aligned_keypoints(names: list[str], people: list[tuple[np.ndarray, np.ndarray]], alignment: sync.Alignment,
+                      fps: float) -> exports.Keypoints2D:
+    """Every camera's 2D people put on the aligned frames; a person axis only if some camera has several."""
+    P = max(p.shape[0] for p, _ in people)
+    points, scores = [], []
+    for c, (p, s) in enumerate(people):
+        pad = P - p.shape[0]
+        points.append(np.pad(sync.apply_alignment(p.swapaxes(0, 1), alignment.index[c], np.nan).swapaxes(0, 1),
+                             ((0, pad),) + ((0, 0),) * 3, constant_values=np.nan))
+        scores.append(np.pad(sync.apply_alignment(s.swapaxes(0, 1), alignment.index[c], 0.0).swapaxes(0, 1),
+                             ((0, pad),) + ((0, 0),) * 2))
+    points, scores = np.stack(points).astype(np.float32), np.stack(scores).astype(np.float32)
+    extra = {} if P == 1 else {"points_people": points, "scores_people": scores}
+    return exports.Keypoints2D(points=points[:, 0], scores=scores[:, 0], cameras=tuple(names), fps=fps,
+                               offsets=alignment.offsets.astype(np.int64), **extra)
+
+
+def process_take(take_dir, group: CameraGroup, out_dir, options: Options = Options(), progress=_noop) -> dict:
+    """2D pose on every camera video of ``take_dir``, synchronization, association of the people,
+    triangulation, filtering, exports and report. Returns the report. Raises ProcessError on bad input."""
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    take = _prepare(Path(take_dir), group, options)
+    names = take.group.names
     t0 = time.perf_counter()
     try:
-        raw = pose2d.estimate_videos({n: infos[n] for n in names}, workers=options.workers,
+        raw = pose2d.estimate_videos({n: take.infos[n] for n in names}, workers=options.workers,
                                      progress=progress, nice=options.nice)
     except pose2d.PoseError as exc:
         raise ProcessError(str(exc)) from None
     timings["pose2d"] = round(time.perf_counter() - t0, 3)
-
     t0 = time.perf_counter()
     progress(0, 1, "sync")
-    lengths = [raw[n].points.shape[0] for n in names]
-    try:
-        if method == "timestamps":
-            alignment = sync.timestamp_alignment([times[n] for n in names], fps)
-        elif method == "auto":
-            speeds = [sync.keypoint_speed(raw[n].points, raw[n].scores, fps) for n in names]
-            max_lag = sync.default_max_lag(lengths, fps)
-            alignment = sync.auto_offsets(speeds, max_lag)
-            if len(names) >= 3:
-                alignment = sync.geometric_offsets(group, [raw[n].points for n in names],
-                                                   [raw[n].scores for n in names], alignment.offsets, max_lag,
-                                                   options.min_score)
-        else:
-            alignment = sync.identity_alignment(lengths)
-    except ValueError as exc:
-        raise ProcessError(f"synchronization failed: {exc}") from None
-    points = np.stack([sync.apply_alignment(raw[n].points, alignment.index[c], np.nan) for c, n in enumerate(names)])
-    scores = np.stack([sync.apply_alignment(raw[n].scores, alignment.index[c], 0.0) for c, n in enumerate(names)])
-    kp = exports.Keypoints2D(points=points.astype(np.float32), scores=scores.astype(np.float32), cameras=tuple(names),
-                             fps=fps, offsets=alignment.offsets.astype(np.int64))
+    people = [camera_people(raw[n]) for n in names]
+    alignment = _synchronize(take, people, options)
+    kp = aligned_keypoints(names, people, alignment, take.fps)
     progress(1, 1, "sync")
     timings["sync"] = round(time.perf_counter() - t0, 3)
     if kp.n_frames == 0:
-        raise ProcessError(f"{take_dir}: the cameras have no frame in common")
-
-    points3d, tri = reconstruct(kp, group, options, progress, timings)
-    report = build_report(kp, group, points3d, tri, options, alignment, timings, warnings)
-    report["take"] = str(take_dir)
+        raise ProcessError(f"{take.folder}: the cameras have no frame in common")
+    outcome = reconstruct(kp, take.group, options, progress, timings, alignment, take.warnings)
+    outcome.report["take"] = str(take.folder)
     timings["total"] = round(time.perf_counter() - t_start, 3)  # up to the exports, which take well under 1 s
     progress(0, 1, "exports")
-    write_outputs(out_dir, kp, points3d, report)
+    write_outcome(out_dir, outcome)
     progress(1, 1, "exports")
-    return report
+    return outcome.report
 
 
 def triangulate_file(npz_path, group: CameraGroup, out_dir, options: Options = Options(), progress=_noop) -> dict:
-    """3D reconstruction from a ``keypoints2d.npz`` alone; writes the 3D outputs and the report."""
+    """3D reconstruction from a ``keypoints2d.npz`` alone (its person axis when it has one); writes the
+    3D outputs, the per-person ones with a person axis, and the report."""
     t_start = time.perf_counter()
     try:
         kp = exports.load_keypoints(npz_path)
@@ -297,14 +459,15 @@ def triangulate_file(npz_path, group: CameraGroup, out_dir, options: Options = O
         raise ProcessError(f"{npz_path}: expected {N_JOINTS} joints per frame")
     sub = cameras_for(group, list(kp.cameras), str(npz_path))
     order = [list(kp.cameras).index(n) for n in sub.names]
+    people = {} if kp.points_people is None else {"points_people": kp.points_people[order],
+                                                  "scores_people": kp.scores_people[order]}
     kp = exports.Keypoints2D(points=kp.points[order], scores=kp.scores[order], cameras=tuple(sub.names),
-                             fps=kp.fps, offsets=kp.offsets[order])
+                             fps=kp.fps, offsets=kp.offsets[order], **people)
     timings: dict[str, float] = {}
-    points3d, tri = reconstruct(kp, sub, options, progress, timings)
-    report = build_report(kp, sub, points3d, tri, options, None, timings, [])
-    report["keypoints"] = str(npz_path)
+    outcome = reconstruct(kp, sub, options, progress, timings)
+    outcome.report["keypoints"] = str(npz_path)
     timings["total"] = round(time.perf_counter() - t_start, 3)
     progress(0, 1, "exports")
-    write_outputs(out_dir, kp, points3d, report, keypoints=False)
+    write_outcome(out_dir, outcome, keypoints=False)
     progress(1, 1, "exports")
-    return report
+    return outcome.report

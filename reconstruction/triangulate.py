@@ -160,6 +160,83 @@ def _robust(views: _Views, weights: np.ndarray, tau: np.ndarray, min_cameras: in
     return X, inliers
 
 
+def _geometry(group: CameraGroup, threshold_px: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Extrinsics (C, 3, 4), focal lengths (C,) px and inlier thresholds (C,) px of the cameras."""
+    Rt = np.stack([np.hstack([cam.R, cam.tvec[:, None]]) for cam in group.cameras])
+    focal = np.array([0.5 * (cam.matrix[0, 0] + cam.matrix[1, 1]) for cam in group.cameras])
+    if threshold_px is None:
+        tau = np.array([DEFAULT_THRESHOLD * float(np.hypot(*cam.size)) for cam in group.cameras])
+    else:
+        tau = np.full(len(group), float(threshold_px))
+    return Rt, focal, tau
+
+
+def _undo_swaps(views: _Views, X: np.ndarray, norm: np.ndarray, w: np.ndarray, err: np.ndarray,
+                tau: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views (C, n) whose mirrored left/right labels fit the consensus X far better, and the
+    observations (C, n, J, 2) / weights (C, n, J) with those views mirrored back."""
+    C, n, J = w.shape
+    flip, lateral = np.array(FLIP), np.array(LATERAL)
+    valid = w > 0
+    has3d = np.isfinite(X).all(axis=1).reshape(1, n, J)
+    t2 = (tau ** 2)[:, None, None]
+    # Errors of each view's mirrored labels against the consensus skeleton.
+    err_flip, _ = views.reprojection(X, norm[:, :, flip].reshape(C, n * J, 2))
+    err_flip = err_flip.reshape(C, n, J)
+    both = (valid & valid[:, :, flip] & has3d)[:, :, lateral]
+    cost = np.where(both, np.minimum(err[:, :, lateral] ** 2, t2), 0.0).sum(axis=2)
+    cost_flip = np.where(both, np.minimum(err_flip[:, :, lateral] ** 2, t2), 0.0).sum(axis=2)
+    swap = (both.sum(axis=2) >= 4) & (cost_flip < 0.5 * cost)
+    if swap.any():
+        norm = np.where(swap[:, :, None, None], norm[:, :, flip], norm)
+        w = np.where(swap[:, :, None], w[:, :, flip], w)
+    return swap, norm, w
+
+
+def _others(X: np.ndarray, w: np.ndarray, err: np.ndarray, tau: np.ndarray, swapped: np.ndarray) -> np.ndarray:
+    """Views (C, n) whose skeleton mostly disagrees with the consensus X: they show somebody else."""
+    C, n, J = w.shape
+    valid = w > 0
+    has3d = np.isfinite(X).all(axis=1).reshape(1, n, J)
+    checked = (valid & has3d).sum(axis=2)
+    agree = (valid & has3d & (err < tau[:, None, None])).sum(axis=2)
+    return (checked >= 6) & (agree < 0.5 * checked) & ~swapped
+
+
+def _chunk(Rt: np.ndarray, focal: np.ndarray, tau: np.ndarray, norm: np.ndarray, w: np.ndarray, min_cameras: int,
+           resolve_swaps: bool, reject_others: bool) -> tuple[np.ndarray, ...]:
+    """Triangulate one chunk: normalized observations (C, n, J, 2), weights (C, n, J).
+
+    Returns X (n * J, 3), inliers (C, n * J), errors (C, n * J) px, swapped and rejected (C, n).
+    """
+    C, n, J = w.shape
+    swapped = np.zeros((C, n), bool)
+    rejected = np.zeros((C, n), bool)
+    views = _Views(Rt, focal, norm.reshape(C, n * J, 2), w.reshape(C, n * J))
+    X, inl = _robust(views, views.weights, tau, min_cameras)
+    if resolve_swaps or reject_others:
+        err = views.reprojection(X)[0].reshape(C, n, J)
+        if resolve_swaps and len(LATERAL):
+            swapped, norm, w = _undo_swaps(views, X, norm, w, err, tau)
+        if reject_others:
+            rejected = _others(X, w, err, tau, swapped)
+            w = np.where(rejected[:, :, None], 0.0, w)
+        redo = np.flatnonzero(swapped.any(axis=0) | rejected.any(axis=0))
+        if len(redo):
+            sub = _Views(Rt, focal, norm[:, redo].reshape(C, -1, 2), w[:, redo].reshape(C, -1))
+            X_sub, inl_sub = _robust(sub, sub.weights, tau, min_cameras)
+            X = X.reshape(n, J, 3)
+            X[redo] = X_sub.reshape(len(redo), J, 3)
+            X = X.reshape(n * J, 3)
+            inl = inl.reshape(C, n, J)
+            inl[:, redo] = inl_sub.reshape(C, len(redo), J)
+            inl = inl.reshape(C, n * J)
+            views = _Views(Rt, focal, norm.reshape(C, n * J, 2), w.reshape(C, n * J))
+    err, _ = views.reprojection(X)
+    errors = np.where(views.weights > 0, err, np.nan)
+    return X, inl, errors, swapped, rejected
+
+
 def triangulate(group: CameraGroup, points2d: np.ndarray, scores: np.ndarray, *,
                 min_score: float = DEFAULT_MIN_SCORE, threshold_px: float | None = None, min_cameras: int = 2,
                 resolve_swaps: bool = True, reject_others: bool = True, chunk_frames: int = 1000) -> Triangulation:
@@ -177,67 +254,21 @@ def triangulate(group: CameraGroup, points2d: np.ndarray, scores: np.ndarray, *,
         raise ValueError(f"points2d must be (C, F, J, 2) and scores (C, F, J); got {points2d.shape} and {scores.shape}")
     if C != len(group):
         raise ValueError(f"{C} cameras of keypoints but {len(group)} in the calibration")
-    Rt = np.stack([np.hstack([cam.R, cam.tvec[:, None]]) for cam in group.cameras])
-    focal = np.array([0.5 * (cam.matrix[0, 0] + cam.matrix[1, 1]) for cam in group.cameras])
-    if threshold_px is None:
-        tau = np.array([DEFAULT_THRESHOLD * float(np.hypot(*cam.size)) for cam in group.cameras])
-    else:
-        tau = np.full(C, float(threshold_px))
+    Rt, focal, tau = _geometry(group, threshold_px)
     norm_all = undistort_normalized(group, points2d)
     out = np.full((F, J, 3), np.nan)
     inliers_all = np.zeros((C, F, J), bool)
     errors_all = np.full((C, F, J), np.nan, np.float32)
     swapped = np.zeros((C, F), bool)
     rejected = np.zeros((C, F), bool)
-    flip = np.array(FLIP)
-    lateral = np.array(LATERAL)
     for f0 in range(0, F, chunk_frames):
         f1 = min(F, f0 + chunk_frames)
         n = f1 - f0
         norm = norm_all[:, f0:f1]                                    # (C, n, J, 2)
         w = np.where((scores[:, f0:f1] >= min_score) & np.isfinite(norm).all(axis=-1), scores[:, f0:f1], 0.0)
-        views = _Views(Rt, focal, norm.reshape(C, n * J, 2), w.reshape(C, n * J))
-        X, inl = _robust(views, views.weights, tau, min_cameras)
-        if resolve_swaps or reject_others:
-            err, _ = views.reprojection(X)
-            err = err.reshape(C, n, J)
-            valid = w > 0
-            has3d = np.isfinite(X).all(axis=1).reshape(1, n, J)
-            t2 = (tau ** 2)[:, None, None]
-            if resolve_swaps and len(lateral):
-                # Errors of each view's mirrored labels against the consensus skeleton.
-                err_flip, _ = views.reprojection(X, norm[:, :, flip].reshape(C, n * J, 2))
-                err_flip = err_flip.reshape(C, n, J)
-                both = (valid & valid[:, :, flip] & has3d)[:, :, lateral]
-                cost = np.where(both, np.minimum(err[:, :, lateral] ** 2, t2), 0.0).sum(axis=2)
-                cost_flip = np.where(both, np.minimum(err_flip[:, :, lateral] ** 2, t2), 0.0).sum(axis=2)
-                swap = (both.sum(axis=2) >= 4) & (cost_flip < 0.5 * cost)
-                if swap.any():
-                    swapped[:, f0:f1] = swap
-                    norm = np.where(swap[:, :, None, None], norm[:, :, flip], norm)
-                    w = np.where(swap[:, :, None], w[:, :, flip], w)
-            if reject_others:
-                # A view whose skeleton mostly disagrees with the consensus shows somebody else.
-                checked = (valid & has3d).sum(axis=2)
-                agree = (valid & has3d & (err < tau[:, None, None])).sum(axis=2)
-                other = (checked >= 6) & (agree < 0.5 * checked) & ~swapped[:, f0:f1]
-                if other.any():
-                    rejected[:, f0:f1] = other
-                    w = np.where(other[:, :, None], 0.0, w)
-            redo = np.flatnonzero(swapped[:, f0:f1].any(axis=0) | rejected[:, f0:f1].any(axis=0))
-            if len(redo):
-                sub = _Views(Rt, focal, norm[:, redo].reshape(C, -1, 2), w[:, redo].reshape(C, -1))
-                X_sub, inl_sub = _robust(sub, sub.weights, tau, min_cameras)
-                X = X.reshape(n, J, 3)
-                X[redo] = X_sub.reshape(len(redo), J, 3)
-                X = X.reshape(n * J, 3)
-                inl = inl.reshape(C, n, J)
-                inl[:, redo] = inl_sub.reshape(C, len(redo), J)
-                inl = inl.reshape(C, n * J)
-                views = _Views(Rt, focal, norm.reshape(C, n * J, 2), w.reshape(C, n * J))
-        err, _ = views.reprojection(X)
-        valid = views.weights > 0
-        errors_all[:, f0:f1] = np.where(valid, err, np.nan).reshape(C, n, J)
+        X, inl, err, swapped[:, f0:f1], rejected[:, f0:f1] = _chunk(Rt, focal, tau, norm, w, min_cameras,
+                                                                    resolve_swaps, reject_others)
+        errors_all[:, f0:f1] = err.reshape(C, n, J)
         out[f0:f1] = X.reshape(n, J, 3)
         inliers_all[:, f0:f1] = inl.reshape(C, n, J)
     return Triangulation(points=out, inliers=inliers_all, errors=errors_all, swapped=swapped, rejected=rejected)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -21,8 +22,11 @@ from capture.takefile import Recording, TakeMeta
 from common.errors import ServiceError
 from database.models import User
 from jobs.base import Job, JobFailure, JobRunner
+from takes.history import close_interrupted_jobs, record_job_change
+from takes.library import PROCESSED_STATUSES, reprocess_params
 from takes.results import job_params, record_job
 from takes.service import (
+    TakeBusy,
     interrupted_takes,
     recording_purpose,
     register_recorded_take,
@@ -31,8 +35,6 @@ from takes.service import (
 )
 
 logger = logging.getLogger(__name__)
-
-PROCESSED_STATUSES = ("complete", "incomplete", "interrupted")  # takes worth processing
 
 
 class TakeEvents(Protocol):
@@ -63,6 +65,7 @@ class TakeLifecycle:
                  events: TakeEvents):
         self.processor, self.jobs, self.session, self.events = processor, jobs, session, events
         self._owner_gone_at: float | None = None  # monotonic s since the take's starter has no link open
+        self._submitting = threading.Lock()  # "is it busy?" and "queue it" as one step
         processor.on_auto_stop = self.take_auto_stopped
         processor.stop_rule = self._orphaned
 
@@ -98,17 +101,24 @@ class TakeLifecycle:
         self.events.recording_status(state)
         return state
 
+    def _check_jobs(self, user: User) -> None:
+        """Raise :class:`LimitReached` when ``user`` has ``limits.jobs_per_user`` jobs waiting or
+        running (of their takes, or queued by them)."""
+        limit = self.processor.settings.limits.jobs_per_user
+        waiting = sum(1 for job in self.jobs.jobs() if not job.finished
+                      and user.id in (job.params.get("user_id"), job.params.get("queued_by")))
+        if waiting >= limit:
+            raise LimitReached(f"{waiting} of your takes are still waiting to be processed (at most {limit}, "
+                               "limits.jobs_per_user): try again once they are done")
+
     def _check_limits(self, user: User) -> None:
         """Raise :class:`LimitReached` when ``user`` has too many takes waiting for processing or
         started too many takes in the last hour (``limits`` in config.yaml)."""
-        limits = self.processor.settings.limits
-        waiting = sum(1 for job in self.jobs.jobs() if not job.finished and job.params.get("user_id") == user.id)
-        if waiting >= limits.jobs_per_user:
-            raise LimitReached(f"{waiting} of your takes are still waiting to be processed (at most "
-                               f"{limits.jobs_per_user}, limits.jobs_per_user): record again once they are done")
+        self._check_jobs(user)
+        limit = self.processor.settings.limits.takes_per_hour
         started = takes_started_since(user.id, datetime.now(UTC) - timedelta(hours=1))
-        if started >= limits.takes_per_hour:
-            raise LimitReached(f"you started {started} takes in the last hour (at most {limits.takes_per_hour}, "
+        if started >= limit:
+            raise LimitReached(f"you started {started} takes in the last hour (at most {limit}, "
                                "limits.takes_per_hour): wait a while, or ask an administrator")
 
     def _orphaned(self, take: Recording) -> tuple[str, str] | None:
@@ -137,7 +147,7 @@ class TakeLifecycle:
         logger.info("user %s stopped take %s", user.username, take["id"])
         state = self.stopped_state(take)
         self.events.recording_status(state)
-        self.take_stopped(take)
+        self.take_stopped(take, queued_by=user.id)
         return state
 
     def stopped_state(self, take: dict) -> dict:
@@ -173,22 +183,29 @@ class TakeLifecycle:
             logger.exception("take %s: not registered", take["id"])
         return {}
 
-    def take_stopped(self, take: dict, submit: bool = True) -> None:
+    def take_stopped(self, take: dict, submit: bool = True, queued_by: int | None = None) -> None:
         """Register a finished take and process it in the background (outputs in
         ``<take>/processed``; an attempt is then compared with its reference). An interrupted take
-        is processed too: its files are readable up to the crash."""
+        is processed too: its files are readable up to the crash. ``queued_by``: the user whose
+        action queues the job (None: VSION itself)."""
         params = self._register(take)
         if take.get("status") not in PROCESSED_STATUSES or not submit:
             return
         try:
-            self.jobs.submit("process", take["id"], {"take_dir": str(self.takes_dir / take["id"]), **params})
+            self.jobs.submit("process", take["id"], {"take_dir": str(self.takes_dir / take["id"]), **params,
+                                                     "queued_by": queued_by})
         except RuntimeError:  # the server is stopping (a take stopped by itself meanwhile): next start
             logger.info("take %s: the server is stopping; processed at the next start", take["id"])
             self._mark_queued(take["id"])
 
     def job_changed(self, job: Job) -> None:
-        """The job listener (called from the runner's threads): store what the job says about its
-        take, then tell the pages."""
+        """The job listener (called from the runner's threads): keep the job in the history, store
+        what it says about its take, then tell the pages."""
+        try:
+            with self.session():
+                record_job_change(job)
+        except Exception:  # noqa: BLE001 - the take and the pages must still hear about the job
+            logger.exception("job %s: not kept in the job history", job.id)
         try:
             with self.session():
                 record_job(job.take_id, job.kind, str(job.status), job.message, job.report,
@@ -196,6 +213,22 @@ class TakeLifecycle:
         except Exception:  # noqa: BLE001 - the pages must still hear about the job
             logger.exception("job %s: its take %s could not be updated", job.id, job.take_id)
         self.events.job_status(job)
+
+    def reprocess(self, user: User, take_id: str) -> Job:
+        """Queue take ``take_id`` for processing again, asked by ``user``; the job reports its
+        progress as any other (``job status`` events, the job history). Raises ServiceError
+        ("take not found"), :class:`~takes.library.TakeRefused`, :class:`TakeBusy` (recorded,
+        queued or processed now: asking twice queues one job) or :class:`LimitReached`."""
+        with self._submitting:
+            self._check_jobs(user)
+            if self.busy(take_id):
+                raise TakeBusy("this take is being recorded or processed: wait until it is finished, then process "
+                               "it again")
+            with self.session():
+                params = reprocess_params(user, take_id, self.takes_dir, self.processor.settings.calibration_path)
+            job = self.jobs.submit("process", take_id, params)
+        logger.info("user %s: take %s queued for processing again (job %s)", user.username, take_id, job.id)
+        return job
 
     def busy(self, take_id: str) -> bool:
         """Is the take recording now, or has it a processing job queued or running here?"""
@@ -213,10 +246,12 @@ class TakeLifecycle:
 
     # ---- restart and shutdown
     def resume(self) -> None:
-        """At start: queue again the processing a stop or a crash interrupted (rows left queued,
-        running or cancelled), then register and process the takes a killed server left."""
+        """At start: from the database, queue again the processing a stop or a crash interrupted
+        (takes left queued, running or cancelled; their unfinished jobs are marked cancelled in the
+        history), then register and process the takes a killed server left."""
         try:
             with self.session():
+                close_interrupted_jobs()
                 pending = interrupted_takes(self.takes_dir)
         except Exception:  # noqa: BLE001 - a start must not fail on this
             logger.exception("could not look for interrupted processing")

@@ -5,8 +5,8 @@ recording; the database says whose it is, what it is for and how its processing 
 
 Who sees and deletes which take is :mod:`accounts.policy`'s: a take the user may not see
 answers "not found", as one that does not exist. Deletion (:func:`delete_take`): personal data
-can be deleted, by whom depends on the role and on what the take is for; a published version's
-reference is kept.
+(the take, its comparisons and its job history) can be deleted, by whom depends on the role and
+on what the take is for; a published version's reference is kept.
 
 Services run inside an app context, commit their own changes and raise
 :class:`ServiceError` with a message for the user.
@@ -34,11 +34,13 @@ from common.errors import ServiceError
 from common.takefolder import TAKE_ID, TAKE_JSON, TAKES_DIR
 from database.base import db
 from database.models import (
+    MAX_LABEL,
     PROCESSING,
     TAKE_KINDS,
     TAKE_STATUSES,
     CalibrationSet,
     Comparison,
+    JobRecord,
     Take,
     User,
     WorkCard,
@@ -142,12 +144,14 @@ def _check_purpose(user: User, work_card: WorkCard | None, kind: str) -> int | N
 
 
 def register_take(take_json: dict, folder: Path | str, user: User, work_card: WorkCard | None = None,
-                  kind: str = "free", calibration_set: CalibrationSet | str | None = None) -> Take:
-    """Record the take described by ``take_json`` (its ``take.json``) in ``folder`` as ``user``'s.
+                  kind: str = "free", calibration_set: CalibrationSet | str | None = None,
+                  label: str | None = None) -> Take:
+    """Record the take described by ``take_json`` (its ``take.json``) in ``folder`` as ``user``'s,
+    with ``label`` (the name it was given at its start, kept when the take is registered again).
 
     Calling it again for the same take (e.g. when it stops after being registered at start,
     or from two threads at once) updates its status, files and duration; it never changes
-    whose take it is or what it is for (that raises).
+    whose take it is or what it is for (that raises), nor its label and notes.
     """
     take_id = take_json.get("id") if isinstance(take_json, dict) else None
     if not isinstance(take_id, str) or not TAKE_ID.fullmatch(take_id):
@@ -168,7 +172,8 @@ def register_take(take_json: dict, folder: Path | str, user: User, work_card: Wo
         else:
             take = Take(id=take_id, user_id=user.id, kind=kind, work_card_id=work_card.id if work_card else None,
                         work_card_version=version, calibration_set_id=calibration.id if calibration else None,
-                        folder=_relative_folder(folder), created_at=_created_at(take_json), **fields)
+                        folder=_relative_folder(folder), created_at=_created_at(take_json),
+                        label=(label.strip()[:MAX_LABEL] or None) if label else None, **fields)
             db.session.add(take)
         try:
             db.session.commit()
@@ -253,7 +258,7 @@ def register_recorded_take(take_json: dict, folder: Path | str) -> Take | None:
     if meta.work_card is not None and card is None:
         raise ServiceError(f"take {take_json.get('id')}: work card {meta.work_card!r} no longer exists")
     calibration = active_calibration_set() if meta.calibration else None
-    return register_take(take_json, folder, user, card, meta.kind, calibration)
+    return register_take(take_json, folder, user, card, meta.kind, calibration, meta.label)
 
 
 def interrupted_takes(takes_dir: Path) -> list[dict]:
@@ -315,6 +320,7 @@ def delete_take(user: User, take: Take, takes_dir: Path | str, busy: bool = Fals
                            .values(reference_take_id=None))
         db.session.execute(sa.delete(Comparison).where(
             sa.or_(Comparison.attempt_id == take.id, Comparison.reference_id == take.id)))
+        db.session.execute(sa.delete(JobRecord).where(JobRecord.take_id == take.id))
         db.session.delete(take)
         db.session.commit()
     except Exception:

@@ -17,16 +17,26 @@ from takes.service import list_takes
 from workcards.service import card_content, published_version
 
 
-def _iso(when: datetime | None) -> str | None:
+def iso(when: datetime | None) -> str | None:
+    """``when`` in ISO 8601 (None stays None)."""
     return when.isoformat() if when else None
+
+
+def page_of(stmt, page: int, per_page: int) -> tuple[list, dict]:
+    """Rows ``(page - 1) * per_page`` on of the select ``stmt`` (ordered by the caller), and
+    ``{"total", "page", "per_page", "pages"}`` (the count of every matching row)."""
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = list(db.session.scalars(stmt.offset((page - 1) * per_page).limit(per_page)))
+    return rows, {"total": total, "page": page, "per_page": per_page, "pages": -(-total // per_page)}
 
 
 def take_view(take: Take, score: float | None = None) -> dict:
     """The contract's ``take`` object (JSON-ready); ``score`` from the attempt's latest comparison."""
     return {"id": take.id, "kind": take.kind, "user": take.user.username, "work_card_id": take.work_card_id,
-            "work_card_version": take.work_card_version, "created_at": _iso(take.created_at),
+            "work_card_version": take.work_card_version, "created_at": iso(take.created_at),
             "duration_s": take.duration_s, "status": take.status, "processing": take.processing,
-            "processing_message": take.processing_message, "metrics": take.metrics, "score": score}
+            "processing_message": take.processing_message, "metrics": take.metrics, "score": score,
+            "label": take.label, "notes": take.notes}
 
 
 def card_takes(user: User, card: WorkCard) -> list[Take]:

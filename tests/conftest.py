@@ -56,3 +56,16 @@ def client(app):
 def runner(app):
     return app.test_cli_runner()
 
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium driven by Playwright, for one test module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.helpers.browser import CHROMIUM_ARGS
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

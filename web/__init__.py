@@ -7,12 +7,12 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from common import jsonsafe
-from web import admin, api, audit, auth, calibration, events, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
+from web import admin, api, audit, auth, calibration, events, onboarding, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
 from web.access import PUBLIC_ENDPOINTS, login_gate  # noqa: F401 - PUBLIC_ENDPOINTS: the open routes
 from web.i18n import current_language, translate
 from web.state import system
 
-BLUEPRINTS = (auth, pages, api, video, calibration, workcards, takes, admin, audit)
+BLUEPRINTS = (auth, pages, api, video, calibration, workcards, takes, admin, audit, onboarding)
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
                            "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 

@@ -1,9 +1,10 @@
-"""JSON endpoints: ``/healthz`` and ``/api/cameras`` (contract), ``/api/jobs``."""
+"""JSON endpoints: ``/healthz`` and ``/api/cameras`` (contract), ``/api/jobs`` (the job history)."""
 from flask import Blueprint, jsonify
 from flask_login import current_user
 
-from accounts.policy import sees_take_of
-from web.notify import redact_paths
+from takes import history
+from takes.schemas import JobQuery
+from web.bodies import query
 from web.state import system
 
 bp = Blueprint("api", __name__)
@@ -26,8 +27,6 @@ def cameras():
 
 @bp.route("/api/jobs")
 def jobs():
-    """Background jobs (processing of takes), newest first: those of the takes the user may see
-    (the rule of the ``job status`` events)."""
-    jobs = [job for job in system().jobs.jobs()
-            if sees_take_of(current_user, job.params.get("user_id"), job.params.get("take_kind", "free"))]
-    return jsonify(jobs=[{**job.to_dict(), "message": redact_paths(job.message)} for job in jobs])
+    """The job history, newest first, one page (:class:`takes.schemas.JobQuery` filters); those
+    who do not see every result see the jobs of their own takes (and those they queued)."""
+    return jsonify(history.list_jobs(current_user, query(JobQuery)))

@@ -15,7 +15,7 @@ import re
 from flask_login import current_user
 from flask_socketio import join_room
 
-from accounts.policy import Action, allows, sees_take_of
+from accounts.policy import Action, allows, sees_job_of, sees_take_of
 from jobs.base import Job
 from web import sockets
 from web.extensions import socketio
@@ -78,12 +78,13 @@ class WebNotifier:
         socketio.emit("recording error", {**error, "message": redact_paths(error.get("message"))}, to=LIVE_ROOM)
 
     def job_status(self, job: Job) -> None:
-        """Every change of a background job, to those who may see its take."""
+        """Every change of a background job, to those who may see it (its take's owner, who queued
+        it, those who see every take: :func:`accounts.policy.sees_job_of`)."""
         payload = job.to_dict()
         payload["message"] = redact_paths(payload.get("message"))
-        owner, kind = job.params.get("user_id"), job.params.get("take_kind", "free")
+        owner, queued_by = job.params.get("user_id"), job.params.get("queued_by")
         for client in self.links.clients():
-            if sees_take_of(client, owner, kind):
+            if sees_job_of(client, owner, queued_by):
                 socketio.emit("job status", payload, to=client.sid)
 
     def camera_status(self, payload: dict) -> None:

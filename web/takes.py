@@ -1,24 +1,34 @@
-"""Takes: the take page and the JSON API of the contract (``/takes/<id>``, ``/api/takes/<id>/...``).
+"""Takes: the takes library (``/takes``, ``GET /api/takes``), the take page and the JSON API of the
+contract (``/takes/<id>``, ``/api/takes/<id>/...``): label and notes, processing again, promotion
+to a work card's reference, deletion.
 
 Files are found from the take id the database knows and the camera names of its
 ``take.json`` (``takes.files``), never from a path the client sends. A take the user
 may not see answers 404 ``{"error": "not found"}``, as one that does not exist.
 
 Every download (and every view of a camera's video) is written to the audit log as
-``take.export``, every deletion as ``take.delete``.
+``take.export``, every deletion as ``take.delete``, a new label or notes as ``take.update``, a
+processing asked again as ``take.process``, a promotion as ``take.promote``. Refusals: a take the
+user does not see 404, an action the policy refuses them 403, a bad body 400, a take recorded or
+processed now 409.
 """
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request, send_file, url_for
 from flask_login import current_user
 
+from accounts.policy import Action, allows, can_annotate_take
 from common.errors import ServiceError
 from reconstruction.exports import ExportError
 from takes import files as takefiles
+from takes import library, views
 from takes import service as takes
-from takes import views
+from takes.lifecycle import LimitReached
 from takes.results import comparison_view
+from takes.schemas import ProcessTake, PromoteTake, TakeChanges, TakeQuery
+from web.access import requires
 from web.auditing import audit
+from web.bodies import payload, query
 from web.i18n import current_language, labels_for
 from web.state import system
 
@@ -45,12 +55,72 @@ def folder_or_404(take):
         abort(404, "not found")
 
 
-# --------------------------------------------------------------------------- page
+@bp.errorhandler(ServiceError)
+def refused(error: ServiceError):
+    """A request the services refuse, with their message: 409 while the take is busy, 403 for
+    what the policy refuses this user, 429 past a user's limit (``limits``), else 400."""
+    status = 409 if isinstance(error, takes.TakeBusy) else \
+        403 if isinstance(error, library.TakeRefused | takes.DeleteRefused) else \
+        429 if isinstance(error, LimitReached) else 400
+    return jsonify(error=str(error)), status
+
+
+def _library_view(take) -> dict:
+    return library.library_views(current_user, [take])[0]
+
+
+# --------------------------------------------------------------------------- pages
+@bp.route("/takes")
+def library_page():
+    return render_template("takes.html", labels=labels_for(current_language()),
+                           can_author=allows(current_user, Action.AUTHOR))
+
+
 @bp.route("/takes/<take_id>")
 def page(take_id: str):
     take = take_or_404(take_id)
     return render_template("take.html", labels=labels_for(current_language()), take_id=take.id,
                            role=current_user.role)
+
+
+# --------------------------------------------------------------------------- the library
+@bp.route("/api/takes")
+def list_takes():
+    """The takes the user may see, filtered, sorted, one page (:class:`takes.schemas.TakeQuery`)."""
+    return jsonify(library.library_page(current_user, query(TakeQuery)))
+
+
+@bp.route("/api/takes/<take_id>", methods=["PATCH"])
+def update(take_id: str):
+    take = take_or_404(take_id)
+    if not can_annotate_take(current_user, take):
+        abort(403, "only the take's owner, an expert or an admin changes its label and notes")
+    data = payload(TakeChanges)
+    library.annotate_take(current_user, take, data)
+    audit("take.update", "take", take.id, fields=sorted(data.model_fields_set))
+    return jsonify(_library_view(take))
+
+
+@bp.route("/api/takes/<take_id>/process", methods=["POST"])
+def process(take_id: str):
+    """Process the take again (202 and the queued job, whose progress follows as ``job status``)."""
+    take = take_or_404(take_id)
+    library.reprocess_check(current_user, take)
+    payload(ProcessTake)
+    job = system().takes.reprocess(current_user, take.id)
+    audit("take.process", "take", take.id, job=job.id, kind=take.kind)
+    return jsonify(job.to_dict()), 202
+
+
+@bp.route("/api/takes/<take_id>/promote", methods=["POST"])
+@requires(Action.AUTHOR)
+def promote(take_id: str):
+    """Make a free, processed take a reference take of a draft work card its author (or an admin) writes."""
+    take = take_or_404(take_id)
+    data = payload(PromoteTake)
+    card = library.promote_take(current_user, take, data.work_card_id, _takes_dir(), busy=system().takes.busy(take.id))
+    audit("take.promote", "take", take.id, work_card_id=card.id)
+    return jsonify(_library_view(take))
 
 
 # --------------------------------------------------------------------------- JSON
@@ -68,12 +138,7 @@ def detail(take_id: str):
 @bp.route("/api/takes/<take_id>", methods=["DELETE"])
 def delete(take_id: str):
     take = take_or_404(take_id)
-    try:
-        gone = takes.delete_take(current_user, take, _takes_dir(), busy=system().takes.busy(take.id))
-    except takes.TakeBusy as exc:
-        return jsonify(error=str(exc)), 409
-    except takes.DeleteRefused as exc:
-        return jsonify(error=str(exc)), 403
+    gone = takes.delete_take(current_user, take, _takes_dir(), busy=system().takes.busy(take.id))
     audit("take.delete", "take", gone["id"], kind=gone["kind"], owner=gone["user"], work_card_id=gone["work_card_id"])
     return jsonify(deleted=gone["id"])
 

@@ -11,33 +11,18 @@ from flask_login import current_user
 
 from accounts.policy import Action, allows, can_edit_card
 from common.errors import ServiceError
-from common.payloads import Payload, PayloadError, validate
 from takes import files as takefiles
 from takes import results, views
 from takes import service as takes
 from web.access import requires
 from web.auditing import audit
+from web.bodies import Empty, payload
 from web.i18n import current_language, labels_for
 from web.state import system
 from workcards import service as workcards
 from workcards.schemas import CardChanges, NewCard, ReferenceChoice, Steps
 
 bp = Blueprint("workcards", __name__)
-
-
-class Empty(Payload):
-    pass
-
-
-def payload(model):
-    """The request's JSON body validated into ``model`` (no body counts as ``{}``), or 400."""
-    data = request.get_json(silent=True) if request.content_length else {}
-    if data is None:
-        abort(400, "the body must be a JSON object")
-    try:
-        return validate(model, data)
-    except PayloadError as exc:
-        abort(400, str(exc))
 
 
 # --------------------------------------------------------------------------- helpers

@@ -174,3 +174,125 @@ def slower(points: np.ndarray, factor: float) -> np.ndarray:
     src = np.arange(int(F * factor)) / factor
     flat = points.reshape(F, -1)
     return np.stack([np.interp(src, np.arange(F), flat[:, k]) for k in range(flat.shape[1])], 1).reshape(-1, 33, 3)
+
+
+# --------------------------------------------------------------------------- several people
+
+
+def two_people(frames: int = 600, fps: float = 30.0, seed: int = 0, gap_m: float = 0.5) -> np.ndarray:
+    """Two people (2, F, 33, 3) m walking to and fro along parallel lines ``gap_m`` apart, in
+    opposite directions, so they pass each other every few seconds (and hide each other from the
+    cameras that look along the lines). Their limbs move as in :func:`person_motion` (a walker
+    and a lifter); only the pelvis path is replaced.
+    """
+    t = np.arange(frames) / fps
+    rng = np.random.default_rng(seed)
+    omega = 2 * np.pi / rng.uniform(7.0, 9.0)
+    paths = [np.stack([-0.9 * np.cos(omega * t), np.full_like(t, -gap_m / 2)], 1),
+             np.stack([0.9 * np.cos(omega * t + 0.3), np.full_like(t, gap_m / 2)], 1)]
+    people = []
+    for k, (task, path) in enumerate(zip(("walk", "lift"), paths)):
+        body = person_motion(frames, fps, seed=seed + 11 * k + 1, task=task)
+        pelvis = (body[:, INDEX["left_hip"]] + body[:, INDEX["right_hip"]]) / 2
+        body[..., :2] += (path - pelvis[:, :2])[:, None]
+        people.append(body)
+    return np.stack(people)
+
+
+@dataclass(frozen=True)
+class PeopleObservations:
+    """2D people of every camera, as a multi-person 2D tracker gives them.
+
+    points (C, P, F, 33, 2) px NaN missing, scores (C, P, F, 33): P 2D tracks per camera, whose
+    ids are arbitrary, swap when people cross and change after a long occlusion.
+    identity (C, P, F) int: the true person behind each 2D track at each frame, -1 where absent.
+    """
+
+    points: np.ndarray
+    scores: np.ndarray
+    identity: np.ndarray
+
+
+def _hidden(cameras: list[Camera], truths: np.ndarray) -> np.ndarray:
+    """(N, C, F, 33) bool: joints hidden behind a nearer person; a person more than a third hidden is hidden
+    whole (a 2D detector rarely finds somebody mostly hidden)."""
+    N, F = truths.shape[:2]
+    hidden = np.zeros((N, len(cameras), F, N_JOINTS), bool)
+    pelvis = (truths[:, :, INDEX["left_hip"]] + truths[:, :, INDEX["right_hip"]]) / 2
+    for c, cam in enumerate(cameras):
+        px = cam.project(truths.reshape(-1, 3)).reshape(N, F, N_JOINTS, 2)
+        depth = (pelvis @ cam.R.T + cam.tvec)[..., 2]                      # (N, F)
+        lo, hi = px.min(axis=2), px.max(axis=2)                            # (N, F, 2)
+        margin = 0.15 * (hi - lo)
+        lo, hi = lo + margin, hi - margin
+        for a in range(N):
+            for b in range(N):
+                if a == b:
+                    continue
+                behind = depth[a] > depth[b]
+                inside = ((px[a] > lo[b][:, None]) & (px[a] < hi[b][:, None])).all(axis=-1)
+                hidden[a, c] |= inside & behind[:, None]
+    whole = hidden.mean(axis=-1) > 1 / 3
+    hidden[whole] = True
+    return hidden
+
+
+def _track_ids(visible: np.ndarray, overlap: np.ndarray, rng: np.random.Generator, fragment_after: int) -> np.ndarray:
+    """Slot (2D track id) of each person per frame of one camera, -1 when not visible.
+
+    ``visible`` (N, F) bool, ``overlap`` (F,) bool: the people's images overlap (a crossing).
+    Ids start in a random order, are exchanged at half the crossings, and a person seen again
+    after ``fragment_after`` frames or more gets a new id.
+    """
+    N, F = visible.shape
+    slot = rng.permutation(N)
+    next_slot, missing = N, np.zeros(N, int)
+    out = np.full((N, F), -1)
+    for f in range(F):
+        if f and overlap[f - 1] and not overlap[f] and N == 2 and rng.random() < 0.5:
+            slot = slot[::-1].copy()
+        for n in range(N):
+            if not visible[n, f]:
+                missing[n] += 1
+                continue
+            if f and missing[n] >= fragment_after:
+                slot[n], next_slot = next_slot, next_slot + 1
+            missing[n] = 0
+            out[n, f] = slot[n]
+    return out
+
+
+def observe_people(cameras: list[Camera], truths: np.ndarray, seed: int = 0, present: np.ndarray | None = None,
+                   fragment_after: int = 5, **corruptions) -> PeopleObservations:
+    """Project people ``truths`` (N, F, 33, 3) into each camera as a multi-person 2D tracker sees them.
+
+    Each person's 2D is corrupted like :func:`observe` (``corruptions`` are its keywords); a
+    person's joints behind a nearer person are missing, and the whole person when more than
+    a third is hidden. ``present`` (N, F) bool: frames each person is in the room (default all).
+    2D track ids are arbitrary per camera (see :func:`_track_ids`).
+    """
+    rng = np.random.default_rng(seed)
+    N, F = truths.shape[:2]
+    C = len(cameras)
+    present = np.ones((N, F), bool) if present is None else np.asarray(present, bool)
+    obs = [observe(cameras, truths[n], seed=seed + 101 * (n + 1), **corruptions) for n in range(N)]
+    hidden = _hidden(cameras, truths)
+    ids, points, scores, identity = [], [], [], []
+    for c in range(C):
+        seen = np.stack([present[n] & ~hidden[n, c].all(axis=-1)
+                         & np.isfinite(obs[n].points[c]).all(axis=-1).any(axis=-1) for n in range(N)])
+        both = seen.all(axis=0) & hidden[:, c].any(axis=-1).any(axis=0)
+        ids.append(_track_ids(seen, both, rng, fragment_after))
+    P = max(int(i.max()) + 1 for i in ids)
+    points = np.full((C, P, F, N_JOINTS, 2), np.nan, np.float32)
+    scores = np.zeros((C, P, F, N_JOINTS), np.float32)
+    identity = np.full((C, P, F), -1)
+    for c in range(C):
+        for n in range(N):
+            f = np.flatnonzero(ids[c][n] >= 0)
+            p = ids[c][n][f]
+            keep = ~hidden[n, c, f]
+            points[c, p, f] = np.where(keep[..., None], obs[n].points[c, f], np.nan)
+            scores[c, p, f] = np.where(keep, obs[n].scores[c, f], 0.0)
+            identity[c, p, f] = n
+    return PeopleObservations(points, scores, identity)

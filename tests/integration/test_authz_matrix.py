@@ -92,6 +92,21 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("pages.index", "GET"): by_role(ALL),
     ("api.cameras", "GET"): by_role(ALL),
     ("api.jobs", "GET"): by_role(ALL),  # everyone: trainees see the jobs of their own takes only
+    # The takes library: everyone, the content by visible_takes; label and notes by the owner and
+    # the staff; processing again: staff, technicians for free takes, owners their own (a published
+    # reference never); promotion by authors (to a card they write, checked by test_takes_library).
+    ("takes.library_page", "GET"): by_role(ALL),
+    ("takes.list_takes", "GET"): by_role(ALL),
+    ("takes.update", "PATCH"): by_object(reference=STAFF, attempt=roles("trainee", STAFF), other_attempt=STAFF,
+                                         free=roles("technician", STAFF), expert_free=STAFF),
+    ("takes.process", "POST"): by_object(reference=frozenset(), attempt=roles("trainee", STAFF), other_attempt=STAFF,
+                                         free=roles("technician", STAFF), expert_free=roles("technician", STAFF)),
+    ("takes.promote", "POST"): by_role(AUTHORS),
+    # The onboarding checklist: administrators and technicians (who set up a site).
+    ("onboarding.state", "GET"): by_role(CALIBRATION),
+    ("onboarding.dismiss", "POST"): by_role(CALIBRATION),
+    ("onboarding.reopen", "POST"): by_role(CALIBRATION),
+    ("onboarding.board_printed", "POST"): by_role(CALIBRATION),
     ("video.video_feed", "GET"): by_role(ALL),
     ("admin.users_page", "GET"): by_role(ADMIN),
     ("admin.list_users", "GET"): by_role(ADMIN),

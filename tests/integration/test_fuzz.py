@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from accounts.users import create_user
-from database.models import ROLES
+from database.base import db
+from database.models import ROLES, Take
 from tests.helpers.accounts import csrf_token
 from tests.helpers.world import PROBE_BODY, build_world, db_state, fake_take, files_state, make_app, stop_app
 
@@ -60,7 +61,7 @@ def known_defect(*key):
 # --------------------------------------------------------------------------- strategies
 FIELDS = ("title", "description", "tags", "steps", "name", "instructions", "start_s", "end_s", "take_id", "username",
           "role", "password", "active", "unlock", "note", "kind", "work_card_id", "label", "enabled", "camera", "step",
-          "refine_intrinsics", "user", "limit", "before", "action")
+          "refine_intrinsics", "user", "limit", "before", "action", "notes")
 ODD_TEXT = ("", " ", "admin", "trainee", "expert", "technician", "attempt", "reference", "free", "camera", "result",
             "../../etc/passwd", "..\\..\\app.py", "/etc/passwd", "%00", "\x00", "a\x00b", "\u202e\u0000", "\ud800",
             "<script>alert(1)</script>", "' OR 1=1 --", "\"; DROP TABLE users; --", "{{7*7}}", "${7*7}",
@@ -109,6 +110,9 @@ def typed(endpoint: str, world) -> st.SearchStrategy:
                            "password": st.one_of(st.text(min_size=8, max_size=80), TEXT)},
         "admin.change_user": {"role": st.one_of(st.sampled_from(ROLES), TEXT), "active": st.one_of(st.booleans(),
                               SCALARS), "password": TEXT, "unlock": st.one_of(st.booleans(), SCALARS)},
+        "takes.update": {"label": st.one_of(TEXT, SCALARS), "notes": st.one_of(TEXT, st.text(min_size=1990, max_size=2010))},
+        "takes.promote": {"work_card_id": st.one_of(st.sampled_from([world.fuzz_card, world.draft, world.published]),
+                                                    NUMBER, SCALARS)},
     }.get(endpoint, {})
     return st.one_of(st.fixed_dictionaries(fields), st.fixed_dictionaries({}, optional=fields))
 
@@ -126,7 +130,8 @@ RAW_BODIES = st.one_of(
 CONTENT_TYPES = st.sampled_from(["application/json", "application/json; charset=utf-16", "application/json; charset=x",
                                  "text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
                                  "multipart/form-data; boundary=zzz", "application/xml", "", "application/*"])
-QUERY_KEYS = ("user", "a", "b", "lang", "next", "limit", "before", "action", "page", "take_id")
+QUERY_KEYS = ("user", "a", "b", "lang", "next", "limit", "before", "action", "page", "take_id", "status", "kind", "sort",
+              "order", "per_page", "since", "until", "owner", "work_card", "processing", "q", "take")
 QUERIES = st.one_of(
     st.dictionaries(st.one_of(st.sampled_from(QUERY_KEYS), st.text(max_size=8)),
                     st.one_of(st.text(max_size=40), st.sampled_from(ODD_TEXT)), max_size=4)
@@ -157,6 +162,12 @@ def world(tmp_path_factory, video_file):
         assert admin.post(f"/api/workcards/{world.fuzz_card}/reference", json={"take_id": reference},
                           headers={"X-CSRFToken": world.tokens["admin"]}).status_code == 200
         world.doomed = fake_take(app, "admin", None, "free", seconds=1, processed=False)  # for DELETE
+        world.promotable = fake_take(app, "admin", None, "free", seconds=1)  # processed: for promote
+        # A take still recording: processing it again is refused (409) once the body passes.
+        world.recording = fake_take(app, "admin", None, "free", seconds=1, processed=False)
+        with app.app_context():
+            db.session.get(Take, world.recording).status = "recording"
+            db.session.commit()
         yield world
     finally:
         stop_app(app)
@@ -175,6 +186,10 @@ def build(world, rule, **override) -> str:
               "set_id": world.calibration_set, "index": 0, "user_id": world.user_ids["trainee2"]}
     if rule.endpoint == "takes.delete":
         values["take_id"] = world.doomed
+    if rule.endpoint == "takes.promote":
+        values["take_id"] = world.promotable
+    if rule.endpoint == "takes.process":
+        values["take_id"] = world.recording
     if rule.endpoint == "admin.change_user":
         values["user_id"] = fuzz_target_id(world)
     values = {name: quote(str(value), safe="") for name, value in values.items()} | override
@@ -209,8 +224,9 @@ def changing_rules(world):
 
 
 CHANGING = ["admin.add_user", "admin.change_user", "calibration.activate_set", "calibration.import_set",
-            "takes.delete", "workcards.choose_reference", "workcards.create_card", "workcards.publish",
-            "workcards.put_steps", "workcards.revise", "workcards.update_card"]
+            "onboarding.board_printed", "onboarding.dismiss", "onboarding.reopen", "takes.delete", "takes.process",
+            "takes.promote", "takes.update", "workcards.choose_reference", "workcards.create_card",
+            "workcards.publish", "workcards.put_steps", "workcards.revise", "workcards.update_card"]
 
 
 def rule_for(world, endpoint):
@@ -296,6 +312,8 @@ ROUTE_ARGS = [
     ("takes.page", "GET", ("take_id",)), ("takes.detail", "GET", ("take_id",)), ("takes.pose3d", "GET", ("take_id",)),
     ("takes.video", "GET", ("take_id", "camera")), ("takes.download", "GET", ("take_id", "what")),
     ("takes.comparison", "GET", ("take_id",)), ("takes.delete", "DELETE", ("take_id",)),
+    ("takes.update", "PATCH", ("take_id",)), ("takes.process", "POST", ("take_id",)),
+    ("takes.promote", "POST", ("take_id",)),
     ("calibration.get_set", "GET", ("set_id",)), ("calibration.activate_set", "POST", ("set_id",)),
     ("workcards.get_card", "GET", ("card_id",)), ("workcards.card_page", "GET", ("card_id",)),
     ("workcards.summary_page", "GET", ("card_id",)), ("workcards.card_takes", "GET", ("card_id",)),

@@ -4,8 +4,8 @@
 For each server (gunicorn, the default; Werkzeug, ``serve --debug``): a real VSION process on six
 1280x720 30 fps RTSP cameras (gst-rtsp-server on 127.0.0.1), first one short take to replay, then
 for ``--seconds``: a take recording on all six cameras, ``--replayers`` clients replaying that
-first take (256 KB Range requests on its camera videos, one after the other, as a video player
-seeks), and ``--viewers`` MJPEG viewers (spread over the cameras). Prints one JSON object with,
+first take (a 256 KB Range request on one of its camera videos every ``--replay-period`` s each, as
+a player streams; 0: as fast as the server answers), and ``--viewers`` MJPEG viewers (spread over the cameras). Prints one JSON object with,
 per server: capture fps per camera (frames recorded / recorded span), frames dropped by the
 recording (target 0), replay latency p50/p95 (ms) and requests served, preview fps per viewer,
 and the CPU of the server's processes (cores, user + system). The machine's load average is
@@ -46,12 +46,16 @@ def cpu_s(root: psutil.Process) -> float:
     return total
 
 
-def replayer(vsion: VsionServer, take: dict, stop: threading.Event, latencies: list, errors: list, seed: int):
-    """Range requests on the take's videos until ``stop``: (latency s) per request."""
-    session = vsion.login()
+def replayer(vsion: VsionServer, session, take: dict, stop: threading.Event, latencies: list, errors: list,
+             seed: int, period_s: float):
+    """Range requests on the take's videos, one every ``period_s`` (as a player streams: 256 KB/s
+    at the default 1 s, about a 720p video), until ``stop``: (latency s) per request."""
     rng = random.Random(seed)
     videos = [(cam["name"], cam["size"]) for cam in take["cameras"]]
+    due = time.monotonic() + rng.random() * period_s
     while not stop.is_set():
+        stop.wait(max(0.0, due - time.monotonic()))
+        due += period_s
         name, size = rng.choice(videos)
         start = rng.randrange(0, max(1, size - CHUNK))
         t0 = time.perf_counter()
@@ -81,8 +85,9 @@ def run_load(vsion: VsionServer, take: dict, args) -> dict:
     stop = threading.Event()
     latencies, errors = [], []
     frames = [[] for _ in range(args.viewers)]
-    threads = [threading.Thread(target=replayer, args=(vsion, take, stop, latencies, errors, n), daemon=True)
-               for n in range(args.replayers)]
+    signed_in = [vsion.login() for _ in range(args.replayers)]  # before the load: signing in is not measured
+    threads = [threading.Thread(target=replayer, args=(vsion, signed_in[n], take, stop, latencies, errors, n,
+                                                       args.replay_period), daemon=True) for n in range(args.replayers)]
     threads += [threading.Thread(target=mjpeg_viewer, args=(f"{vsion.url}/video_feed/{v % args.cameras}", session,
                                                             stop, frames[v]), daemon=True)
                 for v in range(args.viewers)]
@@ -92,6 +97,7 @@ def run_load(vsion: VsionServer, take: dict, args) -> dict:
         thread.start()
     time.sleep(args.warmup)
     root, load0 = psutil.Process(vsion.proc.pid), os.getloadavg()
+    assert len(set(threading.enumerate()) & set(threads)) == len(threads), "a client failed to start"
     cpu0, t0, served0 = cpu_s(root), time.monotonic_ns(), len(latencies)
     time.sleep(args.seconds)
     cpu1, t1, served1 = cpu_s(root), time.monotonic_ns(), len(latencies)
@@ -131,7 +137,8 @@ def summary(take, latencies, errors, frames, window_ns, cores, load0, window) ->
 def measure(kind: str, rtsp: RtspServer, args) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"vsion-bench-server-{kind}-"))
     cams = [{"name": f"cam{i + 1}", "url": rtsp.url(i)} for i in range(args.cameras)]
-    vsion = VsionServer(work, cams, {"limits": LIMITS}, args=("--debug",) if kind == "werkzeug" else ()).start()
+    extra = {"limits": LIMITS, "security": {"login_rate_limit": "1000/minute"}}  # 20 replayers sign in at once
+    vsion = VsionServer(work, cams, extra, args=("--debug",) if kind == "werkzeug" else ()).start()
     try:
         vsion.wait_connected(args.cameras)
         events = vsion.socket(vsion.login())
@@ -148,12 +155,18 @@ def main():
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--cameras", type=int, default=6)
     parser.add_argument("--replayers", type=int, default=20)
+    parser.add_argument("--replay-period", type=float, default=1.0, help="s between two Range requests of a client "
+                        "(0: as fast as the server answers)")
     parser.add_argument("--viewers", type=int, default=12)
     parser.add_argument("--take-seconds", type=float, default=6.0, help="length of the take replayed")
+    parser.add_argument("--rounds", type=int, default=1, help="alternate the two servers this many times")
     args = parser.parse_args()
     rtsp = RtspServer(make_test_streams(args.cameras)).start()
+    results = {"gunicorn": [], "werkzeug": []}
     try:
-        results = {kind: measure(kind, rtsp, args) for kind in ("gunicorn", "werkzeug")}
+        for n in range(args.rounds):  # alternated, so a change in the machine's load hits both
+            for kind in ("gunicorn", "werkzeug") if n % 2 == 0 else ("werkzeug", "gunicorn"):
+                results[kind].append(measure(kind, rtsp, args))
     finally:
         rtsp.kill()
     print(json.dumps({"benchmark": "server", "cameras": args.cameras, "resolution": "1280x720", "source_fps": 30,

@@ -214,8 +214,29 @@ class VsionServer:
         self._log.close()
         return code
 
+    def crash(self) -> None:
+        """SIGKILL every process of this server at once, as a power cut would: gunicorn's master and
+        its worker (which holds the cameras and recordings; killed alone, the master would leave
+        the worker to finish cleanly by itself), and what they started."""
+        import psutil
+
+        if self.proc is None:
+            return
+        family = [psutil.Process(self.proc.pid)]
+        try:
+            family += family[0].children(recursive=True)
+        except psutil.NoSuchProcess:
+            pass
+        for proc in family:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(family, timeout=10)
+        self.stop()
+
     def kill(self) -> None:
-        self.stop(signal.SIGKILL)
+        self.crash()
 
 
 def mjpeg_viewer(url: str, session: requests.Session, stop: threading.Event, out: list):

@@ -19,9 +19,9 @@ APT_BUILD := $(APT_RUNTIME) gcc libc6-dev binutils python3-dev
 # Everything the delivered folder is made of (a change rebuilds it).
 CORE := calibration reconstruction scoring capture live database accounts workcards takes
 DIST_INPUTS := $(shell find *.py app.spec requirements.txt requirements-build.txt $(CORE) \
-	common config system cli web jobs templates static migrations -type f -not -name '*.pyc' -not -name '*.so' -not -name '*.c' 2>/dev/null)
+	common config system cli web jobs templates static migrations translations -type f -not -name '*.pyc' -not -name '*.so' -not -name '*.c' 2>/dev/null)
 
-.PHONY: demo serve test test-fast bench vendor apt-runtime apt-test apt-build dist clean clean-dist
+.PHONY: demo serve test test-fast bench translations vendor apt-runtime apt-test apt-build dist clean clean-dist
 
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
@@ -87,6 +87,16 @@ dist/vsion/vsion: $(VENV)/.build $(DIST_INPUTS)
 		--workpath build/pyinstaller app.spec
 	touch $@
 	@du -sh dist/vsion
+
+## Extract the texts again (babel.cfg: web/*.py, templates, static/js), update the French catalog and
+## compile it. Commit translations/fr/LC_MESSAGES/messages.po and messages.mo together.
+BABEL := $(PY) -m babel.messages.frontend -q
+translations: $(VENV)/.runtime
+	@mkdir -p build
+	$(BABEL) extract -F babel.cfg --add-location=file --sort-output -w 100 \
+		-o build/messages.pot .
+	$(BABEL) update -i build/messages.pot -d translations -l fr -w 100 --no-fuzzy-matching --ignore-obsolete
+	$(BABEL) compile -d translations -l fr --statistics
 
 ## Refresh the vendored front-end assets from the npm registry.
 vendor:

@@ -3,16 +3,21 @@
 Input: each camera's intrinsics and its board detections at shared *moments* (a moment is
 an instant at which several cameras may see the board; images of one moment share a name).
 
-1. Board pose per camera and moment (planar PnP, refined).
-2. Camera graph: cameras that saw the board at the same moments are linked, weighted by how
-   many. A camera with no link, or a graph in pieces, is refused with a message naming them.
-3. Initial poses: along a maximum spanning tree from the best-connected camera, chaining
+Stages, each a function of its own:
+
+1. :func:`board_poses_per_view`: board pose per camera and moment (planar PnP, refined).
+2. :func:`camera_graph`: cameras that saw the board at the same moments are linked, weighted
+   by how many. A camera with no link, or a graph in pieces, is refused with a message naming them.
+3. :func:`initial_poses`: along a maximum spanning tree from the best-connected camera, chaining
    robust pairwise poses (the candidate relative pose that best explains all shared views).
-4. Sparse bundle adjustment (``scipy.optimize.least_squares``, sparse Jacobian, robust
-   loss) over every camera pose and every board pose, optionally the intrinsics too, then a
-   second pass without the observations the first pass found to be outliers.
-5. World frame from the board laid on the floor (origin at its first corner, Z up), or from
-   the first moment's board pose; scale from the square size (metres).
+4. :func:`bundle_adjust`: sparse bundle adjustment (``scipy.optimize.least_squares``, sparse
+   Jacobian, robust loss) over every camera pose and every board pose, optionally the intrinsics too;
+5. :func:`outlier_pass`: then a second adjustment without the observations the first one found
+   to be outliers.
+6. :func:`world_frame`: from the board laid on the floor (origin at its first corner, Z up), or
+   from the first moment's board pose; scale from the square size (metres).
+
+:func:`redo_positions` is the same solve with the intrinsics of the calibration in force kept.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from scipy.optimize import least_squares
 from calibration.camera import Camera, CameraGroup
 from calibration.detect import Detection
 from calibration.intrinsics import CalibrationError
+from calibration.store import compare
 
 # Board frame to world frame for a board lying face up on the floor (see calibration.boards).
 FLOOR_FLIP = np.diag([1.0, -1.0, -1.0])
@@ -242,19 +248,30 @@ class _Problem:
         return scipy.sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(2 * n_obs, n_params))
 
 
-def calibrate_extrinsics(cameras: CameraGroup, detections: dict[str, dict[str, Detection]], board,
-                         floor_moment: str | None = None, refine_intrinsics: bool = False,
-                         loss: str = "soft_l1", f_scale_px: float = 1.0, max_pnp_error_px: float = 5.0,
-                         progress=None) -> ExtrinsicsResult:
-    """Calibrate every camera's pose (and optionally intrinsics) from synchronized board views.
+@dataclass(frozen=True, eq=False)
+class _Observations:
+    """Every board corner seen: camera index (N,), moment index (N,), board point (N, 3) m, pixel (N, 2)."""
 
-    ``cameras``: intrinsics (poses ignored). ``detections[camera][moment]``: the board found
-    by that camera at that moment. ``floor_moment``: the moment where the board lay on the
-    floor (world origin, Z up); else the first moment (sorted) seen by the root camera.
-    ``progress(stage: str, fraction: float)`` is called as work advances.
-    """
-    started = time.perf_counter()
-    report = progress or (lambda stage, fraction: None)
+    cam: np.ndarray
+    moment: np.ndarray
+    points: np.ndarray
+    px: np.ndarray
+
+    def subset(self, keep: np.ndarray) -> _Observations:
+        return _Observations(self.cam[keep], self.moment[keep], self.points[keep], self.px[keep])
+
+
+@dataclass(frozen=True, eq=False)
+class _Solution:
+    """Adjusted parameters: camera poses (C, 6) in the root camera's frame, board poses (M, 6), intrinsics (C, 9)."""
+
+    cam_poses: np.ndarray
+    boards: np.ndarray
+    intrinsics: np.ndarray
+
+
+def _checked_cameras(cameras: CameraGroup, detections: dict, board) -> dict[str, Camera]:
+    """The cameras by name, once the inputs are known to be usable (CalibrationError otherwise)."""
     names = cameras.names
     missing = [n for n in names if n not in detections]
     if missing:
@@ -262,10 +279,10 @@ def calibrate_extrinsics(cameras: CameraGroup, detections: dict[str, dict[str, D
     unknown = [n for n in detections if n not in names]
     if unknown:
         raise CalibrationError(f"unknown camera {', '.join(unknown)} (intrinsics have {', '.join(names)})")
-    cams = {n: cameras[n] for n in names}
     if not getattr(board, "orientable", True):
         raise CalibrationError(f"a {board.cols}x{board.rows} checkerboard looks the same turned by half a turn: "
                                f"use a board whose columns plus rows is odd (9x6) or a ChArUco board")
+    cams = {n: cameras[n] for n in names}
     for n, cam in cams.items():
         if cam.dist.size > 5:
             raise CalibrationError(f"camera {n}: {cam.dist.size} distortion terms; VSION's adjustment uses five "
@@ -275,121 +292,204 @@ def calibrate_extrinsics(cameras: CameraGroup, detections: dict[str, dict[str, D
             odd = sorted(sizes - {tuple(cam.size)})[0]
             raise CalibrationError(f"camera {n}: its views are {odd[0]}x{odd[1]} but its intrinsics are for "
                                    f"{cam.size[0]}x{cam.size[1]}: calibrate its intrinsics at this resolution")
+    return cams
 
-    # 1. Board pose per camera and moment.
-    report("board poses", 0.0)
-    poses, dets = {n: {} for n in names}, {n: {} for n in names}
-    for n in names:
+
+def board_poses_per_view(cams: dict[str, Camera], detections: dict[str, dict[str, Detection]], board,
+                         max_pnp_error_px: float = 5.0) -> tuple[dict, dict]:
+    """Stage 1: board-to-camera transforms (4x4, m) per camera and moment, and the detections kept.
+
+    A view whose planar PnP leaves more than ``max_pnp_error_px`` RMS (px) is dropped.
+    """
+    poses, dets = {n: {} for n in cams}, {n: {} for n in cams}
+    for n, cam in cams.items():
         for m, det in detections[n].items():
             if det is None:
                 continue
-            found = board_pose(det, board, cams[n])
+            found = board_pose(det, board, cam)
             if found is not None and found[1] <= max_pnp_error_px:
                 poses[n][m], dets[n][m] = found[0], det
+    return poses, dets
 
-    # 2. Camera graph.
-    pairs = camera_graph(names, poses)
-    _check_connected(names, pairs)
 
-    # 3. Initial camera poses in the root camera's frame, along a maximum spanning tree.
-    report("initial poses", 0.1)
+def initial_poses(names: list[str], pairs: dict, poses: dict, dets: dict, board, cams: dict
+                  ) -> tuple[str, dict, dict]:
+    """Stage 3: root camera, camera-to-root (4x4) per camera along a maximum spanning tree, and
+    board-to-root (4x4) per moment, from the camera that saw it closest."""
     root, edges = _spanning_tree(names, pairs)
     T_cam_root = {root: np.eye(4)}
     for parent, child in edges:
         key = (parent, child) if (parent, child) in pairs else (child, parent)
         T_parent_child = _pair_pose(parent, child, pairs[key], poses, dets, board, cams)
         T_cam_root[child] = _inv(T_parent_child) @ T_cam_root[parent]
-    moments = sorted({m for n in names for m in poses[n]})
     T_root_board = {}
-    for m in moments:
+    for m in sorted({m for n in names for m in poses[n]}):
         seen = [n for n in names if m in poses[n]]
         best = min(seen, key=lambda n: np.linalg.norm(poses[n][m][:3, 3]))  # the closest view
         T_root_board[m] = _inv(T_cam_root[best]) @ poses[best][m]
+    return root, T_cam_root, T_root_board
 
-    # 4. Bundle adjustment.
-    report("bundle adjustment", 0.2)
+
+def _observations(names: list[str], moments: list[str], dets: dict, board) -> _Observations:
     cam_index = {n: i for i, n in enumerate(names)}
     moment_index = {m: i for i, m in enumerate(moments)}
     obs = [(cam_index[n], moment_index[m], det.object_points(board), det.corners)
            for n in names for m, det in dets[n].items()]
-    obs_cam = np.concatenate([np.full(len(p), c) for c, _, p, _ in obs])
-    obs_moment = np.concatenate([np.full(len(p), k) for _, k, p, _ in obs])
-    obs_points = np.concatenate([p for _, _, p, _ in obs]).astype(np.float64)
-    obs_px = np.concatenate([px for _, _, _, px in obs]).astype(np.float64)
-    cam_poses = np.array([np.concatenate(_from_T(T_cam_root[n])) for n in names])
-    board_params = np.array([np.concatenate(_from_T(T_root_board[m])) for m in moments])
-    intrinsics = np.array([_intrinsic_vector(cams[n]) for n in names])
+    return _Observations(np.concatenate([np.full(len(p), c) for c, _, p, _ in obs]),
+                         np.concatenate([np.full(len(p), k) for _, k, p, _ in obs]),
+                         np.concatenate([p for _, _, p, _ in obs]).astype(np.float64),
+                         np.concatenate([px for _, _, _, px in obs]).astype(np.float64))
 
-    keep = np.ones(len(obs_cam), bool)
-    outliers = 0
-    for attempt in range(2):
-        problem = _Problem(list(names), cam_index[root], moments, obs_cam[keep], obs_moment[keep], obs_points[keep],
-                           obs_px[keep], refine_intrinsics)
-        x0 = np.concatenate([cam_poses[problem.free].ravel(), board_params.ravel()]
-                            + ([intrinsics.ravel()] if refine_intrinsics else []))
-        # Tight tolerances for the sparse inner solver: with loose ones the steps are poor when the
-        # intrinsics are refined too, and the outer iterations crawl (200 instead of ~15).
-        solution = least_squares(problem.residuals, x0, jac_sparsity=problem.sparsity(), method="trf", loss=loss,
-                                 f_scale=f_scale_px, x_scale="jac", args=(cam_poses, intrinsics), max_nfev=100,
-                                 tr_options={"atol": 1e-12, "btol": 1e-12})
-        cam_poses, boards, intr = problem.unpack(solution.x, cam_poses, intrinsics)
-        board_params, intrinsics = boards, intr
-        if attempt == 1:
-            break
-        # Second pass without gross outliers (bad detections), measured against the first fit.
-        full = _Problem(list(names), cam_index[root], moments, obs_cam, obs_moment, obs_points, obs_px,
-                        refine_intrinsics)
-        x_full = np.concatenate([cam_poses[full.free].ravel(), board_params.ravel()]
-                                + ([intrinsics.ravel()] if refine_intrinsics else []))
-        err = np.linalg.norm(full.residuals(x_full, cam_poses, intrinsics).reshape(-1, 2), axis=1)
-        limit = max(5.0 * np.median(err), 2.0)
-        keep = err <= limit
-        outliers = int((~keep).sum())
-        lost = [n for i, n in enumerate(names) if not keep[obs_cam == i].any()]
-        if lost:
-            raise CalibrationError(f"camera {', '.join(lost)}: none of its board views agrees with the others "
-                                   f"(check its intrinsics, or that it shows the same board at the same moments)")
-        if floor_moment is not None and not keep[obs_moment == moment_index.get(floor_moment, -1)].any():
-            raise CalibrationError("the floor board view disagrees with the other views: capture the origin again")
-        if outliers == 0:
-            break
-        report("bundle adjustment (without outliers)", 0.6)
 
-    # 5. World frame: x_world = FLOOR_FLIP @ x_board(floor moment).
-    if floor_moment is not None and floor_moment not in moment_index:
-        raise CalibrationError(f"the floor board view {floor_moment!r} was not found in any camera")
-    origin = floor_moment if floor_moment is not None else min(m for m in moments if m in poses[root])
+def _problem(names, root: int, moments, obs: _Observations, refine: bool) -> _Problem:
+    return _Problem(list(names), root, moments, obs.cam, obs.moment, obs.points, obs.px, refine)
+
+
+def _pack(problem: _Problem, state: _Solution, refine: bool) -> np.ndarray:
+    return np.concatenate([state.cam_poses[problem.free].ravel(), state.boards.ravel()]
+                          + ([state.intrinsics.ravel()] if refine else []))
+
+
+def bundle_adjust(problem: _Problem, state: _Solution, loss: str, f_scale_px: float) -> _Solution:
+    """Stage 4: one sparse adjustment of every pose (and the intrinsics if the problem refines them)."""
+    # Tight tolerances for the sparse inner solver: with loose ones the steps are poor when the
+    # intrinsics are refined too, and the outer iterations crawl (200 instead of ~15).
+    solution = least_squares(problem.residuals, _pack(problem, state, problem.refine), jac_sparsity=problem.sparsity(),
+                             method="trf", loss=loss, f_scale=f_scale_px, x_scale="jac",
+                             args=(state.cam_poses, state.intrinsics), max_nfev=100,
+                             tr_options={"atol": 1e-12, "btol": 1e-12})
+    return _Solution(*problem.unpack(solution.x, state.cam_poses, state.intrinsics))
+
+
+def _errors_px(full: _Problem, state: _Solution) -> np.ndarray:
+    """Reprojection error (N,) px of every observation of ``full`` under ``state``."""
+    x = _pack(full, state, full.refine)
+    return np.linalg.norm(full.residuals(x, state.cam_poses, state.intrinsics).reshape(-1, 2), axis=1)
+
+
+def outlier_pass(full: _Problem, state: _Solution, names: list[str], floor_index: int | None) -> np.ndarray:
+    """Stage 5: the observations to keep (N,) bool: within max(5 x median, 2 px) of the first fit.
+
+    CalibrationError when a camera, or the floor view, would lose every observation.
+    """
+    err = _errors_px(full, state)
+    keep = err <= max(5.0 * np.median(err), 2.0)
+    lost = [n for i, n in enumerate(names) if not keep[full.obs_cam == i].any()]
+    if lost:
+        raise CalibrationError(f"camera {', '.join(lost)}: none of its board views agrees with the others "
+                               f"(check its intrinsics, or that it shows the same board at the same moments)")
+    if floor_index is not None and not keep[full.obs_moment == floor_index].any():
+        raise CalibrationError("the floor board view disagrees with the other views: capture the origin again")
+    return keep
+
+
+def world_frame(state: _Solution, moments: list[str], origin: str) -> np.ndarray:
+    """Stage 6: root-to-world (4x4): the ``origin`` moment's board lies face up on the floor,
+    its first corner at the world origin, Z up (``x_world = FLOOR_FLIP @ x_board``)."""
     T_world_board = np.eye(4)
     T_world_board[:3, :3] = FLOOR_FLIP
-    T_root_origin = _to_T(*np.split(board_params[moment_index[origin]], 2))
-    T_world_root = T_world_board @ _inv(T_root_origin)
+    T_root_origin = _to_T(*np.split(state.boards[moments.index(origin)], 2))
+    return T_world_board @ _inv(T_root_origin)
 
-    final = _Problem(list(names), cam_index[root], moments, obs_cam[keep], obs_moment[keep], obs_points[keep],
-                     obs_px[keep], False)
-    x_final = np.concatenate([cam_poses[final.free].ravel(), board_params.ravel()])
-    err = np.linalg.norm(final.residuals(x_final, cam_poses, intrinsics).reshape(-1, 2), axis=1)
-    kept_cam = obs_cam[keep]
+
+def _solve(names, root: int, moments, obs: _Observations, state: _Solution, refine: bool, floor_index,
+           loss: str, f_scale_px: float, report) -> tuple[_Solution, np.ndarray]:
+    """Stages 4 and 5: adjust, drop the gross outliers (bad detections) of that fit, adjust again."""
+    state = bundle_adjust(_problem(names, root, moments, obs, refine), state, loss, f_scale_px)
+    keep = outlier_pass(_problem(names, root, moments, obs, refine), state, names, floor_index)
+    if keep.all():
+        return state, keep
+    report(4, 6, "bundle adjustment (without outliers)")
+    return bundle_adjust(_problem(names, root, moments, obs.subset(keep), refine), state, loss, f_scale_px), keep
+
+
+def _result(cams: dict, names, root: int, moments, obs: _Observations, state: _Solution, T_world_root,
+            refine: bool) -> tuple[list[Camera], dict, dict, dict]:
+    """Cameras in the world frame, median and RMS reprojection error (px) per camera, board poses in the world."""
+    err = _errors_px(_problem(names, root, moments, obs, False), state)
     out_cams, errors, rms = [], {}, {}
     for i, n in enumerate(names):
-        T_c_world = _to_T(cam_poses[i, :3], cam_poses[i, 3:]) @ _inv(T_world_root)
-        fx, fy, cx, cy, *dist = intrinsics[i]
+        T_c_world = _to_T(state.cam_poses[i, :3], state.cam_poses[i, 3:]) @ _inv(T_world_root)
+        fx, fy, cx, cy, *dist = state.intrinsics[i]
         K = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
-        cam = replace(cams[n], matrix=K, dist=np.array(dist)) if refine_intrinsics else cams[n]
+        cam = replace(cams[n], matrix=K, dist=np.array(dist)) if refine else cams[n]
         out_cams.append(cam.with_pose(*_from_T(T_c_world)))
-        e = err[kept_cam == i]
+        e = err[obs.cam == i]
         errors[n] = float(np.median(e)) if e.size else None
         rms[n] = float(np.sqrt(np.mean(e ** 2))) if e.size else None
     board_world = {}
     for k, m in enumerate(moments):
-        T = T_world_root @ _to_T(board_params[k, :3], board_params[k, 3:])
+        T = T_world_root @ _to_T(state.boards[k, :3], state.boards[k, 3:])
         board_world[m] = (T[:3, :3], T[:3, 3])
-    report("done", 1.0)
-    seconds = time.perf_counter() - started
+    return out_cams, errors, rms, board_world
+
+
+def calibrate_extrinsics(cameras: CameraGroup, detections: dict[str, dict[str, Detection]], board,
+                         floor_moment: str | None = None, refine_intrinsics: bool = False,
+                         loss: str = "soft_l1", f_scale_px: float = 1.0, max_pnp_error_px: float = 5.0,
+                         progress=None) -> ExtrinsicsResult:
+    """Calibrate every camera's pose (and optionally intrinsics) from synchronized board views.
+
+    ``cameras``: intrinsics (poses ignored). ``detections[camera][moment]``: the board found
+    by that camera at that moment. ``floor_moment``: the moment where the board lay on the
+    floor (world origin, Z up); else the first moment (sorted) seen by the root camera.
+    ``progress(done, total, stage)`` is called at each stage. Pure and thread-safe.
+    """
+    started = time.perf_counter()
+    report = progress or (lambda done, total, stage: None)
+    cams = _checked_cameras(cameras, detections, board)
+    names = cameras.names
+    report(0, 6, "board poses")
+    poses, dets = board_poses_per_view(cams, detections, board, max_pnp_error_px)
+    pairs = camera_graph(names, poses)
+    _check_connected(names, pairs)
+    report(1, 6, "initial poses")
+    root, T_cam_root, T_root_board = initial_poses(names, pairs, poses, dets, board, cams)
+    moments = sorted(T_root_board)
+    if floor_moment is not None and floor_moment not in moments:
+        raise CalibrationError(f"the floor board view {floor_moment!r} was not found in any camera")
+    report(2, 6, "bundle adjustment")
+    obs = _observations(names, moments, dets, board)
+    state = _Solution(np.array([np.concatenate(_from_T(T_cam_root[n])) for n in names]),
+                      np.array([np.concatenate(_from_T(T_root_board[m])) for m in moments]),
+                      np.array([_intrinsic_vector(cams[n]) for n in names]))
+    floor_index = moments.index(floor_moment) if floor_moment is not None else None
+    state, keep = _solve(names, names.index(root), moments, obs, state, refine_intrinsics, floor_index, loss,
+                         f_scale_px, report)
+    report(5, 6, "world frame")
+    origin = floor_moment if floor_moment is not None else min(m for m in moments if m in poses[root])
+    T_world_root = world_frame(state, moments, origin)
+    out_cams, errors, rms, board_world = _result(cams, names, names.index(root), moments, obs.subset(keep), state,
+                                                 T_world_root, refine_intrinsics)
+    report(6, 6, "done")
+    views = {n: len(dets[n]) for n in names}
     metadata = {
         "method": "VSION bundle adjustment" + (" with intrinsics" if refine_intrinsics else ""),
         "board": board.describe(), "world_origin": "floor board" if floor_moment else f"board at {origin}",
         "reprojection_median_px": errors, "reprojection_rms_px": rms,
-        "views": {n: len(dets[n]) for n in names}, "moments": len(moments), "outliers_removed": outliers,
+        "views": views, "moments": len(moments), "outliers_removed": int((~keep).sum()),
     }
-    return ExtrinsicsResult(CameraGroup(out_cams, metadata), errors, rms, {n: len(dets[n]) for n in names},
-                            {f"{a}|{b}": len(s) for (a, b), s in pairs.items()}, board_world, outliers, seconds)
+    return ExtrinsicsResult(CameraGroup(out_cams, metadata), errors, rms, views,
+                            {f"{a}|{b}": len(s) for (a, b), s in pairs.items()}, board_world, int((~keep).sum()),
+                            time.perf_counter() - started)
+
+
+def redo_positions(calibration: CameraGroup, detections: dict[str, dict[str, Detection]], board,
+                   floor_moment: str | None = None, progress=None, **options) -> ExtrinsicsResult:
+    """"Cameras moved: redo positions": every camera's pose solved again from new board moments.
+
+    The intrinsics of ``calibration`` (the calibration in force) are kept as they are; its
+    poses are ignored. ``detections``, ``floor_moment``, ``progress`` and ``options`` are those
+    of :func:`calibrate_extrinsics`. The result's metadata keeps the intrinsics summary of
+    ``calibration`` and adds ``position_changes``: per camera, how far its centre (mm) and its
+    orientation (deg) moved from ``calibration``. Pure and thread-safe.
+    """
+    result = calibrate_extrinsics(calibration, detections, board, floor_moment=floor_moment,
+                                  refine_intrinsics=False, progress=progress, **options)
+    metadata = dict(result.group.metadata)
+    metadata["method"] = "VSION bundle adjustment, positions redone with the intrinsics kept"
+    if "intrinsics" in calibration.metadata:
+        metadata["intrinsics"] = calibration.metadata["intrinsics"]
+    metadata["position_changes"] = [{k: row[k] for k in ("name", "centre_shift_mm", "rotation_deg")}
+                                    for row in compare(calibration, result.group)["cameras"]]
+    return replace(result, group=CameraGroup(result.group.cameras, metadata))

@@ -15,6 +15,7 @@ that recording can remux it without re-encoding.
 from __future__ import annotations
 
 import collections
+import errno
 import logging
 import threading
 import time
@@ -139,7 +140,69 @@ def describe(exc: BaseException) -> str:
 
 
 class SourceError(RuntimeError):
-    """The source cannot be opened or was lost; the message is safe to show."""
+    """The source cannot be opened or was lost; the message is safe to show. ``kind`` says why,
+    as a connection test reports it (:data:`FAILURE_KINDS`)."""
+
+    def __init__(self, message: str, kind: str = "error"):
+        super().__init__(message)
+        self.kind = kind
+
+
+# Why a source cannot be used: a wrong password (RTSP 401 or 403), a stream path the camera does
+# not have (404), nothing answers at that address, no answer in time, no video track, a codec
+# FFmpeg cannot decode, or anything else.
+FAILURE_KINDS = ("unauthorized", "not_found", "unreachable", "timeout", "no_video", "unsupported_codec", "error")
+_UNREACHABLE_ERRNOS = (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ECONNRESET)
+
+
+def failure_kind(exc: BaseException, elapsed_s: float, timeout_s: float) -> str:
+    """The :data:`FAILURE_KINDS` entry for a PyAV error raised after ``elapsed_s`` of a
+    ``timeout_s`` open."""
+    if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError):
+        return "unauthorized"
+    if isinstance(exc, av.error.HTTPNotFoundError):
+        return "not_found"
+    if isinstance(exc, av.error.DecoderNotFoundError):
+        return "unsupported_codec"
+    if isinstance(exc, av.ExitError | TimeoutError) or elapsed_s >= 0.9 * timeout_s:
+        return "timeout"
+    if getattr(exc, "errno", None) in _UNREACHABLE_ERRNOS or isinstance(exc, ConnectionError):
+        return "unreachable"
+    return "error"
+
+
+def _has_no_video(url: str, tuning: CameraTuning) -> bool:
+    """Whether an RTSP source that refused a video-only session offers no video at all: asked for
+    video only, a camera that sends sound only answers with a client error. (Asked again at once,
+    some servers are still closing the refused session: one more try after a moment.)"""
+    for attempt in range(2):
+        try:
+            with av.open(url, options={"rtsp_transport": "tcp"},
+                         timeout=(tuning.open_timeout_s, tuning.read_timeout_s)) as container:
+                return not container.streams.video
+        except (av.FFmpegError, OSError):
+            time.sleep(0.5 * (attempt + 1))
+    return False
+
+
+def open_container(url: str, tuning: CameraTuning, live: bool):
+    """``url`` opened with PyAV (RTSP over TCP for a live source, with the open and read
+    timeouts), its first video stream checked. Raises :class:`SourceError` with its ``kind``."""
+    options = {"rtsp_transport": "tcp", "allowed_media_types": "video", "fflags": "nobuffer"} if live else {}
+    started = time.monotonic()
+    try:
+        container = av.open(url, options=options, timeout=(tuning.open_timeout_s, tuning.read_timeout_s))
+    except (av.FFmpegError, OSError) as exc:
+        kind = failure_kind(exc, time.monotonic() - started, tuning.open_timeout_s)
+        if kind == "timeout":
+            raise SourceError(f"no answer within {tuning.open_timeout_s:g} s", kind) from None
+        if live and isinstance(exc, av.error.HTTPOtherClientError) and _has_no_video(url, tuning):
+            raise SourceError("no video stream", "no_video") from None
+        raise SourceError(f"cannot open: {describe(exc)}", kind) from None
+    if not container.streams.video:
+        container.close()
+        raise SourceError("no video stream", "no_video")
+    return container
 
 
 class _Source:
@@ -160,6 +223,14 @@ class _Source:
         pass
 
 
+def _decodable(ctx) -> bool:
+    """Whether FFmpeg has a decoder for a stream's codec context."""
+    try:
+        return ctx is not None and ctx.codec is not None and bool(ctx.codec.is_decoder)
+    except (AttributeError, ValueError, av.FFmpegError):
+        return False
+
+
 class _AvSource(_Source):
     """A source read with PyAV: RTSP (live) or a video file (looped at its native fps)."""
 
@@ -167,18 +238,12 @@ class _AvSource(_Source):
         self.live, self._stop = live, stop
         self._wants_images = wants_images or (lambda: True)
         self._resync = False
-        options = {"rtsp_transport": "tcp", "allowed_media_types": "video", "fflags": "nobuffer"} if live else {}
-        try:
-            self.container = av.open(url, options=options, timeout=(tuning.open_timeout_s, tuning.read_timeout_s))
-        except av.ExitError:
-            raise SourceError(f"no answer within {tuning.open_timeout_s:g} s") from None
-        except (av.FFmpegError, OSError) as exc:
-            raise SourceError(f"cannot open: {describe(exc)}") from None
-        if not self.container.streams.video:
-            self.container.close()
-            raise SourceError("no video stream")
+        self.container = open_container(url, tuning, live)
         self.stream = self.container.streams.video[0]
         ctx = self.stream.codec_context
+        if not _decodable(ctx):
+            self.container.close()
+            raise SourceError(f"unsupported codec {getattr(ctx, 'name', None) or 'unknown'}", "unsupported_codec")
         ctx.thread_count = 1  # six cameras already spread over the cores; one thread keeps latency low
         rate = self.stream.average_rate or self.stream.guessed_rate or 30
         remux = ctx.name in REMUX_CODECS and not ctx.has_b_frames
@@ -266,7 +331,7 @@ class _UsbSource(_Source):
         self.cap = cv2.VideoCapture(index)
         if not self.cap.isOpened():
             self.cap.release()
-            raise SourceError(f"no USB camera at index {index}")
+            raise SourceError(f"no USB camera at index {index}", "not_found")
         w, h = int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.info = StreamInfo("rawvideo", w, h, float(self.cap.get(cv2.CAP_PROP_FPS) or 30), False)
 
@@ -280,6 +345,25 @@ class _UsbSource(_Source):
 
     def close(self):
         self.cap.release()
+
+
+def open_source(url: int | str, tuning: CameraTuning, stop: threading.Event,
+                wants_images: Callable[[], bool] | None = None) -> _Source:
+    """A camera source connected: a USB index, ``demo:N``, an RTSP (network) URL, or a video file.
+    Raises :class:`SourceError` (with its ``kind``)."""
+    if isinstance(url, int):
+        return _UsbSource(url)
+    if url.startswith("demo:"):
+        from capture import demo  # resolving a demo camera may fetch and prepare its video once
+
+        path = demo.demo_video(int(url.split(":", 1)[1]))
+        return _AvSource(str(path), tuning, False, stop, wants_images)
+    if "://" in url and not url.startswith("file://"):
+        return _AvSource(url, tuning, True, stop, wants_images)
+    path = Path(url.removeprefix("file://"))
+    if not path.is_file():
+        raise SourceError(f"no such video file: {path}", "not_found")
+    return _AvSource(str(path), tuning, False, stop, wants_images)
 
 
 class CameraHandler:
@@ -359,20 +443,7 @@ class CameraHandler:
 
     # ----------------------------------------------------------------- source
     def _open(self) -> _Source:
-        url = self.config.url
-        if isinstance(url, int):
-            return _UsbSource(url)
-        if url.startswith("demo:"):
-            from capture import demo  # resolving a demo camera may fetch and prepare its video once
-
-            path = demo.demo_video(int(url.split(":", 1)[1]))
-            return _AvSource(str(path), self.tuning, False, self._stop, self._wants_images)
-        if "://" in url and not url.startswith("file://"):
-            return _AvSource(url, self.tuning, True, self._stop, self._wants_images)
-        path = Path(url.removeprefix("file://"))
-        if not path.is_file():
-            raise SourceError(f"no such video file: {path}")
-        return _AvSource(str(path), self.tuning, False, self._stop, self._wants_images)
+        return open_source(self.config.url, self.tuning, self._stop, self._wants_images)
 
     def template_stream(self):
         """The current PyAV input stream (to copy codec parameters from), or None.

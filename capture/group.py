@@ -36,38 +36,93 @@ from config.schema import CameraConfig, Settings
 logger = logging.getLogger(__name__)
 
 PREROLL_MAX_S = 10.0
+PREROLL_KEEP_S = 0.5  # s of frames kept before the newest keyframe (see _trim)
 MONITOR_PERIOD_S = 0.5  # how often a take checks the disk and its length, and rewrites its take.json
+
+
+def _trim(preroll: list[Frame], before_ns: int) -> None:
+    """Drop the pre-roll's frames older than its newest keyframe that arrived before ``before_ns``
+    (monotonic ns): a take starts at its last keyframe at or before the start event, which a slow
+    take folder creation must not have pushed out."""
+    for k in range(len(preroll) - 1, 0, -1):
+        if preroll[k].keyframe and preroll[k].monotonic_ns <= before_ns:
+            del preroll[:k]
+            return
 
 
 class RecordingError(RuntimeError):
     """A recording request that cannot be honoured; the message is shown to the user."""
 
 
-@dataclasses.dataclass(eq=False)
 class _Channel:
-    """Everything the group keeps for one camera. ``lock`` guards ``preroll`` and ``writer``."""
+    """Everything the group keeps for one camera; ``lock`` guards ``preroll`` and ``writer``.
 
-    handler: CameraHandler
-    slot: LatestFrame
-    preview: PreviewChannel
-    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
-    preroll: list[Frame] = dataclasses.field(default_factory=list)
-    writer: CameraWriter | None = None
+    Nothing here depends on the camera's place in the list (its index may change when the
+    cameras are reordered): the camera thread's sink, the demand for pictures and the preview
+    are the channel's own. ``slot`` holds the pictures shown and analysed live: the sub-stream's
+    when the camera has one (read by ``sub``), else the main stream's, and then ``full`` is the
+    same slot. ``full`` holds the main stream's frames (their pictures only while someone asks
+    for full-resolution pictures, see :meth:`VideoProcessor.full_frame`).
+    """
+
+    def __init__(self, config: CameraConfig):
+        self.config, self.name = config, config.name
+        self.lock = threading.Lock()
+        self.preroll: list[Frame] = []
+        self.writer: CameraWriter | None = None
+        self.full = LatestFrame()
+        self.slot = LatestFrame() if config.preview_url is not None else self.full
+        self.full_wanted = 0  # callers waiting for a full-resolution picture (guarded by the group)
+        self.stop_event = threading.Event()  # this camera's own: its preview and its viewers end with it
+        self.handler: CameraHandler
+        self.sub: CameraHandler | None = None
+        self.preview: PreviewChannel
+        self.started = False
+
+    @property
+    def handlers(self) -> list[CameraHandler]:
+        return [self.handler] + ([self.sub] if self.sub is not None else [])
+
+    def set_index(self, index: int) -> None:
+        for handler in self.handlers:
+            handler.index = index
+        self.preview.index = index
+
+    def start(self) -> None:
+        for handler in self.handlers:
+            handler.start()
+        self.preview.start()
+        self.started = True
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+        for handler in self.handlers:
+            handler.request_stop()
+        self.preview.close()
+
+    def join(self) -> None:
+        if not self.started:  # made for a change that never ran, or a group never started
+            return
+        for handler in self.handlers:
+            handler.stop()
+        self.preview.join()
 
 
 class VideoProcessor:
     """Owns every camera of ``settings``: their threads, slots, previews and recordings.
 
     ``start()`` returns self. ``stop()`` finishes a take in progress, sets the stop Event, and
-    joins every thread it started. All public methods are thread-safe.
+    joins every thread it started. :meth:`reconfigure` changes the cameras while running. All
+    public methods are thread-safe.
     """
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.stop_event = threading.Event()
         self.record_event = threading.Event()  # set while a take records
-        self._control = threading.Lock()  # serialises start/stop recording
-        self._demand: dict[str, frozenset[int]] = {}  # who needs decoded pictures of which cameras
+        self._control = threading.Lock()  # serialises start/stop recording and camera changes
+        self._full_lock = threading.Lock()
+        self._demand: dict[str, frozenset[str]] = {}  # who needs decoded pictures of which cameras (names)
         self._channels = [self._channel(i, cam) for i, cam in enumerate(settings.cameras)]
         self.take: Recording | None = None
         self.last_take: dict | None = None
@@ -83,20 +138,28 @@ class VideoProcessor:
         self._started = False
 
     def _channel(self, i: int, cam: CameraConfig) -> _Channel:
-        slot = LatestFrame()
-        handler = CameraHandler(i, cam, self._sink(i), self.settings.camera_tuning, self._wants_images_fn(i),
-                                self.record_event.is_set)
-        preview = PreviewChannel(i, cam.name, slot, self.settings.preview, lambda: handler.health().status,
-                                 self.stop_event)
-        return _Channel(handler, slot, preview)
+        """A camera's channel, its threads made but not started."""
+        channel = _Channel(cam)
+        tuning, substream = self.settings.camera_tuning, cam.preview_url is not None
+        channel.handler = CameraHandler(i, cam, self._sink(channel), tuning,
+                                        self._wants_images_fn(channel, live=not substream), self.record_event.is_set)
+        if substream:
+            sub = CameraConfig.model_construct(name=f"{cam.name}-preview", url=cam.preview_url, preview_url=None)
+            channel.sub = CameraHandler(i, sub, channel.slot.put, tuning, self._wants_images_fn(channel, live=True))
+        status = channel.sub or channel.handler
+        channel.preview = PreviewChannel(i, cam.name, channel.slot, self.settings.preview,
+                                         lambda: status.health().status, channel.stop_event)
+        return channel
 
     # ---- what the readers see
     @property
     def handlers(self) -> list[CameraHandler]:
+        """Each camera's main-stream reader (the one takes record)."""
         return [c.handler for c in self._channels]
 
     @property
     def slots(self) -> list[LatestFrame]:
+        """Each camera's live pictures (its sub-stream's when it has one)."""
         return [c.slot for c in self._channels]
 
     @property
@@ -105,12 +168,24 @@ class VideoProcessor:
 
     @property
     def names(self) -> list[str]:
-        return [c.handler.name for c in self._channels]
+        return [c.name for c in self._channels]
 
     def preview(self, index: int) -> PreviewChannel | None:
         """Camera ``index``'s preview, or None for an unknown index."""
         channels = self._channels
         return channels[index].preview if 0 <= index < len(channels) else None
+
+    def has_substream(self, index: int) -> bool:
+        """Whether camera ``index``'s live pictures come from a sub-stream (not its main stream)."""
+        channels = self._channels
+        return 0 <= index < len(channels) and channels[index].sub is not None
+
+    def stream_size(self, index: int) -> tuple[int, int] | None:
+        """Camera ``index``'s main-stream size (width, height px) once connected, else None: the
+        size takes are recorded at and calibrations made for."""
+        channels = self._channels
+        info = channels[index].handler.info if 0 <= index < len(channels) else None
+        return (info.width, info.height) if info else None
 
     @property
     def recording(self) -> bool:
@@ -124,10 +199,10 @@ class VideoProcessor:
     def start(self) -> VideoProcessor:
         self.takes_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.interrupted = recover_interrupted(self.takes_dir)
-        for channel in self._channels:
-            channel.handler.start()
-            channel.preview.start()
-        self._started = True
+        with self._control:
+            for channel in self._channels:
+                channel.start()
+            self._started = True
         logger.info("video processor started with %d camera(s)", len(self._channels))
         return self
 
@@ -136,43 +211,112 @@ class VideoProcessor:
         with contextlib.suppress(RecordingError):
             self.stop_recording()
         with self._control:
-            self._started = False  # no take can start any more
+            self._started = False  # no take can start and no camera be added any more
+            channels = self._channels
         self.stop_event.set()
-        for channel in self._channels:
-            channel.handler.request_stop()
-        for channel in self._channels:
-            channel.handler.stop()
-            channel.preview.join()
+        for channel in channels:
+            channel.request_stop()
+        for channel in channels:
+            channel.join()
         logger.info("video processor stopped")
+
+    # ---- changing the cameras while running
+    def reconfigure(self, cameras: list[CameraConfig], commit: Callable[[], None] | None = None) -> dict:
+        """Make ``cameras`` the group's cameras, in this order, without stopping the others.
+
+        A camera whose configuration (name, URL, sub-stream) is unchanged keeps its threads,
+        slot and preview viewers (its index may change); a changed or new one gets new threads
+        (started when the group runs); a removed one is stopped and joined (its preview viewers
+        end). ``commit`` runs first, once nothing can start recording: when it raises, nothing
+        changes. Raises :class:`RecordingError` while a take records. Returns the names kept,
+        added and removed.
+        """
+        with self._control:
+            if self.take is not None:
+                raise RecordingError(f"a take is recording ({self.take.id}): stop it before changing the cameras")
+            old = {channel.config: channel for channel in self._channels}
+            channels = [old.pop(cam, None) or self._channel(i, cam) for i, cam in enumerate(cameras)]
+            if commit is not None:
+                commit()
+            kept = {id(channel) for channel in self._channels}
+            for i, channel in enumerate(channels):
+                channel.set_index(i)
+            self._channels = channels
+            self.settings = self.settings.model_copy(update={"cameras": list(cameras)})
+            for channel in old.values():
+                channel.request_stop()
+            added = [channel for channel in channels if id(channel) not in kept]
+            if self._started:
+                for channel in added:
+                    channel.start()
+        for channel in old.values():  # outside the lock: a camera stuck in a read takes its timeout to stop
+            channel.join()
+        change = {"kept": [c.name for c in channels if id(c) in kept], "added": [c.name for c in added],
+                  "removed": [c.name for c in old.values()]}
+        logger.info("cameras changed: kept %s, added %s, removed %s", change["kept"], change["added"],
+                    change["removed"])
+        return change
 
     # ---- decoded pictures on demand
     def set_image_demand(self, owner: str, cameras: Iterable[int]) -> None:
-        """Declare which cameras ``owner`` (live pose, the calibration wizard...) needs decoded
-        pictures of (empty: none). H.264 cameras are decoded only while someone needs them."""
-        self._demand = {**self._demand, owner: frozenset(cameras)}  # replaced whole: readers never lock
+        """Declare which cameras (indices, now) ``owner`` (live pose, the calibration wizard...)
+        needs live pictures of (empty: none). H.264 cameras are decoded only while someone needs them."""
+        names = self.names
+        wanted = frozenset(names[i] for i in cameras if 0 <= i < len(names))
+        self._demand = {**self._demand, owner: wanted}  # replaced whole: readers never lock
 
-    def _wants_images_fn(self, i: int) -> Callable[[], bool]:
+    def _wants_images_fn(self, channel: _Channel, live: bool) -> Callable[[], bool]:
+        """Whether ``channel``'s stream must be decoded now: a ``live`` stream for its preview
+        viewers and the owners of a demand, and for full-resolution requests when it is also
+        the main stream; a main stream with a sub-stream only for full-resolution requests."""
         def wants() -> bool:
-            channels = self._channels
-            watched = i < len(channels) and channels[i].preview.viewers > 0
-            return watched or any(i in cams for cams in self._demand.values())
+            if channel.full_wanted > 0 and (not live or channel.sub is None):
+                return True
+            return live and (channel.preview.viewers > 0 or any(channel.name in cams for cams in self._demand.values()))
 
         return wants
 
+    def full_frame(self, index: int, timeout: float = 5.0) -> Frame | None:
+        """A new full-resolution frame of camera ``index`` (its main stream), with its picture;
+        None when none comes within ``timeout`` s. A camera without a sub-stream answers with its
+        newest live frame. With one, its main stream is decoded only for this call: the picture
+        comes at its next keyframe."""
+        channels = self._channels
+        if not 0 <= index < len(channels):
+            return None
+        channel = channels[index]
+        if channel.sub is None:
+            return channel.slot.get()[1]
+        seen, _ = channel.full.get()
+        with self._full_lock:
+            channel.full_wanted += 1
+        try:
+            deadline = time.monotonic() + timeout
+            while (remaining := deadline - time.monotonic()) > 0:
+                seq, frame = channel.full.wait_newer(seen, remaining)
+                if seq != seen and frame is not None and frame.image is not None:
+                    return frame
+                seen = seq
+            return None
+        finally:
+            with self._full_lock:
+                channel.full_wanted -= 1
+
     # ---- camera threads
-    def _sink(self, i: int) -> Callable[[Frame], None]:
+    def _sink(self, channel: _Channel) -> Callable[[Frame], None]:
         max_preroll, generation = None, None
 
         def on_frame(frame: Frame) -> None:
             nonlocal max_preroll, generation
-            channel = self._channels[i]
-            channel.slot.put(frame)
+            channel.full.put(frame)
             light = dataclasses.replace(frame, image=None) if frame.packet is not None else frame
             with channel.lock:
                 preroll = channel.preroll
-                if frame.keyframe or frame.generation != generation:  # nothing from an old connection
+                if frame.generation != generation:  # nothing from an old connection
                     preroll.clear()
                     generation = frame.generation
+                elif frame.keyframe:
+                    _trim(preroll, frame.monotonic_ns - int(PREROLL_KEEP_S * 1e9))
                 preroll.append(light)
                 if max_preroll is None:
                     info = channel.handler.info
@@ -187,10 +331,14 @@ class VideoProcessor:
 
     # ---- queries
     def health(self) -> list[dict]:
+        """Each camera's health (its main stream), its viewers, and its sub-stream's health (or None)."""
         out = []
         for channel in self._channels:
             item = channel.handler.health().to_dict()
             item["viewers"] = channel.preview.viewers
+            sub = channel.sub.health().to_dict() if channel.sub is not None else None
+            item["preview"] = {k: sub[k] for k in ("url", "status", "fps", "width", "height", "codec", "error")} \
+                if sub else None
             out.append(item)
         return out
 
@@ -243,7 +391,9 @@ class VideoProcessor:
             for channel, writer in zip(self._channels, take.writers):
                 writer.start()
                 with channel.lock:
-                    for frame in channel.preroll:
+                    preroll = channel.preroll
+                    first = max((k for k, f in enumerate(preroll) if f.keyframe and f.monotonic_ns <= mono), default=0)
+                    for frame in preroll[first:]:  # from the last keyframe at or before the start event
                         if frame.monotonic_ns >= oldest:
                             writer.offer(frame)
                     channel.writer = writer

@@ -40,7 +40,8 @@ class PreviewChannel:
     """Encodes one camera's preview JPEG once for all its viewers, and only while watched.
 
     Frames are downscaled to ``preview.width`` px and capped at ``preview.fps``. Viewers
-    call :meth:`watch` (a context manager) and :meth:`wait_jpeg`. Thread-safe.
+    call :meth:`watch` (a context manager) and :meth:`wait_jpeg` until :attr:`stop_event` is
+    set (the server stops, or the camera was removed). Thread-safe.
     """
 
     def __init__(self, index: int, name: str, slot: LatestFrame, preview: PreviewConfig, status,
@@ -62,6 +63,12 @@ class PreviewChannel:
         self._thread.start()
         return self
 
+    def close(self) -> None:
+        """Wake this preview's thread and its viewers after :attr:`stop_event` was set: they end now."""
+        self.slot.close()
+        with self._cond:
+            self._cond.notify_all()
+
     def join(self, timeout: float = 5.0) -> None:
         with self._cond:
             self._cond.notify_all()
@@ -70,6 +77,11 @@ class PreviewChannel:
     @property
     def viewers(self) -> int:
         return self._viewers
+
+    @property
+    def stop_event(self) -> threading.Event:
+        """Set when this preview ends: viewers must then leave."""
+        return self._stop
 
     @contextlib.contextmanager
     def watch(self):

@@ -19,6 +19,7 @@ class LatestFrame:
         self._frame: Frame | None = None
         self._seq = 0
         self._recent: collections.deque[Frame] = collections.deque(maxlen=history)
+        self._closed = False
 
     def put(self, frame: Frame) -> None:
         with self._cond:
@@ -36,7 +37,14 @@ class LatestFrame:
             return self._seq, self._frame
 
     def wait_newer(self, seq: int, timeout: float) -> tuple[int, Frame | None]:
-        """Return (seq, frame) once a frame newer than ``seq`` is in, or the current one after ``timeout`` s."""
+        """Return (seq, frame) once a frame newer than ``seq`` is in, or the current one after
+        ``timeout`` s, or at once when the slot is closed."""
         with self._cond:
-            self._cond.wait_for(lambda: self._seq != seq, timeout)
+            self._cond.wait_for(lambda: self._seq != seq or self._closed, timeout)
             return self._seq, self._frame
+
+    def close(self) -> None:
+        """No frame will come any more (its camera was stopped): readers stop waiting."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()

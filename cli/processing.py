@@ -52,10 +52,15 @@ def _summary(report: dict, out: Path) -> None:
               help="How to align the cameras [default: timestamps if the take has them, else auto].")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="2D pose processes [default: one per core].")
 def process_cmd(take_dir, calibration, out, cutoff, no_filter, sync_method, workers):
-    """2D pose, synchronization, triangulation, filtering and exports of a take."""
+    """2D pose, synchronization, triangulation, filtering and exports of a take, then the person of
+    interest's joint angles (angles.mot), RULA and REBA (ergonomics.csv) and BVH skeleton."""
     options = Options(sync=sync_method, cutoff_hz=None if no_filter else cutoff, workers=workers)
     report = _run_reconstruction(lambda group, progress: process_take(take_dir, group, out, options, progress),
                                  calibration)
+    try:
+        analyse_folder(out)
+    except ErgonomicsError as exc:  # the 3D outputs stand: say why the ergonomics are missing
+        click.echo(f"no ergonomics outputs: {exc}", err=True)
     if report["sync"]["method"] == "auto":
         offsets = ", ".join(f"{n} {o:+d}" for n, o in report["sync"]["offsets"].items())
         click.echo(f"synchronization offsets (frames): {offsets}")

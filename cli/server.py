@@ -121,7 +121,7 @@ def serve_cmd(config, host, port, tls_cert, tls_key, http_redirect_port, debug):
     settings = with_flags(load(config, seal=True), host=host, port=port, tls_cert=tls_cert, tls_key=tls_key,
                           http_redirect_port=http_redirect_port)
     try:
-        app = create_app(settings)
+        app = create_app(settings, config_path=config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     serve(app, debug)
@@ -192,7 +192,7 @@ def demo_cmd(host, port, tls_cert, tls_key, http_redirect_port, debug, no_browse
     demo_settings = with_flags(load(str(config), seal=True), host=host, port=port, tls_cert=tls_cert,
                                tls_key=tls_key, http_redirect_port=http_redirect_port)
     _demo_calibration(demo_settings)
-    app = create_app(demo_settings)
+    app = create_app(demo_settings, config_path=config)
     prepare_app(app)
     users = _demo_users(app, folder)
     server = demo_settings.server

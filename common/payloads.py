@@ -27,7 +27,15 @@ class Payload(BaseModel):
 
 
 class PayloadError(ServiceError):
-    """A payload that does not fit its schema; the message names each field and its problem."""
+    """A payload that does not fit its schema; the message names each field and its problem.
+
+    ``problems``: each error as ``{"field", "code", "message", "params"}`` (``code`` is pydantic's
+    error type, or a schema's own code from a ``PydanticCustomError``), for pages that explain
+    it in the user's language."""
+
+    def __init__(self, message: str, problems: list[dict] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
 
 
 def problem(error: dict) -> str:
@@ -46,9 +54,15 @@ def explain(exc: ValidationError) -> str:
     return "invalid payload (" + "; ".join(parts) + ")"
 
 
+def _simple(params: dict | None) -> dict:
+    return {k: v for k, v in (params or {}).items() if isinstance(v, str | int | float | bool) or v is None}
+
+
 def validate(model: type[Model], data: object) -> Model:
     """``data`` validated into ``model``, or :class:`PayloadError` with :func:`explain`'s message."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise PayloadError(explain(exc)) from None
+        problems = [{"field": ".".join(str(p) for p in e["loc"]), "code": e["type"], "message": problem(e),
+                     "params": _simple(e.get("ctx"))} for e in exc.errors()]
+        raise PayloadError(explain(exc), problems) from None

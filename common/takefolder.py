@@ -18,6 +18,7 @@ TAKE_JSON = "take.json"
 CALIBRATION_FILE = "calibration.toml"
 PROCESSED_DIR = "processed"
 COMPARISON_FILE = "comparison.json"    # an attempt's comparison with its reference, in processed/
+ERGONOMICS_FILE = "ergonomics.json"    # the ergonomic report of the person of interest, in processed/
 TIMESTAMP_COLUMNS = ("frame", "pts", "monotonic_ns", "wall_time_ns", "missing_before")
 TAKE_ID = re.compile(r"^\d{8}-\d{6}(-[0-9A-Za-z]{1,8})?$")
 

@@ -10,10 +10,11 @@ import logging
 from pathlib import Path
 
 from pydantic import ValidationError
+from ruamel.yaml.comments import CommentedMap
 
 from common.files import write_text
 from config import secretbox
-from config.loader import camera_key, describe_error, parse_settings, set_url_command
+from config.loader import CAMERA_URL_KEYS, camera_key, describe_error, parse_settings, set_url_command
 from config.masking import safe_url
 from config.schema import CameraConfig, ConfigError, Settings
 from config.yamlfile import dump_yaml, edit_yaml, parse_yaml, read_yaml, replace_scalar, writable, write_config
@@ -29,12 +30,13 @@ def _data_dir(data: dict, path: Path) -> Path:
     return folder if folder.is_absolute() else (path.resolve().parent / folder).resolve()
 
 
-def _set_urls(path: Path, urls: dict[int, int | str]) -> str:
-    """The text of ``path`` with the URL of the cameras ``urls`` names (by index) replaced."""
+def _set_urls(path: Path, urls: dict[tuple[int, str], int | str]) -> str:
+    """The text of ``path`` with the camera URLs ``urls`` names (by camera index and key,
+    ``url`` or ``preview_url``) replaced."""
 
     def edit(document) -> None:
-        for i, url in urls.items():
-            replace_scalar(document["cameras"][i], "url", url)
+        for (i, key), url in urls.items():
+            replace_scalar(document["cameras"][i], key, url)
 
     return edit_yaml(path, edit)
 
@@ -58,17 +60,18 @@ def seal_config(path: str | Path) -> list[str]:
     path = Path(path)
     _, data = read_yaml(path)
     settings = parse_settings(data, str(path), path.resolve().parent)
-    plain = {i: cam["url"].strip() for i, cam in enumerate(data["cameras"]) if secretbox.has_credentials(cam["url"])}
+    plain = {(i, key): cam[key].strip() for i, cam in enumerate(data["cameras"]) for key in CAMERA_URL_KEYS
+             if secretbox.has_credentials(cam.get(key))}
     if not plain:
         return []
-    names = [data["cameras"][i]["name"] for i in plain]
+    names = list(dict.fromkeys(data["cameras"][i]["name"] for i, _ in plain))
     if not writable(path):
         logger.warning("%s is read-only: the password of camera %s stays there in plain text", path, ", ".join(names))
         return []
     key = _sealing_key(settings, path, names)
     if key is None:
         return []
-    out = _set_urls(path, {i: secretbox.seal(url, key) for i, url in plain.items()})
+    out = _set_urls(path, {where: secretbox.seal(url, key) for where, url in plain.items()})
     new_data = parse_yaml(path, out)
     if parse_settings(new_data, str(path), path.resolve().parent) != settings:
         raise ConfigError(f"{path}: the camera URLs could not be encrypted (the file was left as it was)")
@@ -122,7 +125,7 @@ def set_camera_url(path: str | Path, name: str, url: str) -> str | None:
         data_dir = _data_dir(data, path)
         value = secretbox.seal(camera.url, camera_key(data_dir, str(path), create=True))
         where = secretbox.key_location(data_dir)
-    out = _set_urls(path, {index: value})
+    out = _set_urls(path, {(index, "url"): value})
     try:
         write_config(path, out)
     except OSError as exc:
@@ -171,3 +174,86 @@ def dump_settings(settings: Settings, path: Path) -> None:
     data = settings.model_dump(mode="json", exclude_defaults=True, by_alias=True)
     data["cameras"] = [c.model_dump(mode="json") for c in settings.cameras]
     write_text(path, dump_yaml(data), mode=0o600)  # it may hold camera URLs
+
+
+def _camera_entry(document, old_name: str | None):
+    """The camera map named ``old_name`` in the round-trip ``document`` (None: a new camera)."""
+    for entry in document["cameras"]:
+        if old_name is not None and entry.get("name") == old_name:
+            return entry
+    return None
+
+
+def _stored_value(url: int | str | None, key: bytes | None) -> int | str | None:
+    """How a camera URL is written: sealed when it carries a user name or a password (and a key is there)."""
+    return secretbox.seal(url, key) if key is not None and secretbox.has_credentials(url) else url
+
+
+def _set_camera_fields(entry, camera: CameraConfig, was: CameraConfig | None, key: bytes | None) -> None:
+    """Update ``entry`` (a round-trip map) to ``camera``; values equal to ``was`` are left as written
+    (unless a password is written there in plain text: it is sealed now)."""
+    if was is None or was.name != camera.name:
+        replace_scalar(entry, "name", camera.name)
+    for field in CAMERA_URL_KEYS:
+        value = getattr(camera, field)
+        if was is not None and getattr(was, field) == value and not (key and secretbox.has_credentials(entry.get(field))):
+            continue
+        if value is None:
+            entry.pop(field, None)
+        else:
+            replace_scalar(entry, field, _stored_value(value, key))
+
+
+def _rewrite_cameras(path: Path, cameras: list[CameraConfig], origins: dict[str, str], before: dict[str, CameraConfig],
+                     key: bytes | None) -> str:
+    """The text of ``path`` with its camera list made ``cameras`` (round trip: comments kept)."""
+
+    def edit(document) -> None:
+        seq = document["cameras"]
+        comments = {id(entry): seq.ca.items.get(i) for i, entry in enumerate(seq)}
+        entries = []
+        for camera in cameras:
+            old = origins.get(camera.name)
+            entry = _camera_entry(document, old)
+            was = before.get(old) if entry is not None else None
+            if entry is None:
+                entry = CommentedMap()
+            _set_camera_fields(entry, camera, was, key)
+            entries.append(entry)
+        seq.clear()
+        seq.ca.items.clear()
+        for i, entry in enumerate(entries):
+            seq.append(entry)
+            if comments.get(id(entry)):
+                seq.ca.items[i] = comments[id(entry)]
+
+    return edit_yaml(path, edit)
+
+
+def write_cameras(path: str | Path, cameras: list[CameraConfig], origins: dict[str, str] | None = None) -> None:
+    """Make ``cameras`` (in this order) the camera list of ``path``, in one atomic write.
+
+    ``origins`` maps a camera's new name to its name in the file (a renamed camera keeps its
+    entry, comments included); other cameras are matched by name, and a camera not in the file
+    is added. A URL that did not change is left as written; a new URL with a user name or a
+    password is stored encrypted, as :func:`seal_config` does. The rest of the file (comments,
+    order, layout) is kept. Raises :class:`ConfigError`, and then nothing is written.
+    """
+    path = Path(path)
+    _, data = read_yaml(path)
+    settings = parse_settings(data, str(path), path.resolve().parent)
+    before = {camera.name: camera for camera in settings.cameras}
+    origins = {camera.name: (origins or {}).get(camera.name, camera.name) for camera in cameras}
+    sealed = [c.name for c in cameras if any(secretbox.has_credentials(getattr(c, k)) for k in CAMERA_URL_KEYS)]
+    key = _sealing_key(settings, path, sealed) if sealed else None
+    out = _rewrite_cameras(path, cameras, origins, before, key)
+    written = parse_settings(parse_yaml(path, out), str(path), path.resolve().parent)
+    if list(written.cameras) != list(cameras):
+        raise ConfigError(f"{path}: the camera list could not be written as asked (the file was left as it was)")
+    if not writable(path):
+        raise ConfigError(f"{path} is read-only: the cameras cannot be changed")
+    try:
+        write_config(path, out)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be written ({exc.strerror})") from None
+    logger.info("%s: camera list written (%s)", path, ", ".join(c.name for c in cameras))

@@ -65,30 +65,39 @@ def camera_key(data_dir: Path, source: str, create: bool = False) -> bytes | Non
                           f"({exc.strerror})") from None
 
 
+CAMERA_URL_KEYS = ("url", "preview_url")  # the keys of a camera that hold a source (maybe with a password)
+
+
+def _unseal_camera(camera: CameraConfig, i: int, key: bytes | None, source: str, data_dir: Path) -> CameraConfig:
+    """``camera`` with its encrypted URLs decrypted, or :class:`ConfigError` naming the key."""
+    values = camera.model_dump()
+    for field in CAMERA_URL_KEYS:
+        if not secretbox.is_sealed(values[field]):
+            continue
+        try:
+            values[field] = secretbox.unseal(values[field], key)
+        except secretbox.SecretError:
+            raise ConfigError(f"{source}: 'cameras.{i}.{field}': cannot be decrypted with "
+                              f"{secretbox.key_location(data_dir)} (key missing or replaced); enter the camera URL "
+                              f"again with {set_url_command(camera.name, source)}") from None
+    try:
+        return CameraConfig(**values)
+    except ValidationError as exc:
+        raise ConfigError(describe_error(exc, source, ("cameras", i))) from None
+
+
 def _unsealed(settings: Settings, source: str, base: Path) -> Settings:
     """``settings`` with its encrypted camera URLs decrypted (in memory only)."""
-    sealed = [i for i, cam in enumerate(settings.cameras) if secretbox.is_sealed(cam.url)]
-    if not sealed:
+    if not any(secretbox.is_sealed(getattr(cam, k)) for cam in settings.cameras for k in CAMERA_URL_KEYS):
         return settings
     data_dir = settings.data_dir if settings.data_dir.is_absolute() else base / settings.data_dir
     key = camera_key(data_dir, source)
-    cameras = list(settings.cameras)
-    for i in sealed:
-        name = cameras[i].name
-        try:
-            url = secretbox.unseal(cameras[i].url, key)
-        except secretbox.SecretError:
-            raise ConfigError(f"{source}: 'cameras.{i}.url': cannot be decrypted with "
-                              f"{secretbox.key_location(data_dir)} (key missing or replaced); enter the camera URL "
-                              f"again with {set_url_command(name, source)}") from None
-        try:
-            cameras[i] = CameraConfig(name=name, url=url)
-        except ValidationError as exc:
-            raise ConfigError(describe_error(exc, source, ("cameras", i))) from None
+    cameras = [_unseal_camera(cam, i, key, source, data_dir) for i, cam in enumerate(settings.cameras)]
     return settings.model_copy(update={"cameras": cameras})
 
 
 def register_secrets(settings: Settings) -> None:
     """Remember the configured passwords (camera URLs, job broker and backend URLs), so they
     are masked even where no URL surrounds them."""
-    register_urls([camera.url for camera in settings.cameras] + [settings.jobs.broker_url, settings.jobs.backend_url])
+    register_urls([url for camera in settings.cameras for url in (camera.url, camera.preview_url)]
+                  + [settings.jobs.broker_url, settings.jobs.backend_url])

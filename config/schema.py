@@ -25,47 +25,74 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _camera_url(value):
+    """A camera source: an RTSP (or HTTP) URL, a file path, a USB index (0..63) or ``demo:N``."""
+    if isinstance(value, bool):
+        raise ValueError("must be an RTSP URL, a file path, a USB index or demo:N")
+    if isinstance(value, int):
+        if not 0 <= value <= 63:
+            raise ValueError("a USB camera index is between 0 and 63")
+        return value
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if re.fullmatch(r"\d+", value):
+        return int(value)
+    if value.startswith("demo:") and not re.fullmatch(r"demo:\d+", value):
+        raise ValueError("a demo camera is demo:N with N a number")
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", value)
+    if scheme and scheme.group(1).lower() not in ("rtsp", "rtsps", "http", "https", "file"):
+        raise ValueError(f"unsupported scheme {scheme.group(1)!r} (use rtsp://, a file path, a USB index or demo:N)")
+    return value
+
+
+def is_file_url(url) -> bool:
+    """True when a camera ``url`` names a video file (not RTSP, USB or demo)."""
+    return isinstance(url, str) and not url.startswith("demo:") and ("://" not in url or url.startswith("file://"))
+
+
 class CameraConfig(_Strict):
-    """One camera: ``url`` is ``rtsp://...``, a video file path, a USB index, or ``demo:N``."""
+    """One camera: ``url`` is ``rtsp://...``, a video file path, a USB index, or ``demo:N``.
+
+    ``preview_url`` (optional) is the camera's low-resolution sub-stream: when set, previews,
+    live pose and the calibration wizard's live view decode it, and the main stream (``url``)
+    is only remuxed into takes and decoded on demand (a calibration capture).
+    """
 
     name: Annotated[str, Field(pattern=CAMERA_NAME)]
     url: int | str
+    preview_url: int | str | None = None
 
     @field_validator("url")
     @classmethod
     def _url(cls, value):
-        if isinstance(value, bool):
-            raise ValueError("must be an RTSP URL, a file path, a USB index or demo:N")
-        if isinstance(value, int):
-            if not 0 <= value <= 63:
-                raise ValueError("a USB camera index is between 0 and 63")
-            return value
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be empty")
-        if re.fullmatch(r"\d+", value):
-            return int(value)
-        if value.startswith("demo:") and not re.fullmatch(r"demo:\d+", value):
-            raise ValueError("a demo camera is demo:N with N a number")
-        scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", value)
-        if scheme and scheme.group(1).lower() not in ("rtsp", "rtsps", "http", "https", "file"):
-            raise ValueError(f"unsupported scheme {scheme.group(1)!r} (use rtsp://, a file path, a USB index or demo:N)")
-        return value
+        return _camera_url(value)
+
+    @field_validator("preview_url")
+    @classmethod
+    def _preview_url(cls, value):
+        return None if value is None else _camera_url(value)
 
     @property
     def safe_url(self) -> str:
         """The URL with its password masked: the only form that may be shown or logged."""
         return safe_url(str(self.url))
 
+    @property
+    def safe_preview_url(self) -> str | None:
+        """The sub-stream's URL, password masked (None without a sub-stream)."""
+        return None if self.preview_url is None else safe_url(str(self.preview_url))
+
     def __repr_args__(self):  # repr(), str() and tracebacks show the masked URL only
         yield "name", self.name
         yield "url", self.url if isinstance(self.url, int) else self.safe_url
+        if self.preview_url is not None:
+            yield "preview_url", self.preview_url if isinstance(self.preview_url, int) else self.safe_preview_url
 
     @property
     def is_file(self) -> bool:
         """True when the URL names a video file (not RTSP, USB or demo)."""
-        url = self.url
-        return isinstance(url, str) and not url.startswith("demo:") and ("://" not in url or url.startswith("file://"))
+        return is_file_url(self.url)
 
 
 class BoardConfig(_Strict):
@@ -225,6 +252,15 @@ def _under(base: Path, path: Path) -> Path:
     return path if path.is_absolute() else (base / path).resolve()
 
 
+def _video_file(url: str, base: Path, key: str) -> str:
+    """A camera's video file path made absolute (relative to ``base``); ValueError when missing."""
+    path = Path(url.removeprefix("file://"))
+    path = path if path.is_absolute() else (base / path).resolve()
+    if not path.is_file():
+        raise ValueError(f"'{key}': no such video file {path}")
+    return str(path)
+
+
 class Settings(_Strict):
     """The whole ``config.yaml``. Relative paths are resolved against the file's folder."""
 
@@ -265,15 +301,9 @@ class Settings(_Strict):
         calibration = self.calibration
         if calibration is not None and not calibration.is_absolute():
             calibration = base / calibration
-        cameras = []
-        for i, cam in enumerate(self.cameras):
-            if cam.is_file:
-                path = Path(cam.url.removeprefix("file://"))
-                path = path if path.is_absolute() else (base / path).resolve()
-                if not path.is_file():
-                    raise ValueError(f"'cameras.{i}.url': no such video file {path}")
-                cam = cam.model_copy(update={"url": str(path)})
-            cameras.append(cam)
+        cameras = [cam.model_copy(update={key: _video_file(getattr(cam, key), base, f"cameras.{i}.{key}")
+                                          for key in ("url", "preview_url") if is_file_url(getattr(cam, key))})
+                   for i, cam in enumerate(self.cameras)]
         server = self.server
         if isinstance(server.tls_cert, Path):
             server = server.model_copy(update={"tls_cert": _under(base, server.tls_cert),

@@ -168,12 +168,15 @@ class WorkCardStep(db.Model):
     instructions: Mapped[str] = mapped_column(Text, default="", nullable=False)
     start_s: Mapped[float] = mapped_column(Float, nullable=False)
     end_s: Mapped[float] = mapped_column(Float, nullable=False)
+    # What the cameras cannot see, entered by the expert (scoring.inputs.StepInputs: load, coupling,
+    # a lift's frequency...); None: the defaults.
+    ergonomics: Mapped[dict | None] = mapped_column(JSON)
 
     work_card: Mapped[WorkCard] = relationship(back_populates="steps")
 
     def to_dict(self) -> dict:
         return {"position": self.position, "name": self.name, "instructions": self.instructions,
-                "start_s": self.start_s, "end_s": self.end_s}
+                "start_s": self.start_s, "end_s": self.end_s, "ergonomics": self.ergonomics}
 
 
 class WorkCardVersion(db.Model):
@@ -298,6 +301,10 @@ class Comparison(db.Model):
     per_joint: Mapped[dict] = mapped_column(JSON, default=dict, nullable=False)
     worst: Mapped[list] = mapped_column(JSON, default=list, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, nullable=False)
+    # The safety part, beside the motion part (``score``): 0-100 from the attempt's ergonomics,
+    # and the coaching messages comparing its postures with the reference's, per step.
+    safety_score: Mapped[float | None] = mapped_column(Float)
+    feedback: Mapped[list | None] = mapped_column(JSON)
 
     attempt: Mapped[Take] = relationship(foreign_keys=[attempt_id])
     reference: Mapped[Take] = relationship(foreign_keys=[reference_id])

@@ -82,8 +82,9 @@ class Job:
         summary = None
         if self.report:
             summary = {key: self.report.get(key) for key in SUMMARY_KEYS}
-            if "score" in self.report:
-                summary["score"] = self.report["score"]
+            for key in ("score", "safety_score"):
+                if key in self.report:
+                    summary[key] = self.report[key]
         return {"id": self.id, "take_id": self.take_id, "kind": self.kind, "status": str(self.status),
                 "stage": self.stage, "done": self.done, "total": self.total, "message": self.message,
                 "report": summary, "created": self.created, "work_card_id": self.params.get("work_card_id"),

@@ -86,6 +86,7 @@ class LivePose:
         self._reformatters = [VideoReformatter() for _ in self.names]  # this thread's own
         self._calibration = (None, None)  # (mtime, CameraGroup | None)
         self._warned: set[str] = set()
+        self._pending_names: list[str] | None = None  # a new camera list, applied by the live-pose thread
         self.rate = 0.0
         self.seq = 0
 
@@ -109,6 +110,30 @@ class LivePose:
         group = self.calibration()
         return {"enabled": on, "available": True, "calibrated": group is not None,
                 "message": None if group is not None else "live_pose_no_calibration"}
+
+    def set_cameras(self, names: list[str]) -> None:
+        """The cameras changed (names in their new order): the live-pose thread takes the new
+        list before its next frame set (workers of the cameras that stay are kept). Thread-safe."""
+        with self._lock:
+            self._pending_names = list(names)
+        self._wake.set()
+
+    def _take_cameras(self) -> None:
+        """Apply a camera list given to :meth:`set_cameras` (in the live-pose thread)."""
+        with self._lock:
+            names, self._pending_names = self._pending_names, None
+        if names is None:
+            return
+        workers = dict(zip(self.names, self._workers))
+        self._workers = [workers.pop(name, None) for name in names]
+        for worker in workers.values():
+            if worker is not None:
+                worker.close()
+        self.names = names
+        self._reformatters = [VideoReformatter() for _ in names]
+        self._calibration = (None, None)  # restricted to the old cameras
+        self._warned.clear()
+        logger.info("live pose: cameras now %s", ", ".join(names))
 
     def forget(self, client: str) -> None:
         self.enable(client, False)
@@ -172,6 +197,10 @@ class LivePose:
         idle_since = time.monotonic()
         last = None
         while not self._stop.is_set():
+            self._take_cameras()
+            if self.processor.names != self.names:  # the cameras just changed: their list follows
+                self._stop.wait(0.05)
+                continue
             if not self.wanted:
                 self.processor.set_image_demand("live pose", ())
                 if any(self._workers) and time.monotonic() - idle_since > IDLE_STOP_S:
@@ -213,7 +242,9 @@ class LivePose:
             bgr = frame.bgr(min(w, int(w * MAX_SIDE / max(w, h))) // 2 * 2, self._reformatters[i])
             if bgr is None:
                 continue
-            sizes[i] = (w, h)
+            # A sub-stream's landmarks (normalized) are placed on the main stream's pictures, which
+            # takes and the calibration are made of.
+            sizes[i] = (self.processor.has_substream(i) and self.processor.stream_size(i)) or (w, h)
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             self._worker(i).conn.send((self.seq, rgb.shape[0], rgb.shape[1], rgb.tobytes()))
             sent.append(i)

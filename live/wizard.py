@@ -32,14 +32,13 @@ from calibration.detect import Detection, detect_board
 from calibration.extrinsics import ExtrinsicsResult, calibrate_extrinsics
 from calibration.intrinsics import COVERAGE_GRID, MIN_VIEWS, IntrinsicsResult, calibrate_intrinsics
 from calibration.intrinsics import coverage_map as corner_coverage
+from calibration.views import corner_motion_px, is_new_moment, is_new_view
 
 logger = logging.getLogger(__name__)
 
 LIVE_PERIOD_S = 0.25
 STILL_FRACTION = 0.0015  # corner motion between two looks, as a fraction of the image width
 STILL_LOOKS = 2
-NEW_POSITION = 0.05  # mean corner shift (fraction of width) that makes a view new
-NEW_SHAPE = 0.03  # change of the board's apparent shape (tilt) that makes a view new
 STEPS = ("camera", "extrinsics", "floor", "result")
 
 
@@ -52,32 +51,6 @@ class _Live:
     seq: int = 0
     last: Detection | None = None
     still_looks: int = 0
-
-
-def _shape(corners: np.ndarray) -> np.ndarray:
-    centred = corners - corners.mean(axis=0)
-    return centred / np.sqrt((centred ** 2).sum(axis=1).mean())
-
-
-def _common(a: Detection, b: Detection) -> tuple[np.ndarray, np.ndarray]:
-    """The corners both detections found, in the same order (ChArUco views may be partial)."""
-    if np.array_equal(a.ids, b.ids):
-        return a.corners, b.corners
-    _, ia, ib = np.intersect1d(a.ids, b.ids, return_indices=True)
-    return a.corners[ia], b.corners[ib]
-
-
-def is_new_view(det: Detection, previous: list[Detection], width: int) -> bool:
-    """True unless a previous detection has the board at about the same place and tilt."""
-    for other in previous:
-        mine, theirs = _common(det, other)
-        if len(mine) < 4:
-            continue
-        shift = np.linalg.norm(mine - theirs, axis=1).mean() / width
-        shape = np.linalg.norm(_shape(mine) - _shape(theirs), axis=1).mean()
-        if shift < NEW_POSITION and shape < NEW_SHAPE:
-            return False
-    return True
 
 
 class CalibrationWizard:
@@ -123,6 +96,44 @@ class CalibrationWizard:
         self.step, self.camera, self.auto = None, None, True
         self._live = {i: _Live() for i in range(len(self.names))}
         self._counter = 0
+
+    def set_cameras(self, names: list[str], changed: frozenset[str] = frozenset()) -> dict:
+        """The cameras changed (``names`` in their new order; ``changed``: names kept whose source
+        changed). Cameras that stay keep their views and intrinsics; a new, changed or removed one
+        starts again: its views, moments and floor view are dropped (its pictures of this session
+        are moved aside, so the session folder stays what ``calibrate`` reads), the rig must be
+        solved again, and a step focused on a camera is left. Returns the state. Thread-safe."""
+        with self._lock:
+            gone = (set(self.names) - set(names)) | (set(changed) & set(self.names))
+            if list(names) == self.names and not gone:
+                return self.state()
+            stamp = datetime.now(UTC).strftime("%H%M%S")
+            for folder in (self.session_dir / part / name for name in sorted(gone) for part in ("intrinsics",
+                                                                                             "extrinsics")):
+                try:
+                    if folder.is_dir():
+                        folder.rename(folder.with_name(f"{folder.name}.replaced-{stamp}"))
+                except OSError as exc:  # the cameras changed already: the wizard follows, a folder stays
+                    logger.warning("calibration: %s cannot be moved aside (%s)", folder, exc.strerror)
+            self.views = {n: [] if n in gone else self.views.get(n, []) for n in names}
+            self.sizes = {n: s for n, s in self.sizes.items() if n in names and n not in gone}
+            self.intrinsics = {n: r for n, r in self.intrinsics.items() if n in names and n not in gone}
+            moments = {label: {n: d for n, d in views.items() if n in names and n not in gone}
+                       for label, views in self.moments.items()}
+            self.moments = {label: views for label, views in moments.items() if len(views) >= 2}
+            floor = {n: d for n, d in (self.floor or {}).items() if n in names and n not in gone}
+            self.floor = floor or None
+            self.rig = None
+            self.names = list(names)
+            self._live = {i: _Live() for i in range(len(self.names))}
+            if self.step == "camera":
+                self.step, self.camera = None, None
+            focus = self._focus(self.step, self.camera)
+            logger.info("calibration: cameras now %s (starting again: %s)", ", ".join(names),
+                        ", ".join(sorted(gone & set(names))) or "none")
+        self.processor.set_image_demand("calibration", focus)
+        self._emit_moments()
+        return self.state()
 
     # ------------------------------------------------------------------ requests
     def begin(self) -> dict:
@@ -222,8 +233,8 @@ class CalibrationWizard:
         if not any(detections.values()):
             raise WizardError("no board moment captured yet: show the board to two or more cameras at once")
 
-        def progress(stage, fraction):
-            self._emit("calibration progress", {"stage": stage, "fraction": fraction})
+        def progress(done, total, stage):
+            self._emit("calibration progress", {"stage": stage, "fraction": done / total})
 
         result = calibrate_extrinsics(intrinsics, detections, self.board,
                                       floor_moment=floor_moment,
@@ -352,8 +363,10 @@ class CalibrationWizard:
 
     def _look(self, step: str, focus: list[int]) -> None:
         seen = {}
+        # First every camera's latest picture and the few before it, all of about one instant.
+        snapshot = {i: (*self.processor.slots[i].get(), self.processor.slots[i].recent()) for i in focus}
         for i in focus:
-            seq, frame = self.processor.slots[i].get()
+            seq, frame, _ = snapshot[i]
             live = self._live[i]
             if frame is None or seq == live.seq:
                 continue
@@ -370,6 +383,8 @@ class CalibrationWizard:
                 live.still_looks = 0
             live.last = det
             seen[i] = (gray, det, live.still_looks >= STILL_LOOKS)
+        still = {i: (gray, det, *snapshot[i][1:]) for i, (gray, det, ok) in seen.items() if det is not None and ok}
+        together = self._together(still) if step == "extrinsics" and len(still) >= 2 else {}
         with self._lock:
             captured = set()
             if step == "camera" and self.auto:
@@ -378,25 +393,46 @@ class CalibrationWizard:
                     if det is not None and still and is_new_view(det, [d for _, d in self.views[name]], gray.shape[1]):
                         self._add_view(i, gray, det)
                         captured.add(i)
-            elif step == "extrinsics" and self.auto:
-                still = {self.names[i]: (gray, det) for i, (gray, det, ok) in seen.items() if det is not None and ok}
-                if len(still) >= 2 and self._new_moment(still):
-                    self._counter += 1
-                    label = f"m{self._counter:03d}"
-                    for name, (gray, _) in still.items():
-                        self._save_picture("extrinsics", name, label, gray)
-                    self.moments[label] = {name: det for name, (_, det) in still.items()}
-                    captured = {self.names.index(n) for n in still}
-                    self._emit_moments()
+            elif step == "extrinsics" and self.auto and len(together) >= 2 and self._new_moment(together):
+                self._counter += 1
+                label = f"m{self._counter:03d}"
+                for name, (gray, _) in together.items():
+                    self._save_picture("extrinsics", name, label, gray)
+                self.moments[label] = {name: det for name, (_, det) in together.items()}
+                captured = {self.names.index(n) for n in together}
+                self._emit_moments()
             for i, (gray, det, still) in seen.items():
                 self._emit("calibration live", self._live_payload(i, gray, det, still, i in captured))
 
+    def _together(self, still: dict) -> dict:
+        """The views of one moment, {name: (gray, detection)}, from frames captured within half a
+        frame period of one instant (the oldest of the still cameras' frames), each camera's
+        frame picked from its last few; a picked frame other than the one just looked at must
+        show the board where that one did (still). Cameras without such a frame sit the
+        moment out, so neither CPU load nor a slow camera can pair pictures of different instants.
+        ``still``: camera index -> (gray, detection, frame, the frames before it) of the cameras
+        with a still board, as the look's snapshot found them."""
+        instant = min(frame.monotonic_ns for _, _, frame, _ in still.values())
+        together = {}
+        for i, (gray, det, frame, recent) in still.items():
+            recent = [f for f in recent if f.monotonic_ns <= frame.monotonic_ns] or [frame]
+            steps = np.diff(sorted(f.monotonic_ns for f in recent))
+            half_period = np.median(steps) / 2 if len(steps) else np.inf
+            best = min(recent, key=lambda f: abs(f.monotonic_ns - instant))
+            if abs(best.monotonic_ns - instant) > half_period:
+                continue
+            if best is not frame:
+                gray = best.gray(self._reformatter)
+                moved = None if gray is None else detect_board(gray, self.board, thorough=False)
+                if moved is None or corner_motion_px(det, moved) >= max(1.5, STILL_FRACTION * gray.shape[1]):
+                    continue
+                det = moved
+            together[self.names[i]] = (gray, det)
+        return together
+
     def _new_moment(self, still: dict) -> bool:
-        for previous in self.moments.values():
-            common = [n for n in still if n in previous]
-            if common and not any(is_new_view(still[n][1], [previous[n]], still[n][0].shape[1]) for n in common):
-                return False
-        return True
+        return is_new_moment({n: det for n, (_, det) in still.items()}, list(self.moments.values()),
+                             {n: gray.shape[1] for n, (gray, _) in still.items()})
 
     def _coverage(self, name: str) -> list:
         """Corner counts per cell of the image grid over the captured views (rows of the grid)."""

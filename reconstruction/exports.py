@@ -466,6 +466,20 @@ def read_pose3d_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- 3D pose, OpenSim TRC
 
 
+def read_motion(folder: str | os.PathLike) -> tuple[np.ndarray, float]:
+    """The 3D motion of a processed take folder: (points (F, 33, 3) m, fps) from its ``pose3d.csv``,
+    the frame rate from the rows' times. Raises :class:`ExportError` when the file is missing
+    ("process the take first"), unreadable, or holds fewer than two frames at increasing times."""
+    folder = Path(folder)
+    csv_path = folder / "pose3d.csv"
+    if not csv_path.is_file():
+        raise ExportError(f"{folder}: no pose3d.csv (process the take first)")
+    points, times = read_pose3d_csv(csv_path)
+    if len(times) < 2 or not np.all(np.diff(times) > 0):
+        raise ExportError(f"{csv_path}: needs at least two frames with increasing times")
+    return points, 1.0 / float(np.median(np.diff(times)))
+
+
 def _to_opensim(arr: np.ndarray) -> np.ndarray:
     """VSION world (x, y, z), Z up -> OpenSim (x, z, -y), Y up (a +90° rotation about x)."""
     return np.stack([arr[..., 0], arr[..., 2], -arr[..., 1] + 0.0], axis=-1)  # + 0.0 turns -0.0 into 0.0

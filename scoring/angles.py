@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reconstruction.landmarks import INDEX, N_JOINTS
+from scoring.table import Table
 
 from .inputs import ErgonomicsError
 
@@ -72,7 +73,7 @@ COLUMNS: tuple[str, ...] = ANGLE_NAMES + FLAG_NAMES
 
 
 @dataclass(frozen=True, eq=False)
-class Angles:
+class Angles(Table):
     """Per-frame joint angles and posture flags.
 
     ``values`` (F, len(names)) float64: angles in degrees (:data:`ANGLE_NAMES`), flags as
@@ -81,27 +82,7 @@ class Angles:
     Immutable: the array is copied and made read-only, so an instance can be shared by threads.
     """
 
-    values: np.ndarray
     names: tuple[str, ...] = COLUMNS
-
-    def __post_init__(self) -> None:
-        values = np.array(self.values, dtype=np.float64)
-        if values.ndim != 2 or values.shape[1] != len(self.names):
-            raise ErgonomicsError(f"angle values must have shape (F, {len(self.names)}), got {values.shape}")
-        values.flags.writeable = False
-        object.__setattr__(self, "values", values)
-        object.__setattr__(self, "names", tuple(self.names))
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        try:
-            return self.values[:, self.names.index(name)]
-        except ValueError:
-            raise KeyError(name) from None
-
-    @property
-    def n_frames(self) -> int:
-        """F, the number of frames."""
-        return int(self.values.shape[0])
 
     @classmethod
     def from_columns(cls, columns: Mapping[str, object], frames: int | None = None) -> Angles:
@@ -120,11 +101,10 @@ class Angles:
             if arr.ndim != 1 or len(arr) not in (1, n):
                 raise ErgonomicsError(f"column {name!r} has {arr.shape} values for {n} frames")
             values[:, COLUMNS.index(name)] = arr
-        return cls(values)
+        return cls(values=values)
 
-    def frame(self, f: int) -> dict[str, float | None]:
-        """Frame ``f`` as ``{name: value}`` (None where unknown), rounded to 0.1 deg: JSON-ready."""
-        return {n: (None if not np.isfinite(v) else round(float(v), 1)) for n, v in zip(self.names, self.values[f])}
+    def _cell(self, value: float) -> float:
+        return round(float(value), 1)  # 0.1 deg
 
 
 # --------------------------------------------------------------------------- vector helpers
@@ -409,4 +389,4 @@ def compute_angles(points: object) -> Angles:
         cols[f"{side}_shoulder_raised"] = shoulder_raised(arr, side)
         cols[f"{side}_arm_across_or_out"] = arm_across_or_out(arr, side)
     cols["legs_supported"] = legs_supported(arr)
-    return Angles(np.stack([cols[name] for name in COLUMNS], axis=1))
+    return Angles(values=np.stack([cols[name] for name in COLUMNS], axis=1))

@@ -30,7 +30,7 @@ import numpy as np
 
 from common.files import write_text
 from reconstruction.bvh import bvh_text
-from reconstruction.exports import ExportError, read_pose3d_csv
+from reconstruction.exports import ExportError, read_motion
 
 from .angles import ANGLE_NAMES, Angles
 from .ergonomics import EXPOSURES, build_report, score_frames
@@ -110,16 +110,10 @@ def analyse_folder(out_dir: str | os.PathLike, steps: list[ErgoStep | dict] | No
     (the files written). Raises :class:`ErgonomicsError` (one line) on bad input.
     """
     folder = Path(out_dir)
-    csv_path = folder / "pose3d.csv"
-    if not csv_path.is_file():
-        raise ErgonomicsError(f"{folder}: no pose3d.csv (process the take first)")
     try:
-        points, times = read_pose3d_csv(csv_path)
+        points, fps = read_motion(folder)
     except ExportError as exc:
         raise ErgonomicsError(str(exc)) from None
-    if len(times) < 2 or not np.all(np.diff(times) > 0):
-        raise ErgonomicsError(f"{csv_path}: needs at least two frames with increasing times")
-    fps = 1.0 / float(np.median(np.diff(times)))
     steps, default = parse_steps(list(steps)) if steps else [], parse_inputs(inputs)
     scored = score_frames(points, fps, steps, default)
     report = build_report(*scored, fps, steps, default)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reconstruction.exports import ExportError, read_pose3d_csv
+from reconstruction.exports import ExportError, read_motion
 from reconstruction.landmarks import INDEX
 
 SCALE_DEG = 30.0
@@ -221,16 +221,10 @@ def compare_folders(attempt_dir, reference_dir, steps: list[Step] | None = None)
     ``steps.json`` in the reference folder, if there is one."""
     loaded = []
     for folder in (Path(attempt_dir), Path(reference_dir)):
-        csv_path = folder / "pose3d.csv"
-        if not csv_path.is_file():
-            raise ComparisonError(f"{folder}: no pose3d.csv (process the take first)")
         try:
-            points, times = read_pose3d_csv(csv_path)
+            loaded.append(read_motion(folder))
         except ExportError as exc:
             raise ComparisonError(str(exc)) from None
-        if len(times) < 2:
-            raise ComparisonError(f"{csv_path}: fewer than two frames")
-        loaded.append((points, 1.0 / float(np.median(np.diff(times)))))
     if steps is None and (Path(reference_dir) / "steps.json").is_file():
         steps = load_steps(Path(reference_dir) / "steps.json")
     (a, fa), (r, fr) = loaded

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scoring.table import Table
+
 logger = logging.getLogger(__name__)
 
 
@@ -39,40 +41,19 @@ DEFAULT_THRESHOLDS = Thresholds()
 
 
 @dataclass(frozen=True, eq=False)
-class ScoreTable:
+class ScoreTable(Table):
     """Per-frame scores: ``values`` (F, len(names)) float64, integer values, NaN unknown.
 
     ``table["rula_score"]`` gives a column (F,). Read-only; safe to share between threads.
     """
 
-    names: tuple[str, ...]
-    values: np.ndarray
-
-    def __post_init__(self) -> None:
-        values = np.array(self.values, dtype=np.float64)
-        if values.ndim != 2 or values.shape[1] != len(self.names):
-            raise ValueError(f"score values must have shape (F, {len(self.names)}), got {values.shape}")
-        values.flags.writeable = False
-        object.__setattr__(self, "values", values)
-        object.__setattr__(self, "names", tuple(self.names))
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        try:
-            return self.values[:, self.names.index(name)]
-        except ValueError:
-            raise KeyError(name) from None
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.values.shape[0])
-
     @classmethod
     def from_columns(cls, columns: dict[str, np.ndarray]) -> ScoreTable:
-        return cls(tuple(columns), np.stack([np.asarray(v, dtype=np.float64) for v in columns.values()], axis=1))
+        return cls(values=np.stack([np.asarray(v, dtype=np.float64) for v in columns.values()], axis=1),
+                   names=tuple(columns))
 
-    def frame(self, f: int) -> dict[str, int | None]:
-        """Frame ``f`` as ``{name: score}`` (None where unknown): JSON-ready."""
-        return {n: (None if not np.isfinite(v) else int(v)) for n, v in zip(self.names, self.values[f])}
+    def _cell(self, value: float) -> int:
+        return int(value)
 
 
 def known(*arrays: np.ndarray) -> np.ndarray:

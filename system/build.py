@@ -6,12 +6,15 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from calibration.store import active_id
 from capture.group import VideoProcessor
-from config.masking import safe_url
-from config.schema import ConfigError, Settings
+from common.errors import ServiceError
+from config.edit import write_cameras
+from config.masking import register_urls, safe_url
+from config.schema import CameraConfig, ConfigError, Settings
 from jobs.base import JobRunner
 from jobs.local import LocalJobRunner
 from live.pose import LivePose
@@ -53,10 +56,26 @@ def job_runner(settings: Settings, listener) -> JobRunner:
     return CeleryJobRunner(settings.jobs.broker_url, settings.jobs.backend_url, listener=listener, tasks=TASKS)
 
 
+class CamerasUnavailable(ServiceError):
+    """The cameras cannot be changed on this server (it has no configuration file to keep them in)."""
+
+
+def no_health_report() -> dict | None:
+    return None
+
+
 @dataclass(eq=False)
 class System:
     """The parts of a running VSION and their lifespan. ``session`` opens a database session
-    usable from any thread (the Flask app's context)."""
+    usable from any thread (the Flask app's context). ``config_path``: the ``config.yaml`` the
+    settings came from (None: built from settings alone, and then the cameras cannot change).
+
+    ``calibration_health``: the latest calibration health report, or None (no check yet):
+    ``{"source": "board" | "skeleton", "checked_at": ISO time, "cameras": [{"name", "error_px",
+    "baseline_px", "limit_px", "points", "moved"}]}`` (px), as
+    ``calibration.health.HealthReport.to_dict`` makes it; the Cameras page warns for every
+    camera with ``moved``. The calibration health check plugs itself in here.
+    """
 
     settings: Settings
     processor: VideoProcessor
@@ -66,12 +85,46 @@ class System:
     takes: TakeLifecycle
     notifier: Notifier
     session: Callable[[], contextlib.AbstractContextManager]
+    config_path: Path | None = None
+    calibration_health: Callable[[], dict | None] = no_health_report
     _status_thread: threading.Thread | None = field(default=None, repr=False)
+    _cameras_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     started: bool = False
 
     def camera_status(self) -> dict:
-        """The ``camera status`` event's payload."""
-        return {"cameras": self.processor.health(), "recording": self.processor.recording}
+        """The ``camera status`` event's payload (``health``: see :attr:`calibration_health`)."""
+        return {"cameras": self.processor.health(), "recording": self.processor.recording,
+                "health": self.calibration_health()}
+
+    def set_cameras(self, cameras: list[CameraConfig], origins: dict[str, str] | None = None) -> dict:
+        """Make ``cameras`` (in this order) VSION's cameras, without a restart: written to
+        ``config.yaml`` first (atomically, comments kept, passwords encrypted), then applied to the
+        camera group (unchanged cameras keep running), live pose and the calibration wizard.
+        ``origins`` maps a renamed camera's new name to its old one. Raises
+        :class:`CamerasUnavailable`, :class:`~capture.group.RecordingError` while a take records,
+        or :class:`~config.schema.ConfigError`; then nothing changed. Returns the names kept,
+        added and removed. Thread-safe (one change at a time)."""
+        return self.update_cameras(lambda current: (cameras, origins))
+
+    def update_cameras(self, plan: Callable[[list[CameraConfig]], tuple[list[CameraConfig], dict | None]]) -> dict:
+        """:meth:`set_cameras` with the list ``plan(current cameras)`` returns (with its origins),
+        worked out while no other change can run: two users' changes never undo each other.
+        ``plan`` may raise to refuse; then nothing changed."""
+        path = self.config_path
+        if path is None:
+            raise CamerasUnavailable("this server was started without a configuration file: change the cameras "
+                                     "in config.yaml and restart it")
+        with self._cameras_lock:
+            before = {camera.name: camera for camera in self.settings.cameras}
+            cameras, origins = plan(list(self.settings.cameras))
+            change = self.processor.reconfigure(cameras, lambda: write_cameras(path, cameras, origins))
+            self.settings = self.settings.model_copy(update={"cameras": list(cameras)})
+            register_urls([url for camera in cameras for url in (camera.url, camera.preview_url)])
+            names = [camera.name for camera in cameras]
+            changed = frozenset(c.name for c in cameras if c.name in before and before[c.name] != c)
+            self.live_pose.set_cameras(names)
+            self.wizard.set_cameras(names, changed)
+        return change
 
     def sync_calibrations(self) -> None:
         """Mirror the saved calibration sets (and which one is active) in the database."""
@@ -114,13 +167,14 @@ class System:
         self.started = False
 
 
-def build_system(settings: Settings, notifier: Notifier, session: Callable[[], contextlib.AbstractContextManager]
-                 ) -> System:
-    """Every part of a running VSION for ``settings``, built and wired; nothing starts yet."""
+def build_system(settings: Settings, notifier: Notifier, session: Callable[[], contextlib.AbstractContextManager],
+                 config_path: Path | None = None) -> System:
+    """Every part of a running VSION for ``settings`` (read from ``config_path``, if any), built
+    and wired; nothing starts yet."""
     processor = VideoProcessor(settings)
     wizard = CalibrationWizard(processor, settings, notifier.calibration)
     live_pose = LivePose(processor, settings, notifier.pose)
     jobs = job_runner(settings, None)
     takes = TakeLifecycle(processor, jobs, session, notifier)
     jobs.listener = takes.job_changed
-    return System(settings, processor, wizard, live_pose, jobs, takes, notifier, session)
+    return System(settings, processor, wizard, live_pose, jobs, takes, notifier, session, config_path)

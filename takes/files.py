@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 TAKE_FOLDER_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")  # the ids VideoProcessor gives
 CAMERA = re.compile(CAMERA_NAME)
 PTS_PER_S = 90000  # the recorder's MP4 time base (take.json "pts_time_base": "1/90000")
-DOWNLOADS = {"csv": "pose3d.csv", "trc": "pose3d.trc", "c3d": "pose3d.c3d"}
+DOWNLOADS = {"csv": "pose3d.csv", "trc": "pose3d.trc", "c3d": "pose3d.c3d", "mot": "angles.mot",
+             "ergonomics": "ergonomics.csv", "bvh": "pose3d.bvh"}
 ZIP_CHUNK = 1 << 20
 
 

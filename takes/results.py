@@ -28,7 +28,7 @@ from workcards.service import card_view, published_version
 logger = logging.getLogger(__name__)
 
 METRIC_KEYS = ("frames", "fps", "median_reprojection_px", "reconstructed_pct", "mean_segment_cv_pct",
-               "reprojection_px")
+               "reprojection_px", "safety_score", "high_risk_s", "rula_max", "reba_max")
 
 
 # --------------------------------------------------------------------------- the job's parameters
@@ -40,7 +40,7 @@ def comparison_spec(take: Take, takes_dir: Path | str) -> dict | None:
     version = published_version(take.work_card, take.work_card_version)
     if version is None:
         return None
-    steps = [{"name": s["name"], "start_s": s["start_s"], "end_s": s["end_s"]}
+    steps = [{"name": s["name"], "start_s": s["start_s"], "end_s": s["end_s"], "ergonomics": s.get("ergonomics")}
              for s in version.snapshot.get("steps") or []]
     return {"reference_dir": str(Path(takes_dir) / version.reference_take_id / PROCESSED_DIR),
             "reference_take_id": version.reference_take_id, "work_card_version": version.version, "steps": steps}
@@ -55,6 +55,8 @@ def job_params(take: Take | None, takes_dir: Path | str) -> dict:
     spec = comparison_spec(take, takes_dir)
     if spec is not None:
         params["compare"] = spec
+    elif take.kind == "reference" and take.work_card is not None:  # its steps are on its own timeline
+        params["ergonomics_steps"] = [step.to_dict() for step in take.work_card.steps]
     return params
 
 
@@ -77,9 +79,11 @@ def store_comparison(attempt_id: str, result: dict) -> Comparison:
     version = result.get("work_card_version") or attempt.work_card_version
     if not isinstance(reference, str) or db.session.get(Take, reference) is None or not version:
         raise ServiceError(f"take {attempt_id}: the comparison does not name a known reference take")
+    safety = result.get("safety") if isinstance(result.get("safety"), dict) else {}
     row = Comparison(attempt_id=attempt_id, reference_id=reference, work_card_version=int(version),
                      score=result.get("score"), per_step=list(result.get("per_step") or []),
-                     per_joint=dict(result.get("per_joint") or {}), worst=list(result.get("worst") or []))
+                     per_joint=dict(result.get("per_joint") or {}), worst=list(result.get("worst") or []),
+                     safety_score=safety.get("safety_score"), feedback=list(safety.get("feedback") or []))
     db.session.add(row)
     db.session.commit()
     logger.info("take %s: score %s against reference %s", attempt_id, row.score, reference)
@@ -114,7 +118,8 @@ def comparison_view(comparison: Comparison, details: dict | None = None) -> dict
             "per_step": comparison.per_step, "per_joint": comparison.per_joint, "worst": comparison.worst,
             "alignment": details.get("alignment") or [], "speed_ratio": details.get("speed_ratio"),
             "reference_take_id": comparison.reference_id, "work_card_version": comparison.work_card_version,
-            "created_at": comparison.created_at.isoformat()}
+            "created_at": comparison.created_at.isoformat(), "safety_score": comparison.safety_score,
+            "feedback": comparison.feedback or []}
 
 
 def takes_with_scores(takes: list[Take]) -> list[dict]:

@@ -1,5 +1,6 @@
 """The background work done on takes: the ``process`` job (2D pose, sync, triangulation,
-filtering, exports; then, for an attempt, its comparison with the reference).
+filtering, exports; the ergonomics of the person of interest; then, for an attempt, its
+comparison with the reference, in motion and in safety).
 
 These are the tasks VSION gives its job runner (:mod:`jobs`); a Celery worker of a processing
 cluster runs the same :data:`TASKS`. Each takes JSON parameters and reports progress through
@@ -11,9 +12,12 @@ import logging
 from pathlib import Path
 
 from calibration.io import CalibrationFileError, load_calibration
-from common.takefolder import CALIBRATION_FILE, COMPARISON_FILE, PROCESSED_DIR
-from reconstruction.exports import ExportError, write_json
+from common.takefolder import CALIBRATION_FILE, COMPARISON_FILE, ERGONOMICS_FILE, PROCESSED_DIR
+from reconstruction.exports import ExportError, read_motion, write_json
 from reconstruction.pipeline import Options, ProcessError, process_take
+from scoring.ergonomics import coach, ergonomics_report, steps_on_attempt
+from scoring.exports import analyse_folder
+from scoring.inputs import ErgonomicsError
 from scoring.motion import Step, compare_folders
 
 logger = logging.getLogger(__name__)
@@ -33,8 +37,48 @@ def process_take_task(params: dict, progress) -> dict:
     options = Options(nice=int(params.get("nice", 10)), workers=params.get("workers"))
     report = process_take(take_dir, group, take_dir / PROCESSED_DIR, options, progress)
     if params.get("compare"):
-        report = {**report, **compare_take_task(params, progress)}
-    return report
+        return {**report, **compare_take_task(params, progress)}
+    return {**report, **ergonomics_task(take_dir / PROCESSED_DIR, params.get("ergonomics_steps"))}
+
+
+def _ergonomic_steps(steps) -> list[dict]:
+    """Steps with their ergonomic inputs as :func:`scoring.inputs.parse_steps` reads them."""
+    return [{"name": s["name"], "start_s": s["start_s"], "end_s": s["end_s"], **(s.get("ergonomics") or {})}
+            for s in steps or []]
+
+
+def ergonomics_task(processed: Path, steps=None) -> dict:
+    """Ergonomics of a processed take: ``angles.mot``, ``ergonomics.csv``, ``pose3d.bvh`` (and
+    ``ergonomics_steps.csv`` with steps) beside its ``pose3d.csv``, and the report in
+    ``ergonomics.json``. Returns the summary for the job's report (``safety_score``,
+    ``high_risk_s``, worst RULA and REBA); a take whose ergonomics cannot be made keeps its other
+    outputs (``ergonomics_error`` says why)."""
+    try:
+        report = analyse_folder(processed, _ergonomic_steps(steps))
+        write_json(processed / ERGONOMICS_FILE, report)
+    except (ErgonomicsError, ExportError) as exc:
+        logger.warning("%s: no ergonomics: %s", processed.parent.name, exc)
+        return {"ergonomics_error": str(exc)}
+    whole = report["whole"]
+    return {"safety_score": whole["safety_score"], "high_risk_s": whole["high_risk_s"],
+            "rula_max": whole["rula"]["max"], "reba_max": whole["reba"]["max"], "ergonomics_error": None}
+
+
+def _reference_report(reference_dir: Path, steps: list[dict]) -> dict:
+    return ergonomics_report(*read_motion(reference_dir), steps)
+
+
+def safety_part(processed: Path, reference_dir: Path, steps: list[dict], alignment: list) -> dict:
+    """The safety part of an attempt's comparison: its ergonomics with the reference's steps moved
+    onto its own timeline (``alignment`` from the motion comparison), its exports written, and
+    coaching messages against the reference's postures. ``{"safety_score", "feedback",
+    "high_risk_s", "reference_high_risk_s"}``."""
+    steps = _ergonomic_steps(steps)
+    attempt = analyse_folder(processed, steps_on_attempt(steps, alignment) if steps else [])
+    write_json(processed / ERGONOMICS_FILE, attempt)
+    reference = _reference_report(reference_dir, steps)
+    return {"safety_score": attempt["whole"]["safety_score"], "feedback": coach(attempt, reference),
+            "high_risk_s": attempt["whole"]["high_risk_s"], "reference_high_risk_s": reference["whole"]["high_risk_s"]}
 
 
 def compare_take_task(params: dict, progress) -> dict:
@@ -66,11 +110,19 @@ def compare_take_task(params: dict, progress) -> dict:
     result["reference_take_id"] = spec.get("reference_take_id")
     result["work_card_version"] = spec.get("work_card_version")
     try:
+        result["safety"] = safety_part(processed, Path(spec["reference_dir"]), spec.get("steps") or [],
+                                       result["alignment"])
+    except (ErgonomicsError, ExportError) as exc:  # the motion part stands without the safety part
+        logger.warning("take %s: no safety part: %s", Path(params["take_dir"]).name, exc)
+        result["safety"] = None
+    try:
         write_json(processed / COMPARISON_FILE, result)
     except ExportError as exc:
         logger.warning("take %s: %s", Path(params["take_dir"]).name, exc)
     progress(1, 1, "comparison")
-    return {"score": result["score"], "comparison": result, "comparison_error": None}
+    safety = result["safety"] or {}
+    return {"score": result["score"], "safety_score": safety.get("safety_score"), "comparison": result,
+            "comparison_error": None}
 
 
 TASKS = {"process": process_take_task}

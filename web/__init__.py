@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from flask import abort, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
+from accounts.policy import Action, allows
 from common import jsonsafe
-from web import admin, api, audit, auth, calibration, events, onboarding, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
+from web import admin, api, audit, auth, calibration, cameras, events, i18n, onboarding, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
 from web.access import PUBLIC_ENDPOINTS, login_gate  # noqa: F401 - PUBLIC_ENDPOINTS: the open routes
-from web.i18n import current_language, translate
 from web.state import system
 
-BLUEPRINTS = (auth, pages, api, video, calibration, workcards, takes, admin, audit, onboarding)
+BLUEPRINTS = (auth, pages, api, video, cameras, calibration, workcards, takes, admin, audit, onboarding)
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
                            "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
@@ -48,9 +49,9 @@ def _api_errors_as_json(error):
     return error
 
 
-def _template_helpers():
-    lang = current_language()
-    return {"lang": lang, "t": lambda key: translate(key, lang), "other_lang": "en" if lang == "fr" else "fr"}
+def _policy_helpers():
+    """``may("action")`` in templates: what the signed-in user's role may do (accounts.policy)."""
+    return {"may": lambda action: current_user.is_authenticated and allows(current_user, Action(action))}
 
 
 def _security_headers(response):
@@ -68,10 +69,11 @@ def _security_headers(response):
 def register(app) -> None:
     """Attach blueprints, the deny-by-default login gate and template helpers to ``app``."""
     app.json = SafeJSONProvider(app)
+    i18n.init_app(app)
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     app.before_request_funcs.setdefault(None, []).insert(0, _limit_body)  # before the CSRF check reads a form
     app.before_request(login_gate)
     app.register_error_handler(HTTPException, _api_errors_as_json)
-    app.context_processor(_template_helpers)
+    app.context_processor(_policy_helpers)
     app.after_request(_security_headers)

@@ -17,7 +17,6 @@ from database.models import User
 from web.access import requires
 from web.auditing import audit
 from web.extensions import socketio
-from web.i18n import current_language, labels_for
 from web.notify import ROOM_ACTIONS
 from web.sockets import disconnect_user, regroup_user
 from web.state import links
@@ -49,7 +48,7 @@ def _user(user: User) -> dict:
 @bp.route("/admin/users")
 @requires(Action.MANAGE_USERS)
 def users_page():
-    return render_template("users.html", labels=labels_for(current_language()), roles=ROLES,
+    return render_template("users.html", roles=ROLES,
                            me=current_user.id)
 
 

@@ -14,7 +14,6 @@ from accounts.schemas import AuditQuery
 from common.payloads import PayloadError, validate
 from web.access import requires
 from web.auditing import audit
-from web.i18n import current_language, labels_for
 
 bp = Blueprint("audit", __name__)
 
@@ -30,7 +29,7 @@ def _query() -> AuditQuery:
 @bp.route("/admin/audit")
 @requires(Action.READ_AUDIT)
 def page():
-    return render_template("audit.html", labels=labels_for(current_language()))
+    return render_template("audit.html")
 
 
 @bp.route("/api/audit")

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, jsonify, make_response, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
@@ -23,7 +24,6 @@ from accounts.users import close_sessions, get_user, open_session, session_open
 from web.access import PUBLIC_ENDPOINTS, wants_json
 from web.auditing import audit
 from web.extensions import limiter, login_manager, socketio
-from web.i18n import translate
 from web.sockets import disconnect_session
 from web.state import EXTENSION, links, system
 
@@ -130,7 +130,7 @@ def _too_many_logins(limit):
     retry_s = max(1, int(limit.reset_at - time.time()))
     logger.warning("too many login attempts from %s (limit %s): refused for %d s", request.remote_addr,
                    limit.limit, retry_s)
-    error = translate("login_rate_limited").format(seconds=retry_s)
+    error = gettext("Too many sign-in attempts from this computer: try again in {seconds} s.").format(seconds=retry_s)
     response = make_response(render_template("login.html", form=LoginForm(), error=error), 429)
     response.headers["Retry-After"] = str(retry_s)
     return response
@@ -139,8 +139,9 @@ def _too_many_logins(limit):
 def _refusal(result) -> tuple[str, int]:
     """The login page's message and status for a refused attempt."""
     if result.reason == "throttled":
-        return translate("login_throttled").format(seconds=max(1, round(result.retry_after_s))), 429
-    return translate("bad_login"), 401
+        return gettext("Too many wrong passwords for this account from this computer: try again in {seconds} s. "
+                       "An administrator can lift this wait.").format(seconds=max(1, round(result.retry_after_s))), 429
+    return gettext("Wrong user name or password."), 401
 
 
 def _audit_failure(result) -> None:
@@ -164,7 +165,7 @@ def stale_form(error):
     if request.endpoint != "auth.login":
         return error
     logger.info("login form with a missing or stale CSRF token from %s", request.remote_addr)
-    return render_template("login.html", form=LoginForm(), error=translate("login_page_expired")), 400
+    return render_template("login.html", form=LoginForm(), error=gettext("This sign-in page was too old: try again.")), 400
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -173,7 +174,7 @@ def login():
     form = LoginForm()
     error, status = None, 200
     if request.method == "GET" and session.pop(EXPIRED, False):
-        error = translate("session_expired")
+        error = gettext("Session expired: please sign in again.")
     if form.validate_on_submit():
         security = _security()
         result = login_attempt(form.username.data, form.password.data, request.remote_addr,
@@ -194,7 +195,7 @@ def login():
             response.headers["Retry-After"] = str(max(1, round(result.retry_after_s)))
             return response
     elif request.method == "POST":
-        error, status = translate("bad_login"), 401
+        error, status = gettext("Wrong user name or password."), 401
     return render_template("login.html", form=form, error=error), status
 
 

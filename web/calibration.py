@@ -17,7 +17,6 @@ from live.wizard import WizardError, rig_summary
 from web.access import requires
 from web.auditing import audit
 from web.events import socket_event
-from web.i18n import current_language, labels_for
 from web.notify import CALIBRATION_ROOM
 from web.state import system
 
@@ -43,7 +42,7 @@ def page():
     sets = store.list_sets(_wizard().sets_root)
     active = next((s for s in sets if s.get("active")), None)
     return render_template("calibration.html", cameras=processor.health(), board=board.model_dump(),
-                           labels=labels_for(current_language()), active=active)
+                           active=active)
 
 
 # --------------------------------------------------------------------------- sets API

@@ -79,11 +79,15 @@ def _wrap_wsgi(app: Flask, settings: Settings) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
-def create_app(settings: Settings | None = None, test_config: dict | None = None) -> Flask:
-    """The Flask app for ``settings`` (default: ``$VSION_CONFIG`` or ``config.yaml``), with its
-    running system built but not started. ``test_config`` overrides Flask settings."""
+def create_app(settings: Settings | None = None, test_config: dict | None = None,
+               config_path: str | Path | None = None) -> Flask:
+    """The Flask app for ``settings`` (default: read from ``config_path``, else ``$VSION_CONFIG``
+    or ``config.yaml``), with its running system built but not started. ``config_path`` is the
+    file the Cameras page keeps the cameras in (without it, given settings cannot be changed
+    there). ``test_config`` overrides Flask settings."""
     if settings is None:
-        settings = load_settings(os.environ.get("VSION_CONFIG", "config.yaml"))
+        config_path = config_path or os.environ.get("VSION_CONFIG", "config.yaml")
+        settings = load_settings(config_path)
     register_secrets(settings)
     app = Flask(__name__, template_folder=str(resource("templates")), static_folder=str(resource("static")))
     app.config.from_mapping(_flask_config(settings))
@@ -94,7 +98,8 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     register(app)
     links = app.extensions[LINKS] = SocketRegistry()
     notifier = WebNotifier(links, settings.security.session_max_hours * 3600)
-    app.extensions[EXTENSION] = build_system(settings, notifier, app.app_context)
+    app.extensions[EXTENSION] = build_system(settings, notifier, app.app_context,
+                                             Path(config_path) if config_path else None)
     return app
 
 

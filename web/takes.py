@@ -29,7 +29,6 @@ from takes.schemas import ProcessTake, PromoteTake, TakeChanges, TakeQuery
 from web.access import requires
 from web.auditing import audit
 from web.bodies import payload, query
-from web.i18n import current_language, labels_for
 from web.state import system
 
 bp = Blueprint("takes", __name__)
@@ -72,14 +71,13 @@ def _library_view(take) -> dict:
 # --------------------------------------------------------------------------- pages
 @bp.route("/takes")
 def library_page():
-    return render_template("takes.html", labels=labels_for(current_language()),
-                           can_author=allows(current_user, Action.AUTHOR))
+    return render_template("takes.html", can_author=allows(current_user, Action.AUTHOR))
 
 
 @bp.route("/takes/<take_id>")
 def page(take_id: str):
     take = take_or_404(take_id)
-    return render_template("take.html", labels=labels_for(current_language()), take_id=take.id,
+    return render_template("take.html", take_id=take.id,
                            role=current_user.role)
 
 

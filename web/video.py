@@ -88,7 +88,7 @@ def video_feed(index: int):
     refused = viewers.take(user_id, limits.mjpeg_per_user, limits.mjpeg_total)
     if refused:
         return _refused(refused, limits.mjpeg_per_user, limits.mjpeg_total)
-    response = Response(mjpeg(channel, running.processor.stop_event),
+    response = Response(mjpeg(channel, channel.stop_event),  # ends with the server, or when the camera is removed
                         mimetype="multipart/x-mixed-replace; boundary=frame")
     response.headers["Cache-Control"] = "no-store"
     response.call_on_close(lambda: viewers.give_back(user_id))

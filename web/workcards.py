@@ -17,7 +17,6 @@ from takes import service as takes
 from web.access import requires
 from web.auditing import audit
 from web.bodies import Empty, payload
-from web.i18n import current_language, labels_for
 from web.state import system
 from workcards import service as workcards
 from workcards.schemas import CardChanges, NewCard, ReferenceChoice, Steps
@@ -54,8 +53,7 @@ def refused(error: ServiceError):
 # --------------------------------------------------------------------------- pages
 @bp.route("/workcards")
 def list_page():
-    return render_template("workcards.html", labels=labels_for(current_language()),
-                           can_create=allows(current_user, Action.AUTHOR))
+    return render_template("workcards.html", can_create=allows(current_user, Action.AUTHOR))
 
 
 @bp.route("/workcards/<int:card_id>")
@@ -63,7 +61,7 @@ def card_page(card_id: int):
     card = card_or_404(card_id)
     running = system()
     can_edit = can_edit_card(current_user, card)
-    return render_template("workcard.html", labels=labels_for(current_language()), card_id=card.id,
+    return render_template("workcard.html", card_id=card.id,
                            role=current_user.role, cameras=running.processor.health(), can_edit=can_edit,
                            can_record_reference=can_edit and card.status == "draft",
                            can_record_attempt=card.version >= 1, recording=running.takes.recording_state())
@@ -76,7 +74,7 @@ def summary_page(card_id: int):
         context = results.summary(current_user, card, request.args.get("user"), _comparison_details)
     except ServiceError:
         abort(404)
-    return render_template("summary.html", labels=labels_for(current_language()), **context)
+    return render_template("summary.html", **context)
 
 
 def _comparison_details(take) -> dict:

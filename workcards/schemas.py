@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 
 from common.payloads import PRINTABLE, Payload, PrintableText
+from scoring.inputs import StepInputs
 
 MAX_TITLE = 120
 MAX_DESCRIPTION = 4_000
@@ -107,12 +108,14 @@ def _seconds(value: object, what: str) -> float:
 
 
 class StepIn(Payload):
-    """One step of a card: a name, instructions, and its times on the reference take (s)."""
+    """One step of a card: a name, instructions, its times on the reference take (s), and the
+    ergonomic inputs the cameras cannot see (load, coupling, a lift...; None: the defaults)."""
 
     name: str
     instructions: PrintableText = ""
     start_s: float
     end_s: float
+    ergonomics: StepInputs | None = None
 
     @field_validator("name", mode="before")
     @classmethod

@@ -118,7 +118,8 @@ def validate_steps(steps, duration_s: float | None) -> list[dict]:
             raise ServiceError(f"{label}: starts at {start:g} s, before the previous step ends "
                                f"({previous_end:g} s): steps are in order and do not overlap")
         previous_end = end
-        clean.append({"position": position, **step.model_dump()})
+        clean.append({"position": position, **step.model_dump(exclude={"ergonomics"}),
+                      "ergonomics": step.ergonomics.model_dump() if step.ergonomics is not None else None})
     return clean
 
 
@@ -229,6 +230,15 @@ def revise(user: User, card: WorkCard) -> WorkCard:
 
 
 # --------------------------------------------------------------------------- what the pages show
+def step_view(step: dict) -> dict:
+    """A step as the pages show it; ``ergonomics`` (the expert's inputs) only when set."""
+    view = {"name": step["name"], "instructions": step.get("instructions", ""), "start_s": step["start_s"],
+            "end_s": step["end_s"]}
+    if step.get("ergonomics"):
+        view["ergonomics"] = step["ergonomics"]
+    return view
+
+
 def card_view(user: User, card: WorkCard) -> dict:
     """The contract's ``card`` object (JSON-ready) as ``user`` sees it (:func:`card_content`).
 
@@ -245,8 +255,7 @@ def card_view(user: User, card: WorkCard) -> dict:
     return {"id": card.id, "title": content["title"], "description": content["description"],
             "tags": list(content["tags"]), "status": content["status"], "version": content["version"],
             "author": card.author.username, "reference_take_id": content.get("reference_take"),
-            "steps": [{"name": s["name"], "instructions": s.get("instructions", ""), "start_s": s["start_s"],
-                       "end_s": s["end_s"]} for s in content["steps"]],
+            "steps": [step_view(s) for s in content["steps"]],
             "updated_at": updated_at, "published_at": published_at, "can_edit": editor}
 
 

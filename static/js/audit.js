@@ -1,17 +1,14 @@
 // VSION audit log (templates/audit.html, administrators): the newest events first from /api/audit,
 // filters by action group and user, "Plus anciens" for the next page, CSV export with the same
-// filters. No inline script (CSP).
+// filters. The page's one module; no inline script (CSP).
+import { $, api, el, say, t, when } from "./common.js";
+import { roleName } from "./roles.js";
+
 (function () {
-  "use strict";
-  const labels = JSON.parse(document.body.dataset.labels || "{}");
-  const $ = (id) => document.getElementById(id);
-  const L = (key, values) => (labels[key] || key).replace(/\{(\w+)\}/g, (m, name) => (values && name in values ? values[name] : m));
   const PAGE = 100;
   let filters = { action: "", user: "" };
   let older = null;   // before= of the next page, null at the end
   let loading = false;
-
-  function show(el, text) { el.textContent = text || ""; el.hidden = !text; }
 
   function query(extra) {
     const params = new URLSearchParams();
@@ -22,10 +19,36 @@
     return text ? "?" + text : "";
   }
 
-  const when = (iso) => {
-    const date = new Date(iso);
-    return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(document.documentElement.lang || undefined);
-  };
+  /** An audited action ("take.start") as the administrator reads it; unknown ones as they are. */
+  function actionName(action) {
+    const names = {
+      "take.start": t("audit_action_take.start", "Take started"),
+      "take.stop": t("audit_action_take.stop", "Take stopped"),
+      "take.export": t("audit_action_take.export", "Take exported"),
+      "take.delete": t("audit_action_take.delete", "Take deleted"),
+      "calibration.activate": t("audit_action_calibration.activate", "Calibration put in force"),
+      "calibration.import": t("audit_action_calibration.import", "Calibration imported"),
+      "calibration.save": t("audit_action_calibration.save", "Calibration saved"),
+      "workcard.create": t("audit_action_workcard.create", "Work card created"),
+      "workcard.update": t("audit_action_workcard.update", "Work card changed"),
+      "workcard.steps": t("audit_action_workcard.steps", "Steps saved"),
+      "workcard.reference": t("audit_action_workcard.reference", "Reference chosen"),
+      "workcard.publish": t("audit_action_workcard.publish", "Work card published"),
+      "workcard.revise": t("audit_action_workcard.revise", "Work card reopened"),
+      "audit.export": t("audit_action_audit.export", "Audit log exported"),
+      "login.success": t("audit_action_login.success", "Signed in"),
+      "login.failed": t("audit_action_login.failed", "Sign-in refused"),
+      "login.locked": t("audit_action_login.locked", "Account locked"),
+      logout: t("audit_action_logout", "Signed out"),
+      "user.create": t("audit_action_user.create", "Account created"),
+      "user.role": t("audit_action_user.role", "Role changed"),
+      "user.enable": t("audit_action_user.enable", "Account enabled"),
+      "user.disable": t("audit_action_user.disable", "Account disabled"),
+      "user.password_reset": t("audit_action_user.password_reset", "Password reset"),
+      "user.unlock": t("audit_action_user.unlock", "Account unlocked"),
+    };
+    return names[action] || action;
+  }
 
   /** The detail as short "key: value" pairs (values that are objects, as key=value lists). */
   function summary(detail) {
@@ -67,11 +90,11 @@
     const tr = document.createElement("tr");
     tr.dataset.id = String(event.id);
     tr.dataset.action = event.action;
-    const time = cell(when(event.at), "audit-time");
+    const time = cell(when(event.at, "short", "medium"), "audit-time");
     time.title = event.at;
-    const action = cell(labels["audit_action_" + event.action] || event.action, "audit-action");
+    const action = cell(actionName(event.action), "audit-action");
     action.title = event.action;
-    tr.append(time, cell(event.user || labels.audit_system), cell(event.role ? labels["role_" + event.role] || event.role : ""),
+    tr.append(time, cell(event.user || t("audit_system", "system")), cell(event.role ? roleName(event.role) : ""),
       action, targetCell(event), cell(summary(event.detail), "audit-detail"), cell(event.ip, "audit-ip"));
     return tr;
   }
@@ -80,21 +103,15 @@
     if (loading) return;
     loading = true;
     $("audit-older").disabled = true;
-    show($("audit-error"), "");
+    say($("audit-error"), "");
     const extra = { limit: PAGE };
     if (append && older !== null) extra.before = older;
-    let reply, data = null;
-    try {
-      reply = await fetch("/api/audit" + query(extra), { credentials: "same-origin", headers: { Accept: "application/json" } });
-      data = await reply.json().catch(() => null);
-    } catch (err) {
-      reply = null;
-    }
+    const reply = await api("GET", "/api/audit" + query(extra));
+    const data = reply.data;
     loading = false;
     $("audit-older").disabled = false;
-    if (!reply || !reply.ok || !data) {
-      const message = (data && data.error) || (reply ? reply.status + " " + reply.statusText : labels.live_disconnected);
-      show($("audit-error"), L("audit_failed", { message }));
+    if (!reply.ok || !data) {
+      say($("audit-error"), t("audit_failed", "Audit log unavailable: {message}", { message: reply.message }));
       return;
     }
     const body = $("audit-body");
@@ -113,18 +130,10 @@
   }
 
   async function fillUsers() {
-    try {
-      const reply = await fetch("/api/users", { credentials: "same-origin" });
-      if (!reply.ok) return;
-      const names = ((await reply.json()).users || []).map((u) => u.username);
-      $("audit-users").replaceChildren(...names.map((name) => {
-        const option = document.createElement("option");
-        option.value = name;
-        return option;
-      }));
-    } catch (err) {
-      // the user box still takes a typed name
-    }
+    const reply = await api("GET", "/api/users");
+    if (!reply.ok || !reply.data) return;  // the user box still takes a typed name
+    const names = (reply.data.users || []).map((u) => u.username);
+    $("audit-users").replaceChildren(...names.map((name) => el("option", { value: name })));
   }
 
   $("audit-filters").addEventListener("submit", (event) => { event.preventDefault(); applyFilters(); });

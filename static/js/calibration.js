@@ -1,27 +1,26 @@
 // VSION calibration wizard: per-camera intrinsics, extrinsics (camera graph), floor origin,
-// result (3D rig, save, saved sets). Plain script, no inline code (CSP). The 3D view lives in
-// rig3d.js (an ES module) and is reached through window.VsionRig3D.
+// result (3D rig, save, saved sets). The page's one module, no inline code (CSP). The 3D view
+// lives in rig3d.js.
 //
 // Protocol: Socket.IO events "calibration <verb>" answered by an ack {ok, ...} or
 // {ok: false, code, message}; live detections, moments and progress are pushed by the server.
-(function () {
-  "use strict";
+import { cameraStatus } from "./cameras.js";
+import { $, api, canvasContext, csrfToken, el, number, readData, svg, t, when } from "./common.js";
+import { resetRigView, showRig } from "./rig3d.js";
 
+(function () {
   // ------------------------------------------------------------------ page data and helpers
-  const $ = (id) => document.getElementById(id);
   const body = document.body;
-  const labels = readJson("labels", {});
   const lang = document.documentElement.lang || "fr";
-  const csrf = body.dataset.csrf || "";
   const SHORT_MS = 60000;   // ordinary requests
   const LONG_MS = 300000;   // intrinsics and the joint solve
   const STALE_MS = 1500;    // an overlay with no fresh detection for this long is wiped
   const COLOUR_STILL = "#22c55e", COLOUR_MOVING = "#f59e0b";
 
   const state = {
-    cameras: readJson("cameras", []),       // [{index, name, status, width, height}]
-    board: readJson("board", { cols: 9, rows: 6, square_mm: 115 }),
-    active: readJson("active", null),        // the calibration in force (summary) or null
+    cameras: readData("cameras", []),       // [{index, name, status, width, height}]
+    board: readData("board", { cols: 9, rows: 6, square_mm: 115 }),
+    active: readData("active", null),        // the calibration in force (summary) or null
     minViews: 6,
     grid: [8, 6],                            // coverage grid [cols, rows]
     step: "camera",
@@ -39,65 +38,30 @@
   };
   state.cameras.forEach((c) => intrEntry(c.name));
 
-  function readJson(key, fallback) {
-    try {
-      const value = JSON.parse(body.dataset[key] || "null");
-      return value === null ? fallback : value;
-    } catch (e) {
-      return fallback;
-    }
-  }
-
-  /** Label `key` with {name} placeholders replaced from `vars`. */
-  function L(key, vars) {
-    let text = labels[key] !== undefined ? labels[key] : key;
-    Object.keys(vars || {}).forEach((name) => { text = text.split("{" + name + "}").join(String(vars[name])); });
-    return text;
-  }
-
-  /** A server hint (a label key such as "hint_no_board") in the page's language; else the text as is. */
+  /** A server hint (a name such as "hint_no_board") in the page's language; else the text as is. */
   function hint(message) {
-    return message ? (labels[message] !== undefined ? labels[message] : message) : "";
-  }
-
-  /** A number with `digits` decimals in the page's language (decimal comma in French); "—" if missing. */
-  function num(value, digits) {
-    if (value === null || value === undefined || !isFinite(value)) return "—";
-    return new Intl.NumberFormat(lang, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
+    const hints = {
+      hint_no_picture: t("hint_no_picture", "No picture from this camera: check that it is connected (Cameras page)."),
+      hint_no_board: t("hint_no_board", "Board not found: show the whole board to the camera, well lit."),
+      hint_hold_still: t("hint_hold_still", "Board found: hold it still for a moment."),
+      hint_captured: t("hint_captured", "View captured: move or tilt the board to a new position."),
+      hint_move_board: t("hint_move_board", "Position already captured: move the board to a red cell of the map, or tilt it."),
+      hint_board_ok: t("hint_board_ok", "Board found and still: ready to capture."),
+      hint_floor_ok: t("hint_floor_ok", "Origin captured."),
+    };
+    return message ? hints[message] || message : "";
   }
 
   function percent(fraction) {
-    if (fraction === null || fraction === undefined || !isFinite(fraction)) return "—";
+    if (fraction === null || fraction === undefined || !isFinite(fraction)) return "–";
     return new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 0 }).format(fraction);
   }
 
-  function formatDate(iso) {
-    const d = new Date(iso);
-    if (!iso || isNaN(d.getTime())) return iso || "";
-    return d.toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" });
-  }
-
-  /** Create an element with attributes and children (strings become text nodes: never HTML). */
-  function el(tag, attrs, children) {
-    const node = document.createElement(tag);
-    Object.entries(attrs || {}).forEach(([k, v]) => {
-      if (v === null || v === undefined || v === false) return;
-      if (k === "text") node.textContent = v;
-      else if (k === "className") node.className = v;
-      else node.setAttribute(k, v === true ? "" : v);
-    });
-    (children || []).forEach((c) => node.append(c));
-    return node;
-  }
-
-  function svg(tag, attrs) {
-    const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
-    Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
-    return node;
-  }
+  /** A date and time, medium length, in the page's language. */
+  const formatDate = (iso) => when(iso, "medium");
 
   const camName = (i) => (state.cameras[i] ? state.cameras[i].name : String(i));
-  const camLabel = (i) => labels.camera + " " + (i + 1) + " · " + camName(i);
+  const camLabel = (i) => t("camera", "Camera") + " " + (i + 1) + " · " + camName(i);
   const camIndex = (name) => state.cameras.findIndex((c) => c.name === name);
 
   function intrEntry(name) {
@@ -113,9 +77,9 @@
   /** Quality badge for a reprojection RMS (px): the usual checkerboard rule of thumb. */
   function quality(rms) {
     if (rms === null || rms === undefined) return null;
-    if (rms <= 0.5) return { cls: "ok", text: labels.calib_quality_good };
-    if (rms <= 1.0) return { cls: "warn", text: labels.calib_quality_fair };
-    return { cls: "bad", text: labels.calib_quality_poor };
+    if (rms <= 0.5) return { cls: "ok", text: t("calib_quality_good", "good") };
+    if (rms <= 1.0) return { cls: "warn", text: t("calib_quality_fair", "fair") };
+    return { cls: "bad", text: t("calib_quality_poor", "redo") };
   }
 
   function setBadge(node, cls, text) {
@@ -125,7 +89,7 @@
   }
 
   // ------------------------------------------------------------------ messages and progress
-  function say(text) { $("calib-message").textContent = text || ""; }
+  function tell(text) { $("calib-message").textContent = text || ""; }
 
   function showError(message) {
     const box = $("calib-error");
@@ -149,9 +113,16 @@
 
   function hideProgress() { $("progress-box").hidden = true; }
 
+  /** A stage of the joint solve, as the server reports it ("bundle adjustment", ...), in the page's language. */
   function stageLabel(stage) {
-    const key = "calib_stage_" + String(stage || "").toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "");
-    return labels[key] !== undefined ? labels[key] : stage;
+    const names = {
+      board_poses: t("calib_stage_board_poses", "Board pose in each view"),
+      initial_poses: t("calib_stage_initial_poses", "Initial camera poses"),
+      bundle_adjustment: t("calib_stage_bundle_adjustment", "Bundle adjustment"),
+      bundle_adjustment_without_outliers: t("calib_stage_bundle_adjustment_without_outliers", "Bundle adjustment (without outliers)"),
+      done: t("calib_stage_done", "Done"),
+    };
+    return names[String(stage || "").toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "")] || stage;
   }
 
   function setBusy(action, on) {
@@ -166,34 +137,15 @@
   function emit(event, payload, timeoutMs) {
     return new Promise((resolve) => {
       if (!socket.connected) {
-        resolve({ ok: false, code: "offline", message: labels.live_disconnected });
+        resolve({ ok: false, code: "offline", message: t("live_disconnected", "Connection to the server lost, retrying…") });
         return;
       }
       socket.timeout(timeoutMs || SHORT_MS).emit(event, payload, (err, ack) => {
-        if (err) resolve({ ok: false, code: "timeout", message: labels.calib_timeout });
-        else if (!ack || typeof ack !== "object") resolve({ ok: false, code: "invalid", message: labels.calib_bad_answer });
+        if (err) resolve({ ok: false, code: "timeout", message: t("calib_timeout", "The server does not answer: check the connection and try again.") });
+        else if (!ack || typeof ack !== "object") resolve({ ok: false, code: "invalid", message: t("calib_bad_answer", "Unexpected answer from the server: try again; if it persists, look at its log.") });
         else resolve(ack);
       });
     });
-  }
-
-  /** JSON HTTP request with the CSRF token; resolves {ok, data} or {ok: false, message}. */
-  async function api(method, url) {
-    try {
-      const res = await fetch(url, {
-        method, credentials: "same-origin",
-        headers: { Accept: "application/json", "X-CSRFToken": csrf },
-      });
-      let data = null;
-      try { data = await res.json(); } catch (e) { data = null; }
-      if (!res.ok) {
-        const message = (data && (data.message || data.error)) || res.status + " " + res.statusText;
-        return { ok: false, message };
-      }
-      return { ok: true, data };
-    } catch (e) {
-      return { ok: false, message: labels.calib_timeout };
-    }
   }
 
   // ------------------------------------------------------------------ live views (MJPEG + overlay)
@@ -271,15 +223,8 @@
 
   /** Draw the detected corners over the picture (corners come in full-resolution pixels). */
   function drawOverlay(view) {
-    const canvas = view.canvas, w = view.el.clientWidth, h = view.el.clientHeight;
-    const dpr = window.devicePixelRatio || 1;
-    if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
-      canvas.width = Math.round(w * dpr);
-      canvas.height = Math.round(h * dpr);
-    }
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, w, h);
+    const w = view.el.clientWidth, h = view.el.clientHeight;
+    const ctx = canvasContext(view.canvas, w, h);
     const d = view.detection;
     if (!d || !d.found || !d.corners || !d.corners.length || !d.image_size || !w || !h) return;
     // The picture is drawn "contain" in the view: same scale on both axes, centred.
@@ -322,9 +267,9 @@
 
   function detectBadge(node, d) {
     if (!d) setBadge(node, "", "");
-    else if (!d.found) setBadge(node, "muted-badge", labels.calib_not_found);
-    else if (d.still === undefined) setBadge(node, "ok", labels.calib_found);  // a one-off check: no motion known
-    else setBadge(node, d.still ? "ok" : "warn", labels.calib_found + " · " + (d.still ? labels.calib_still : labels.calib_moving));
+    else if (!d.found) setBadge(node, "muted-badge", t("calib_not_found", "Board not found"));
+    else if (d.still === undefined) setBadge(node, "ok", t("calib_found", "Board found"));  // a one-off check: no motion known
+    else setBadge(node, d.still ? "ok" : "warn", t("calib_found", "Board found") + " · " + (d.still ? t("calib_still", "still") : t("calib_moving", "moving")));
   }
 
   // ------------------------------------------------------------------ navigation
@@ -362,8 +307,18 @@
     extViews.forEach((v) => setViewActive(v, state.step === "extrinsics"));
     floorViews.forEach((v) => setViewActive(v, state.step === "floor"));
     renderAll();
-    const guide = { camera: "calib_guide_camera", extrinsics: "calib_guide_extrinsics", floor: "calib_guide_floor", result: "calib_guide_result" };
-    say(L(guide[state.step], { camera: camLabel(state.camera) }));
+    tell(guide(state.step));
+  }
+
+  /** What to do at `step`, for the message line. */
+  function guide(step) {
+    const guides = {
+      camera: () => t("calib_guide_camera", "{camera}: show the whole board to the camera and hold it still in varied positions (centre, edges, corners, tilted).", { camera: camLabel(state.camera) }),
+      extrinsics: () => t("calib_guide_extrinsics", "Show the board, held still, to several cameras at once until every camera is linked in the graph, then run the calibration."),
+      floor: () => t("calib_guide_floor", "Lay the board flat on the floor where the origin should be, then click “Capture the origin”."),
+      result: () => t("calib_guide_result", "Check the camera positions and the errors, then click “Save”."),
+    };
+    return guides[step] ? guides[step]() : "";
   }
 
   function nextStep() {
@@ -414,7 +369,7 @@
   async function begin() {
     const ack = await emit("calibration begin", {});
     if (!ack.ok) {
-      showError(L("calib_begin_failed", { message: ack.message }));
+      showError(t("calib_begin_failed", "The calibration could not start: {message}", { message: ack.message }));
       return;
     }
     if (Array.isArray(ack.cameras) && ack.cameras.length) mergeCameras(ack.cameras);
@@ -454,17 +409,17 @@
   function renderStepbar() {
     state.cameras.forEach((c, i) => {
       const entry = intrEntry(c.name);
-      const sub = entry.result ? "✓ " + num(entry.result.rms_px, 2) + " px"
-        : entry.captured + " " + labels.calib_views_short;
+      const sub = entry.result ? "✓ " + number(entry.result.rms_px, 2) + " px"
+        : entry.captured + " " + t("calib_views_short", "views");
       stepButton($("step-camera-" + i), state.step === "camera" && state.camera === i, !!entry.result, c.name + " · " + sub);
     });
     const m = state.moments;
     stepButton($("step-extrinsics"), state.step === "extrinsics", !!state.rig && !rigIsStale(),
-      m.moments + " " + labels.calib_moments_short);
+      m.moments + " " + t("calib_moments_short", "moments"));
     stepButton($("step-floor"), state.step === "floor", !!(m.floor && m.floor.length),
-      m.floor && m.floor.length ? "✓ " + L("calib_seen_by", { n: m.floor.length }) : "");
+      m.floor && m.floor.length ? "✓ " + t("calib_seen_by", "seen by {n}", { n: m.floor.length }) : "");
     stepButton($("step-result"), state.step === "result", !!state.saved,
-      state.saved ? "✓ " + labels.calib_saved_short : state.rig ? labels.calib_to_save : "");
+      state.saved ? "✓ " + t("calib_saved_short", "saved") : state.rig ? t("calib_to_save", "to be saved") : "");
   }
 
   function stepButton(button, current, done, sub) {
@@ -480,7 +435,7 @@
     const cam = state.cameras[state.camera];
     if (cam) {
       const cls = cam.status === "connected" ? "ok" : cam.status === "failed" ? "bad" : "warn";
-      setBadge($("intr-status"), cls, labels["status_" + cam.status] || cam.status || "");
+      setBadge($("intr-status"), cls, cameraStatus(cam.status));
     }
   }
 
@@ -510,13 +465,13 @@
     $("intr-title").textContent = camLabel(i);
     const size = entry.size || cameraSize(i);
     const board = state.board;
-    $("intr-board-line").textContent = L("calib_board_line", {
+    $("intr-board-line").textContent = t("calib_board_line", "Resolution {w} x {h} · square side {side} cm · {cols} x {rows} corners", {
       w: size ? size[0] : "?", h: size ? size[1] : "?",
       side: new Intl.NumberFormat(lang, { maximumFractionDigits: 2 }).format(board.square_mm / 10),
       cols: board.cols, rows: board.rows,
     });
     $("intr-captured").textContent = entry.captured;
-    $("intr-min").textContent = L("calib_min_views", { n: state.minViews });
+    $("intr-min").textContent = t("calib_min_views", "at least {n}", { n: state.minViews });
     drawCoverage($("intr-coverage"), entry.coverage, size);
     renderNeedLine(entry);
     renderIntrinsicsResult(entry);
@@ -525,10 +480,10 @@
   /** The "what next" line under the buttons. */
   function renderNeedLine(entry) {
     let text;
-    if (state.busy.intrinsics) text = labels.calib_running;
-    else if (entry.result) text = state.camera + 1 < state.cameras.length ? labels.calib_intr_done_next : labels.calib_intr_done_last;
-    else if (entry.captured < state.minViews) text = L("calib_need_views", { n: state.minViews - entry.captured });
-    else text = labels.calib_ready_to_run;
+    if (state.busy.intrinsics) text = t("calib_running", "Calibration running…");
+    else if (entry.result) text = state.camera + 1 < state.cameras.length ? t("calib_intr_done_next", "Calibration done: go to the next camera with “Next”.") : t("calib_intr_done_last", "Calibration done: go on to the extrinsics with “Next”.");
+    else if (entry.captured < state.minViews) text = t("calib_need_views", "Capture {n} more view(s) to be able to run the calibration.", { n: state.minViews - entry.captured });
+    else text = t("calib_ready_to_run", "Enough views: run the calibration (more varied views give a better result).");
     $("intr-need").textContent = text;
   }
 
@@ -540,16 +495,16 @@
     $("intr-result").hidden = !r;
     $("intr-result-empty").hidden = !!r || !!entry.error;
     if (!r) return;
-    $("res-rms").textContent = num(r.rms_px, 2) + " px";
+    $("res-rms").textContent = number(r.rms_px, 2) + " px";
     const q = quality(r.rms_px);
     setBadge($("res-quality"), q && q.cls, q && q.text);
     $("res-used").textContent = r.used + " / " + r.views;
     $("res-found").textContent = r.found + " / " + r.views;
     const rejected = r.rejected || [];
-    $("res-rejected").textContent = rejected.length ? rejected.length + " (" + rejected.join(", ") + ")" : labels.calib_none;
+    $("res-rejected").textContent = rejected.length ? rejected.length + " (" + rejected.join(", ") + ")" : t("calib_none", "none");
     $("res-coverage").textContent = percent(r.coverage);
-    $("res-focal").textContent = num(r.fx, 1) + " ; " + num(r.fy, 1);
-    $("res-principal").textContent = num(r.cx, 1) + " ; " + num(r.cy, 1);
+    $("res-focal").textContent = number(r.fx, 1) + " ; " + number(r.fy, 1);
+    $("res-principal").textContent = number(r.cx, 1) + " ; " + number(r.cy, 1);
   }
 
   /** The coverage map: one cell per grid cell of the image, darker green for more corners seen. */
@@ -557,11 +512,8 @@
     const [cols, rows] = state.grid;
     const aspect = size ? size[0] / size[1] : cols / rows;
     canvas.style.aspectRatio = String(aspect);
-    const w = canvas.clientWidth || 240, h = Math.round(w / aspect), dpr = window.devicePixelRatio || 1;
-    canvas.width = Math.round(w * dpr);
-    canvas.height = Math.round(h * dpr);
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const w = canvas.clientWidth || 240, h = Math.round(w / aspect);
+    const ctx = canvasContext(canvas, w, h);
     ctx.fillStyle = "#1f2937";
     ctx.fillRect(0, 0, w, h);
     const cw = w / cols, ch = h / rows;
@@ -592,7 +544,7 @@
       setDetection(intrView, { found: ack.found, still: true, corners: ack.corners || [], image_size: ack.image_size });
     }
     if (state.camera === i) detectBadge($("intr-detect"), { found: ack.found });
-    say(hint(ack.message) || (ack.found ? labels.calib_found : labels.calib_not_found));
+    tell(hint(ack.message) || (ack.found ? t("calib_found", "Board found") : t("calib_not_found", "Board not found")));
   }
 
   async function captureView() {
@@ -604,7 +556,7 @@
     if (!ack.ok) { showError(ack.message); return; }
     intrEntry(name).captured = ack.captured;
     if (state.camera === i) flash(intrView);
-    say(L("calib_captured_n", { n: ack.captured }) + " " + hint(ack.message));
+    tell(t("calib_captured_n", "View captured ({n} in total).", { n: ack.captured }) + " " + hint(ack.message));
     renderAll();
   }
 
@@ -613,18 +565,18 @@
     entry.error = null;
     setBusy("intrinsics", true);
     showError("");
-    showProgress(L("calib_running_camera", { camera: camLabel(i) }), null);
+    showProgress(t("calib_running_camera", "Calibrating {camera}…", { camera: camLabel(i) }), null);
     renderAll();
     const ack = await emit("calibration intrinsics", { camera: i }, LONG_MS);
     hideProgress();
     setBusy("intrinsics", false);
     if (ack.ok && ack.result) {
       entry.result = ack.result;
-      say(L("calib_intr_done", { camera: camLabel(i), rms: num(ack.result.rms_px, 2) }));
+      tell(t("calib_intr_done", "{camera} calibrated: RMS error {rms} px.", { camera: camLabel(i), rms: number(ack.result.rms_px, 2) }));
     } else {
       entry.result = null;
-      entry.error = ack.message || labels.calib_bad_answer;
-      say(L("calib_intr_failed", { camera: camLabel(i) }));
+      entry.error = ack.message || t("calib_bad_answer", "Unexpected answer from the server: try again; if it persists, look at its log.");
+      tell(t("calib_intr_failed", "Calibrating {camera} failed: read the message below.", { camera: camLabel(i) }));
     }
     renderAll();
   }
@@ -642,7 +594,7 @@
   async function resetViews() {
     const button = $("intr-reset");
     if (!resetArmed) {
-      button.textContent = labels.calib_reset_confirm;
+      button.textContent = t("calib_reset_confirm", "Confirm clearing");
       button.classList.add("armed");
       resetArmed = setTimeout(disarmReset, 4000);
       return;
@@ -656,7 +608,7 @@
     if (!ack.ok) { showError(ack.message); return; }
     Object.assign(intrEntry(name), { captured: 0, result: null, error: null, coverage: null });
     applyState(ack.state);
-    say(L("calib_reset_done", { camera: camLabel(i) }));
+    tell(t("calib_reset_done", "Views cleared for {camera}: capture again.", { camera: camLabel(i) }));
   }
 
   async function setAuto(enabled) {
@@ -668,7 +620,7 @@
       renderButtons();
       showError(ack.message);
     } else {
-      say(enabled ? labels.calib_auto_on : labels.calib_auto_off);
+      tell(enabled ? t("calib_auto_on", "Automatic capture on: hold the board still to capture a view.") : t("calib_auto_off", "Automatic capture off: click “Capture” for each view."));
     }
   }
 
@@ -693,7 +645,7 @@
       names.forEach((b, j) => {
         const n = i === j ? (state.moments.views[a] || 0) : pairCount(a, b);
         const cls = i === j ? "pair-diag" : n === 0 ? "pair-zero" : "";
-        tr.append(el("td", { className: cls, id: "pair-" + i + "-" + j, text: String(n) }));
+        tr.append(el("td", { class: cls, id: "pair-" + i + "-" + j, text: String(n) }));
       });
       return tr;
     });
@@ -731,14 +683,14 @@
       const title = svg("title");
       title.textContent = camLabel(i);
       g.append(title, svg("circle", { cx: pos[i][0], cy: pos[i][1], r: 15 }));
-      const number = svg("text", { class: "num", x: pos[i][0], y: pos[i][1] });
-      number.textContent = String(i + 1);
+      const numberText = svg("text", { class: "num", x: pos[i][0], y: pos[i][1] });
+      numberText.textContent = String(i + 1);
       const outward = radius ? 33 : 28;
       const nameText = svg("text", {
         class: "name", x: pos[i][0] + outward * Math.cos(pos[i][2]), y: pos[i][1] + (radius ? outward * Math.sin(pos[i][2]) : outward),
       });
       nameText.textContent = name.length > 14 ? name.slice(0, 13) + "…" : name;
-      g.append(number, nameText);
+      g.append(numberText, nameText);
       nodes.push(g);
     });
     graph.replaceChildren(...nodes);
@@ -760,17 +712,17 @@
     const list = $("graph-hints"), items = [];
     const n = state.cameras.length;
     if (state.moments.moments === 0) {
-      items.push(el("li", { className: "warn", text: labels.calib_no_moments }));
+      items.push(el("li", { class: "warn", text: t("calib_no_moments", "No moment captured: show the board, held still, to two or more cameras at once.") }));
     } else {
       groups.filter((g) => g.length === 1 && n > 1).forEach(([i]) => {
-        const text = L("calib_kv", { k: camLabel(i), v: labels.calib_isolated_hint });
-        items.push(el("li", { className: "bad", id: "graph-hint-" + i, text }));
+        const text = t("calib_kv", "{k}: {v}", { k: camLabel(i), v: t("calib_isolated_hint", "show the board to this camera and a neighbour at the same time") });
+        items.push(el("li", { class: "bad", id: "graph-hint-" + i, text }));
       });
       const linkedGroups = groups.filter((g) => g.length > 1);
       if (groups.length > 1 && linkedGroups.length > 1) {
-        items.push(el("li", { className: "warn", text: L("calib_split_hint", { n: groups.length }) }));
+        items.push(el("li", { class: "warn", text: t("calib_split_hint", "The cameras form {n} separate groups: show the board at the same time to two cameras of different groups.", { n: groups.length }) }));
       }
-      if (groups.length === 1) items.push(el("li", { className: "ok", text: labels.calib_graph_ok }));
+      if (groups.length === 1) items.push(el("li", { class: "ok", text: t("calib_graph_ok", "Every camera is linked: you can run the calibration.") }));
     }
     list.replaceChildren(...items);
   }
@@ -781,8 +733,8 @@
     const missing = state.cameras.filter((c) => !intrEntry(c.name).result && !activeNames.includes(c.name));
     const reused = state.cameras.filter((c) => !intrEntry(c.name).result && activeNames.includes(c.name));
     const parts = [];
-    if (missing.length) parts.push(L("calib_missing_intrinsics", { cameras: missing.map((c) => camLabel(c.index)).join(", ") }));
-    if (reused.length) parts.push(L("calib_reuse_intrinsics", { cameras: reused.map((c) => c.name).join(", ") }));
+    if (missing.length) parts.push(t("calib_missing_intrinsics", "Missing intrinsics for {cameras}: calibrate these cameras at their own step first.", { cameras: missing.map((c) => camLabel(c.index)).join(", ") }));
+    if (reused.length) parts.push(t("calib_reuse_intrinsics", "The active calibration's intrinsics will be used for: {cameras}.", { cameras: reused.map((c) => c.name).join(", ") }));
     const box = $("ext-warning");
     box.textContent = parts.join(" ");
     box.hidden = !parts.length;
@@ -791,28 +743,28 @@
   function renderSolveResult(node) {
     if (!state.rig) { node.hidden = true; return; }
     node.hidden = false;
-    node.textContent = rigIsStale() ? labels.calib_stale
-      : L("calib_solve_done", { s: num(state.rig.seconds, 1), outliers: state.rig.outliers || 0 });
+    node.textContent = rigIsStale() ? t("calib_stale", "Moments or the floor origin were captured since the last run: run the calibration again to include them, then save.")
+      : t("calib_solve_done", "Calibration done in {s} s ({outliers} observations rejected). Next step: floor origin.", { s: number(state.rig.seconds, 1), outliers: state.rig.outliers || 0 });
   }
 
   async function runSolve() {
     setBusy("solve", true);
     showError("");
-    showProgress(labels.calib_running, 0);
+    showProgress(t("calib_running", "Calibration running…"), 0);
     const signature = momentsSignature();
     const ack = await emit("calibration solve", { refine_intrinsics: $("refine-intrinsics").checked }, LONG_MS);
     hideProgress();
     setBusy("solve", false);
     if (!ack.ok || !ack.result) {
-      showError(ack.message || labels.calib_bad_answer);
-      say(labels.calib_solve_failed);
+      showError(ack.message || t("calib_bad_answer", "Unexpected answer from the server: try again; if it persists, look at its log."));
+      tell(t("calib_solve_failed", "The calibration failed: follow the error message's advice, then run it again."));
       return;
     }
     state.rig = ack.result;
     state.solvedWith = signature;
     state.saved = null;
     $("saved-info").hidden = true;
-    say(L("calib_solve_done", { s: num(ack.result.seconds, 1), outliers: ack.result.outliers || 0 }));
+    tell(t("calib_solve_done", "Calibration done in {s} s ({outliers} observations rejected). Next step: floor origin.", { s: number(ack.result.seconds, 1), outliers: ack.result.outliers || 0 }));
     showRig3d(state.rig, "");
     renderAll();
   }
@@ -822,12 +774,12 @@
     const seen = state.moments.floor;
     $("floor-result").hidden = !seen;
     if (seen) {
-      $("floor-summary").textContent = L("calib_floor_seen", { n: seen.length, total: state.cameras.length });
+      $("floor-summary").textContent = t("calib_floor_seen", "Origin seen by {n} camera(s) out of {total}.", { n: seen.length, total: state.cameras.length });
       $("floor-cameras").replaceChildren(...state.cameras.map((c) => {
         const saw = seen.includes(c.name);
         return el("li", {}, [el("span", {
-          className: "badge " + (saw ? "ok" : "muted-badge"), id: "floor-cam-" + c.index,
-          text: camLabel(c.index) + " · " + (saw ? labels.calib_floor_saw : labels.calib_floor_missed),
+          class: "badge " + (saw ? "ok" : "muted-badge"), id: "floor-cam-" + c.index,
+          text: camLabel(c.index) + " · " + (saw ? t("calib_floor_saw", "saw it") : t("calib_floor_missed", "did not see it")),
         })]);
       }));
     }
@@ -836,7 +788,7 @@
     $("floor-solve").hidden = !needSolve;
     const next = $("floor-next-hint");
     next.hidden = !seen;
-    next.textContent = needSolve ? labels.calib_floor_then_solve : labels.calib_floor_done;
+    next.textContent = needSolve ? t("calib_floor_then_solve", "Now run the calibration to place the rig on the floor, then go on to the result.") : t("calib_floor_done", "Origin included: go on to the result.");
   }
 
   async function captureFloor() {
@@ -846,28 +798,26 @@
     setBusy("floor", false);
     if (!ack.ok) {
       showError(ack.message);
-      say(labels.calib_floor_none);
+      tell(t("calib_floor_none", "No camera saw the board: check that all of it is in the picture and well lit, then try again."));
       return;
     }
     state.moments.floor = ack.cameras || [];
-    say(hint(ack.message) + " " + L("calib_floor_seen", { n: state.moments.floor.length, total: state.cameras.length }));
+    tell(hint(ack.message) + " " + t("calib_floor_seen", "Origin seen by {n} camera(s) out of {total}.", { n: state.moments.floor.length, total: state.cameras.length }));
     renderAll();
   }
 
   // ------------------------------------------------------------------ rendering: result step
   let rigShown = null, rigCaption = "";
 
-  /** Hand a rig to the 3D view (rig3d.js may load after us: it then asks for it again). */
+  /** Hand a rig to the 3D view. */
   function showRig3d(rig, caption) {
     rigShown = rig;
     rigCaption = caption || "";
     $("rig3d-caption").textContent = rigCaption;
     $("rig3d-placeholder").hidden = !!rig;
     $("rig3d-current").hidden = !(caption && state.rig);
-    if (window.VsionRig3D) window.VsionRig3D.show($("rig3d"), rig);
+    showRig($("rig3d"), rig);
   }
-
-  document.addEventListener("vsion:rig3d-ready", () => { if (rigShown) showRig3d(rigShown, rigCaption); });
 
   function renderResult() {
     const rig = state.rig;
@@ -881,19 +831,19 @@
       const q = quality(c.rms_px);
       return el("tr", { id: "result-row-" + (i >= 0 ? i : c.name) }, [
         el("th", { scope: "row", text: i >= 0 ? camLabel(i) : c.name }),
-        el("td", {}, [num(c.rms_px, 2) + " ", q ? el("span", { className: "badge " + q.cls, text: q.text }) : ""]),
-        el("td", { text: num(c.median_px, 2) }),
-        el("td", { text: c.views === null || c.views === undefined ? "—" : String(c.views) }),
+        el("td", {}, [number(c.rms_px, 2) + " ", q ? el("span", { class: "badge " + q.cls, text: q.text }) : ""]),
+        el("td", { text: number(c.median_px, 2) }),
+        el("td", { text: c.views === null || c.views === undefined ? "–" : String(c.views) }),
       ]);
     });
     $("result-table").tBodies[0].replaceChildren(...rows);
     const parts = [];
-    if (rig.outliers !== undefined) parts.push(L("calib_kv", { k: labels.calib_outliers, v: rig.outliers }));
-    if (rig.seconds !== undefined) parts.push(L("calib_kv", { k: labels.calib_duration, v: num(rig.seconds, 1) + " s" }));
+    if (rig.outliers !== undefined) parts.push(t("calib_kv", "{k}: {v}", { k: t("calib_outliers", "Rejected observations"), v: rig.outliers }));
+    if (rig.seconds !== undefined) parts.push(t("calib_kv", "{k}: {v}", { k: t("calib_duration", "Solve time"), v: number(rig.seconds, 1) + " s" }));
     $("result-summary").textContent = parts.join(" · ");
     const info = $("saved-info");
     info.hidden = !state.saved;
-    if (state.saved) info.textContent = L("calib_saved", { id: state.saved.id, date: formatDate(state.saved.created_at) });
+    if (state.saved) info.textContent = t("calib_saved", "Calibration saved: {id} ({date}). It is now the active calibration.", { id: state.saved.id, date: formatDate(state.saved.created_at) });
   }
 
   async function saveRig() {
@@ -902,9 +852,9 @@
     const note = $("save-note").value.trim().slice(0, 200);
     const ack = await emit("calibration save", { note });
     setBusy("save", false);
-    if (!ack.ok || !ack.set) { showError(ack.message || labels.calib_bad_answer); return; }
+    if (!ack.ok || !ack.set) { showError(ack.message || t("calib_bad_answer", "Unexpected answer from the server: try again; if it persists, look at its log.")); return; }
     state.saved = ack.set;
-    say(L("calib_saved", { id: ack.set.id, date: formatDate(ack.set.created_at) }));
+    tell(t("calib_saved", "Calibration saved: {id} ({date}). It is now the active calibration.", { id: ack.set.id, date: formatDate(ack.set.created_at) }));
     renderAll();
     await loadSets();
   }
@@ -914,7 +864,7 @@
     const r = await api("GET", "/api/calibrations");
     const err = $("sets-error");
     err.hidden = r.ok;
-    if (!r.ok) { err.textContent = L("calib_load_failed", { message: r.message }); return; }
+    if (!r.ok) { err.textContent = t("calib_load_failed", "The saved calibrations could not be loaded ({message}): click “Refresh”.", { message: r.message }); return; }
     state.sets = Array.isArray(r.data) ? r.data : [];
     state.compare = state.compare.filter((id) => state.sets.some((s) => s.id === id));
     const active = state.sets.find((s) => s.active);
@@ -925,7 +875,7 @@
   function setActive(set) {
     state.active = set;
     const summary = $("active-summary");
-    summary.replaceChildren(labels.calib_active_is + " ",
+    summary.replaceChildren(t("calib_active_is", "Active calibration:") + " ",
       el("time", { id: "active-date", datetime: set.created_at, text: formatDate(set.created_at) }),
       " · ", el("span", { id: "active-cameras", text: (set.cameras || []).join(", ") }));
   }
@@ -935,7 +885,7 @@
     const rms = set.rms_px || {};
     const names = (set.cameras || []).filter((n) => n in rms);
     Object.keys(rms).forEach((n) => { if (!names.includes(n)) names.push(n); });
-    return names.map((n) => n + " " + num(rms[n], 2)).join(" · ");
+    return names.map((n) => n + " " + number(rms[n], 2)).join(" · ");
   }
 
   function renderSets() {
@@ -943,19 +893,19 @@
     const rows = state.sets.map((s) => {
       const tick = el("input", {
         type: "checkbox", id: "compare-" + s.id, "data-id": s.id, checked: state.compare.includes(s.id),
-        "aria-label": labels.calib_select + " " + formatDate(s.created_at),
+        "aria-label": t("calib_select", "Select to compare:") + " " + formatDate(s.created_at),
       });
       tick.addEventListener("change", () => toggleCompare(s.id, tick.checked));
-      const activate = el("button", { type: "button", className: "small", id: "activate-" + s.id, disabled: s.active, text: labels.calib_activate });
+      const activate = el("button", { type: "button", class: "small", id: "activate-" + s.id, disabled: s.active, text: t("calib_activate", "Activate") });
       activate.addEventListener("click", () => activateSet(s.id));
-      const show = el("button", { type: "button", className: "small outline secondary", id: "show-" + s.id, text: labels.calib_show });
+      const show = el("button", { type: "button", class: "small outline secondary", id: "show-" + s.id, text: t("calib_show", "Show") });
       show.addEventListener("click", () => showSet(s.id));
-      const when = el("td", {}, [el("time", { datetime: s.created_at, text: formatDate(s.created_at) }), " ",
-        s.active ? el("span", { className: "badge ok", text: labels.calib_is_active }) : ""]);
-      return el("tr", { id: "set-row-" + s.id, className: s.active ? "active-set" : "" }, [
-        el("td", {}, [tick]), when, el("td", { text: (s.cameras || []).join(", ") }),
-        el("td", { className: "small", text: rmsSummary(s) }), el("td", { text: s.note || "" }),
-        el("td", { className: "row-actions" }, [activate, show]),
+      const dateCell = el("td", {}, [el("time", { datetime: s.created_at, text: formatDate(s.created_at) }), " ",
+        s.active ? el("span", { class: "badge ok", text: t("calib_is_active", "active") }) : ""]);
+      return el("tr", { id: "set-row-" + s.id, class: s.active ? "active-set" : "" }, [
+        el("td", {}, [tick]), dateCell, el("td", { text: (s.cameras || []).join(", ") }),
+        el("td", { class: "small", text: rmsSummary(s) }), el("td", { text: s.note || "" }),
+        el("td", { class: "row-actions" }, [activate, show]),
       ]);
     });
     $("sets-body").replaceChildren(...rows);
@@ -974,7 +924,7 @@
   }
 
   function renderCompareBar() {
-    $("compare-hint").textContent = state.compare.length === 2 ? "" : labels.calib_compare_pick;
+    $("compare-hint").textContent = state.compare.length === 2 ? "" : t("calib_compare_pick", "Tick two calibrations to compare.");
     renderButtons();
   }
 
@@ -984,14 +934,14 @@
     const r = await api("POST", "/api/calibrations/" + encodeURIComponent(id) + "/activate");
     setBusy("activate", false);
     if (!r.ok) { showError(r.message); return; }
-    say(L("calib_activated", { id }));
+    tell(t("calib_activated", "Calibration {id} activated: it is now used for reconstruction.", { id }));
     await loadSets();
   }
 
   async function showSet(id) {
     const r = await api("GET", "/api/calibrations/" + encodeURIComponent(id));
-    if (!r.ok || !r.data || !r.data.rig) { showError(r.message || labels.calib_bad_answer); return; }
-    showRig3d(r.data.rig, L("calib_showing_set", { date: formatDate(r.data.created_at) }));
+    if (!r.ok || !r.data || !r.data.rig) { showError(r.message || t("calib_bad_answer", "Unexpected answer from the server: try again; if it persists, look at its log.")); return; }
+    showRig3d(r.data.rig, t("calib_showing_set", "Showing the calibration of {date}.", { date: formatDate(r.data.created_at) }));
     $("rig3d").scrollIntoView({ behavior: "smooth", block: "nearest" });
   }
 
@@ -1011,16 +961,16 @@
       return set ? formatDate(set.created_at) : id;
     };
     $("compare-result").hidden = false;
-    $("compare-title").textContent = L("calib_compare_title", { a: date(data.a), b: date(data.b) });
-    const signed = (v, d) => (v === null || v === undefined ? "—" : (v > 0 ? "+" : "") + num(v, d));
+    $("compare-title").textContent = t("calib_compare_title", "Comparison: {a} → {b}", { a: date(data.a), b: date(data.b) });
+    const signed = (v, d) => (v === null || v === undefined ? "–" : (v > 0 ? "+" : "") + number(v, d));
     const rows = (data.cameras || []).map((c) => el("tr", {}, [
-      el("th", { scope: "row", text: c.name }), el("td", { text: num(c.centre_shift_mm, 1) }),
-      el("td", { text: num(c.rotation_deg, 2) }), el("td", { text: signed(c.focal_change_pct, 2) }),
+      el("th", { scope: "row", text: c.name }), el("td", { text: number(c.centre_shift_mm, 1) }),
+      el("td", { text: number(c.rotation_deg, 2) }), el("td", { text: signed(c.focal_change_pct, 2) }),
     ]));
     $("compare-table").tBodies[0].replaceChildren(...rows);
     const missing = data.missing || [];
     $("compare-missing").hidden = !missing.length;
-    $("compare-missing").textContent = L("calib_missing_in_one", { cameras: missing.join(", ") });
+    $("compare-missing").textContent = t("calib_missing_in_one", "Cameras in only one of the two calibrations: {cameras}", { cameras: missing.join(", ") });
   }
 
   // ------------------------------------------------------------------ wiring
@@ -1045,30 +995,30 @@
     const file = $("calib-import-file").files[0];
     const error = $("calib-import-error"), done = $("calib-import-done");
     error.hidden = done.hidden = true;
-    if (!file) { error.textContent = labels.calib_import_pick; error.hidden = false; return; }
+    if (!file) { error.textContent = t("calib_import_pick", "Choose a file first."); error.hidden = false; return; }
     const form = new FormData();
     form.append("file", file);
     let reply, data = {};
     try {
       reply = await fetch("/api/calibrations/import", { method: "POST", body: form, credentials: "same-origin",
-        headers: { Accept: "application/json", "X-CSRFToken": csrf } });
+        headers: { Accept: "application/json", "X-CSRFToken": csrfToken() } });
       data = await reply.json().catch(() => ({}));
     } catch (err) {
-      error.textContent = labels.live_disconnected;
+      error.textContent = t("live_disconnected", "Connection to the server lost, retrying…");
       error.hidden = false;
       return;
     }
     if (!reply.ok) { error.textContent = data.error || reply.statusText; error.hidden = false; return; }
     const mapped = Object.entries(data.mapped || {}).filter(([a, b]) => a !== b).map(([a, b]) => a + " → " + b).join(", ");
-    done.textContent = L("calib_import_done", { id: data.id }) + (mapped ? " " + L("calib_import_mapped", { mapped }) : "");
+    done.textContent = t("calib_import_done", "Calibration {id} imported and in force.", { id: data.id }) + (mapped ? " " + t("calib_import_mapped", "Cameras matched in order: {mapped}.", { mapped }) : "");
     done.hidden = false;
     await loadSets();
   });
   $("compare").addEventListener("click", compareSets);
-  $("rig3d-reset").addEventListener("click", () => { if (window.VsionRig3D) window.VsionRig3D.resetView(); });
+  $("rig3d-reset").addEventListener("click", resetRigView);
   $("rig3d-current").addEventListener("click", () => showRig3d(state.rig, ""));
   window.addEventListener("resize", () => { if (state.step === "camera") renderIntrinsics(); });
-  document.querySelectorAll("time[datetime]").forEach((t) => { t.textContent = formatDate(t.getAttribute("datetime")); });
+  document.querySelectorAll("time[datetime]").forEach((node) => { node.textContent = formatDate(node.getAttribute("datetime")); });
 
   // ------------------------------------------------------------------ server events
   socket.on("connect", () => { $("link-lost").hidden = true; begin(); });
@@ -1088,7 +1038,7 @@
     if (state.step === "camera" && state.camera === i) {
       detectBadge($("intr-detect"), d);
       $("intr-hint").textContent = hint(d.message);
-      if (d.just_captured) say(L("calib_captured_n", { n: d.captured }));
+      if (d.just_captured) tell(t("calib_captured_n", "View captured ({n} in total).", { n: d.captured }));
       renderIntrinsics();
       renderButtons();
     } else if (state.step === "extrinsics" || state.step === "floor") {

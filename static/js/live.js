@@ -1,12 +1,17 @@
 // VSION live page: camera health, Record / Stop over Socket.IO, the live skeleton (2D overlays
 // here, 3D in skeleton3d.js, fed through "vsion:skeleton" events) and the processing jobs.
-// No inline script (CSP).
+// The page's one module: it loads skeleton3d.js. No inline script (CSP).
+import { cameraStatus } from "./cameras.js";
+import { $, api, t } from "./common.js";
+import { PoseFeed, poseMessage, poseRate, poseUnavailable } from "./livepose.js";
 import { drawOverlay } from "./pose-overlay.js";
+import { failure, jobStatus, stageLabel } from "./processing.js";
+import { attachLiveView } from "./skeleton3d.js";
+
+attachLiveView();
 
 (function () {
   "use strict";
-  const labels = JSON.parse(document.body.dataset.labels || "{}");
-  const $ = (id) => document.getElementById(id);
   const recordBtn = $("record"), stopBtn = $("stop");
   const recLabel = $("rec-label"), recElapsed = $("rec-elapsed"), recTake = $("rec-take");
   const recError = $("rec-error"), linkLost = $("link-lost");
@@ -25,7 +30,7 @@ import { drawOverlay } from "./pose-overlay.js";
   function setRecording(on, state) {
     recordBtn.disabled = on || busy;
     stopBtn.disabled = !on || busy;
-    recLabel.textContent = on ? labels.recording : labels.idle;
+    recLabel.textContent = on ? t("recording", "Recording") : t("idle", "Ready");
     recLabel.classList.toggle("on", on);
     document.body.classList.toggle("is-recording", on);
     if (!on) startedAt = null;
@@ -34,8 +39,8 @@ import { drawOverlay } from "./pose-overlay.js";
     recElapsed.hidden = !on;
     if (!on && state && state.take_id) {
       const frames = (state.take && state.take.cameras || []).map((c) => c.name + ": " + c.frames).join(", ");
-      recTake.textContent = labels.take_saved + " " + state.take_id + (frames ? " (" + frames + " " + labels.frames + ")" : "");
-      recTake.title = state.take_id;
+      recTake.textContent = t("take_saved", "Take saved") + " " + state.take_id + (frames ? " (" + frames + " " + t("frames", "frames") + ")" : "");
+      recTake.title = state.take_id;  // the take id names its folder: no event carries a server path
     } else if (on) {
       recTake.textContent = state && state.take_id ? state.take_id : "";
     }
@@ -45,7 +50,7 @@ import { drawOverlay } from "./pose-overlay.js";
     if (startedAt) {
       const s = Math.max(0, Date.now() / 1000 - startedAt);
       const mm = String(Math.floor(s / 60)).padStart(2, "0"), ss = String(Math.floor(s % 60)).padStart(2, "0");
-      recElapsed.textContent = labels.elapsed + " " + mm + ":" + ss;
+      recElapsed.textContent = t("elapsed", "Elapsed") + " " + mm + ":" + ss;
     }
   }
   setInterval(tick, 250);
@@ -55,7 +60,7 @@ import { drawOverlay } from "./pose-overlay.js";
     if (!card) return;
     const status = card.querySelector("[data-role=status]");
     status.className = "badge status-" + cam.status;
-    status.textContent = labels["status_" + cam.status] || cam.status;
+    status.textContent = cameraStatus(cam.status);
     card.querySelector("[data-role=fps]").textContent = (cam.fps || 0).toFixed(1);
     card.querySelector("[data-role=dropped]").textContent = cam.dropped;
     card.querySelector("[data-role=size]").textContent = cam.width ? cam.width + "×" + cam.height : "";
@@ -68,7 +73,7 @@ import { drawOverlay } from "./pose-overlay.js";
     showError("");
     socket.timeout(30000).emit(event, {}, (err, ack) => {
       busy = false;
-      if (err) { showError(labels.live_disconnected); }
+      if (err) { showError(t("live_disconnected", "Connection to the server lost, retrying…")); }
       else if (ack && !ack.ok) { showError(ack.message); }
       setRecording(ack && ack.ok ? ack.recording : document.body.classList.contains("is-recording"), ack);
     });
@@ -88,15 +93,9 @@ import { drawOverlay } from "./pose-overlay.js";
   socket.on("recording status", (state) => { if (!busy) setRecording(!!state.recording, state); });
   socket.on("recording error", (error) => showError(error.message));
 
-  /** A label with {name} placeholders filled in. */
-  function L(key, values) {
-    return (labels[key] || key).replace(/\{(\w+)\}/g, (m, name) => (values && name in values ? values[name] : m));
-  }
-
   // ------------------------------------------------------------------ live pose: toggle, 2D overlays
-  const STALE_MS = 1000;     // older pose data is wiped (measured on this machine's clock)
   const POSE_KEY = "vsion.livePose";
-  const poseToggle = $("live-pose-toggle"), poseRate = $("pose-rate"), layout = $("live-layout");
+  const poseToggle = $("live-pose-toggle"), poseRateText = $("pose-rate"), layout = $("live-layout");
   const skeletonPanel = $("skeleton-panel"), skeletonMessage = $("skeleton-message");
 
   const overlays = new Map();  // camera index -> {frame, img, canvas, points}
@@ -111,14 +110,11 @@ import { drawOverlay } from "./pose-overlay.js";
   let poseEnabled = true;    // the default; the user's choice is remembered in this browser
   try { poseEnabled = localStorage.getItem(POSE_KEY) !== "0"; } catch (e) { /* storage blocked: default */ }
   let poseAck = null;         // the last `live pose` answer, or {ok: false, message} when none came
-  let latest = null;          // the last pose3d payload, and when it arrived (performance.now())
-  let latestAt = 0;
-  let pendingDraw = false;
+  const feed = new PoseFeed(drawLatest);
 
-  /** Draw the latest payload at the next animation frame: many events between two frames draw once. */
-  function drawLatest() {
-    pendingDraw = false;
-    if (!latest || !poseEnabled) return;
+  /** Draw a pose3d payload: the 2D overlays and, through a document event, the 3D skeleton. */
+  function drawLatest(latest) {
+    if (!poseEnabled) return;
     const byIndex = new Map((latest.cameras || []).map((c) => [c.index, c.points]));
     overlays.forEach((overlay, index) => {
       overlay.points = Array.isArray(byIndex.get(index)) ? byIndex.get(index) : null;
@@ -130,7 +126,7 @@ import { drawOverlay } from "./pose-overlay.js";
 
   /** Wipe the overlays and the 3D skeleton (data stale, live pose off). */
   function clearPose() {
-    latest = null;
+    feed.clear();
     overlays.forEach((overlay) => {
       overlay.points = null;
       if (overlay.drawn) drawOverlay(overlay);
@@ -146,20 +142,8 @@ import { drawOverlay } from "./pose-overlay.js";
 
   /** The rate and the message over the 3D view, from the last answer and the freshest data. */
   function showPoseState() {
-    const fresh = latest && performance.now() - latestAt <= STALE_MS;
-    const rate = fresh && typeof latest.rate === "number" ? latest.rate.toFixed(1) : "–";
-    poseRate.textContent = L("live_pose_rate", { rate });
-    if (!fresh) {
-      if (poseAck && (!poseAck.ok || poseAck.available === false)) showMessage(poseAck.message || labels.live_pose_unavailable);
-      else if (poseAck && poseAck.calibrated === false) showMessage(labels.live_pose_no_calibration);
-      else showMessage(labels.live_pose_waiting);
-    } else if (!latest.calibrated) {
-      showMessage(labels.live_pose_no_calibration);
-    } else if (!Array.isArray(latest.points3d) || !latest.points3d.some((p) => Array.isArray(p))) {
-      showMessage(labels.live_pose_no_person);
-    } else {
-      showMessage("");
-    }
+    poseRateText.textContent = poseRate(feed);
+    showMessage(poseMessage(feed, poseAck));
   }
 
   /** Show the 3D / jobs column only when it has something in it (else the cameras take the width). */
@@ -173,7 +157,7 @@ import { drawOverlay } from "./pose-overlay.js";
     const enabled = poseEnabled;
     socket.timeout(10000).emit("live pose", { enabled }, (err, ack) => {
       if (enabled !== poseEnabled) return;  // toggled again meanwhile: that newer request answers
-      poseAck = err ? { ok: false, message: labels.live_pose_unavailable } : (ack || { ok: false });
+      poseAck = err ? { ok: false, message: poseUnavailable() } : (ack || { ok: false });
       showPoseState();
     });
   }
@@ -189,17 +173,11 @@ import { drawOverlay } from "./pose-overlay.js";
   });
 
   socket.on("pose3d", (data) => {
-    if (!poseEnabled || !data) return;
-    latest = data;
-    latestAt = performance.now();
-    if (!pendingDraw) {
-      pendingDraw = true;
-      requestAnimationFrame(drawLatest);
-    }
+    if (poseEnabled && data) feed.push(data);
   });
 
   setInterval(() => {
-    if (latest && performance.now() - latestAt > STALE_MS) clearPose();
+    if (feed.expired()) clearPose();
   }, 250);
 
   // ------------------------------------------------------------------ processing jobs
@@ -219,16 +197,15 @@ import { drawOverlay } from "./pose-overlay.js";
         ' <span class="muted" data-role="job-stage"></span></div><progress max="1" value="0"></progress>' +
         '<p class="job-detail" data-role="job-detail" hidden></p>';
     }
-    row.querySelector(".job-take").textContent = L("job_take", { take: job.take_id || job.id });
+    row.querySelector(".job-take").textContent = t("job_take", "Take {take}", { take: job.take_id || job.id });
     const badge = row.querySelector("[data-role=job-status]");
     badge.className = "badge job-" + job.status;
-    badge.textContent = labels["job_status_" + job.status] || job.status;
-    const stageKey = "job_stage_" + String(job.stage || "").toLowerCase().replace(/[^a-z0-9]+/g, "_");
+    badge.textContent = jobStatus(job.status);
     const finished = job.status === "done" || job.status === "failed";
     const bar = row.querySelector("progress");
     const total = Number(job.total) > 0 ? Number(job.total) : 0;
     const count = total ? " · " + (Number(job.done) || 0) + " / " + total : "";
-    row.querySelector("[data-role=job-stage]").textContent = finished ? "" : (labels[stageKey] || job.stage || "") + count;
+    row.querySelector("[data-role=job-stage]").textContent = finished ? "" : stageLabel(job.stage) + count;
     if (job.status === "done") {
       bar.max = 1;
       bar.value = 1;
@@ -245,15 +222,14 @@ import { drawOverlay } from "./pose-overlay.js";
     const detail = row.querySelector("[data-role=job-detail]");
     let text = "";
     if (job.status === "failed") {
-      // The server may send a label key (translated here) or a plain sentence.
-      text = job.message ? L("job_failed", { message: labels[job.message] || job.message }) : labels.job_failed_no_message;
+      text = failure(job.message);
     } else if (job.status === "done" && job.report) {
       const r = job.report, parts = [];
-      if (isNumber(r.median_reprojection_px)) parts.push(L("job_reprojection", { px: r.median_reprojection_px.toFixed(1) }));
-      if (isNumber(r.reconstructed_pct)) parts.push(L("job_reconstructed", { pct: r.reconstructed_pct.toFixed(0) }));
+      if (isNumber(r.median_reprojection_px)) parts.push(t("job_reprojection", "Median reprojection error: {px} px", { px: r.median_reprojection_px.toFixed(1) }));
+      if (isNumber(r.reconstructed_pct)) parts.push(t("job_reconstructed", "Reconstructed: {pct}%", { pct: r.reconstructed_pct.toFixed(0) }));
       text = parts.join(" · ");
     } else if (job.message) {
-      text = labels[job.message] || job.message;
+      text = job.message;
     }
     detail.textContent = text;
     detail.hidden = !text;
@@ -275,16 +251,13 @@ import { drawOverlay } from "./pose-overlay.js";
     while (jobs.size > MAX_JOBS * 4) jobs.delete(jobs.keys().next().value);
   }
 
-  function loadJobs() {
-    fetch("/api/jobs", { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then((response) => (response.ok ? response.json() : null))
-      .then((body) => {
-        if (!body || !Array.isArray(body.jobs)) return;  // no job list on this server (404): nothing to show
-        jobs.clear();
-        body.jobs.slice().reverse().forEach(putJob);  // the list comes newest first
-        renderJobs();
-      })
-      .catch(() => { /* offline: the socket's link-lost warning already says so */ });
+  async function loadJobs() {
+    // Offline, or no job list on this server (404): nothing to show (the link-lost warning says why).
+    const reply = await api("GET", "/api/jobs");
+    if (!reply.ok || !reply.data || !Array.isArray(reply.data.jobs)) return;
+    jobs.clear();
+    reply.data.jobs.slice().reverse().forEach(putJob);  // the list comes newest first
+    renderJobs();
   }
 
   socket.on("job status", (job) => {

@@ -2,7 +2,7 @@
 // technicians): GET /api/onboarding says each step's state and whether to show the panel;
 // "Hide" dismisses it (POST /api/onboarding/dismiss), the menu's entry reopens it
 // (POST /api/onboarding/reopen). An ES module; the texts come with the page.
-import { api } from "./wc-common.js";
+import { api } from "./common.js";
 
 const panel = document.getElementById("onboarding");
 

@@ -1,5 +1,6 @@
 // VSION: the MediaPipe skeleton's shape, and 2D skeletons drawn over camera previews (the live
 // page and the work card recorders). No three.js here: the pages draw 2D without it.
+import { canvasContext } from "./common.js";
 
 /** MediaPipe Pose: 33 landmarks joined by these index pairs. */
 export const EDGES = [[0, 1], [1, 2], [2, 3], [3, 7], [0, 4], [4, 5], [5, 6], [6, 8], [9, 10], [11, 12], [11, 13],
@@ -35,15 +36,7 @@ export function pictureRect(overlay) {
 
 /** Draw ``overlay.points`` ([[x, y, score] x 33], normalized) over its preview; sets ``overlay.drawn``. */
 export function drawOverlay(overlay) {
-  const canvas = overlay.canvas, w = overlay.frame.clientWidth, h = overlay.frame.clientHeight;
-  const dpr = window.devicePixelRatio || 1;
-  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
-    canvas.width = Math.round(w * dpr);
-    canvas.height = Math.round(h * dpr);
-  }
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, w, h);
+  const ctx = canvasContext(overlay.canvas, overlay.frame.clientWidth, overlay.frame.clientHeight);
   overlay.drawn = false;
   const pts = overlay.points, r = pts && pictureRect(overlay);
   if (!r) return;

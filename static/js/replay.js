@@ -2,20 +2,22 @@
 // clock. An ES module, used by workcard.js (the reference and its steps editor) and take.js (an
 // attempt and its comparison). The markup is templates/_replay.html; ids are stable for tests.
 //
-// The clock t is in seconds of the 3D timeline: pose3d frame f is at t = f / fps, and camera c
-// shows it at offset_s(c) + t in its MP4. The skeleton shows frame round(t * fps); the videos
-// follow the clock (same rate, re-seeked when they drift by more than 1.5 frames).
+// The clock (`position`) is in seconds of the 3D timeline: pose3d frame f is at f / fps, and
+// camera c shows it at offset_s(c) + position in its MP4. The skeleton shows frame
+// round(position * fps); the videos follow the clock (same rate, re-seeked when they drift by
+// more than 1.5 frames).
 //
 // API (createReplay(root) -> player):
 //   player.load(takeId) -> Promise<{ok, message}>   fetch the take and its pose3d, show frame 0
-//   player.time() / player.seek(t) / player.play() / player.pause() / player.playing()
-//   player.onTime(fn)       fn(t, frame) after every change of the shown time; returns an unsubscribe
+//   player.time() / player.seek(s) / player.play() / player.pause() / player.playing()
+//   player.onTime(fn)       fn(s, frame) after every change of the shown time; returns an unsubscribe
 //   player.onLoad(fn)       fn(take) after each load
 //   player.setSteps(steps)  [{name, instructions, start_s, end_s}] drawn on the timeline and listed
 //   player.duration() / player.fps() / player.frame() / player.points(frame) / player.take
 //   player.view             the skeleton view (updateOverlay for a second skeleton), or null without WebGL
+import { $, api, clock, el, t } from "./common.js";
 import { createSkeletonView } from "./skeleton3d.js";
-import { api, clock, el, L, labels } from "./wc-common.js";
+import { showUnavailable } from "./view3d.js";
 
 export const SPEEDS = [0.25, 0.5, 1, 1.5, 2];
 const DRIFT_FRAMES = 1.5;      // a playing video further than this from the clock is re-seeked
@@ -27,7 +29,6 @@ const isTyping = (target) => target instanceof HTMLElement && (target.isContentE
   (target.tagName === "INPUT" && !["range", "button"].includes(target.type)));
 
 export function createReplay(root) {
-  const $ = (id) => document.getElementById(id);
   const videosBox = $("replay-videos"), view3d = $("replay-3d"), message = $("replay-message");
   const playBtn = $("replay-play"), speedSel = $("replay-speed"), backBtn = $("replay-step-back");
   const fwdBtn = $("replay-step-forward"), scrub = $("replay-scrub"), timeOut = $("replay-time");
@@ -38,13 +39,13 @@ export function createReplay(root) {
   try {
     view = createSkeletonView(view3d);
   } catch (e) {
-    view3d.replaceChildren(el("p", { class: "skeleton-unavailable", text: labels.skeleton_3d_unavailable || String(e) }));
+    showUnavailable(view3d, "skeleton-unavailable");
   }
   const resetBtn = $("replay-reset-view");
   if (view) resetBtn.addEventListener("click", () => view.frame()); else resetBtn.hidden = true;
 
   let take = null, points = [], fps = 30, frames = 0, maxT = 0;
-  let t = 0, isPlaying = false, speed = 1, lastNow = 0, held = 0, raf = 0, shownFrame = -2;
+  let position = 0, isPlaying = false, speed = 1, lastNow = 0, held = 0, raf = 0, shownFrame = -2;
   let steps = [], activeStep = -1, loadSeq = 0;
   let videos = [];  // {el, offset, box, out, failed, seekPending}
   const timeListeners = new Set(), loadListeners = new Set();
@@ -66,17 +67,17 @@ export function createReplay(root) {
     videos.forEach((v) => { v.el.removeAttribute("src"); v.el.load(); });
     videos = (cameras || []).map((cam, i) => {
       const video = el("video", { muted: true, playsInline: true, preload: "auto", disablePictureInPicture: true,
-        "aria-label": L("wc_video_of", { camera: cam.name || String(i + 1) }) });
+        "aria-label": t("wc_video_of", "Video of camera {camera}", { camera: cam.name || String(i + 1) }) });
       video.muted = true;  // the attribute alone is not always honoured for autoplay rules
       video.setAttribute("playsinline", "");
       video.setAttribute("muted", "");
-      const out = el("p", { class: "replay-out", hidden: true, text: labels.wc_video_out_of_range });
+      const out = el("p", { class: "replay-out", hidden: true, text: t("wc_video_out_of_range", "outside this video at this time") });
       const box = el("figure", { class: "replay-video", dataset: { camera: cam.name || "" } },
         video, el("figcaption", { text: cam.name || String(i + 1) }), out);
       const v = { el: video, offset: Number(cam.offset_s) || 0, box, out, failed: false, seekPending: false };
       video.addEventListener("error", () => {
         v.failed = true;
-        out.textContent = labels.wc_video_failed;
+        out.textContent = t("wc_video_failed", "Video cannot be played: download it below or reload the page.");
         out.hidden = false;
       });
       video.addEventListener("seeked", () => { v.seekPending = false; syncVideo(v, !isPlaying); });
@@ -98,7 +99,7 @@ export function createReplay(root) {
   function syncVideo(v, exact) {
     const video = v.el;
     if (v.failed) return;
-    const target = v.offset + t;
+    const target = v.offset + position;
     const end = Number.isFinite(video.duration) ? video.duration : Infinity;
     const inRange = target >= -0.5 / fps && target <= end + 0.5 / fps;
     if (!v.failed) v.out.hidden = inRange;
@@ -139,16 +140,16 @@ export function createReplay(root) {
 
   // ---------------------------------------------------------------- clock
   function render(force) {
-    const frame = frameOf(t);
+    const frame = frameOf(position);
     if (force || frame !== shownFrame) {
       shownFrame = frame;
       if (view) view3d.dataset.points = String(view.update(points[frame] || null));
       root.dataset.frame = String(frames > 0 ? frame : -1);
     }
-    if (!scrub.matches(":active")) scrub.value = String(t);
-    timeOut.textContent = clock(t) + " / " + clock(maxT) + (frames > 0 ? " · " + L("wc_frame_n", { n: frame }) : "");
+    if (!scrub.matches(":active")) scrub.value = String(position);
+    timeOut.textContent = clock(position) + " / " + clock(maxT) + (frames > 0 ? " · " + t("wc_frame_n", "frame {n}", { n: frame }) : "");
     updateActiveStep();
-    timeListeners.forEach((fn) => fn(t, frame));
+    timeListeners.forEach((fn) => fn(position, frame));
   }
 
   function tick(now) {
@@ -160,11 +161,11 @@ export function createReplay(root) {
       held += dt;  // hold the clock while a video catches up (a seek, a slow disk)
     } else {
       held = waiting() ? held : 0;
-      t = Math.min(maxT, t + dt * speed);
+      position = Math.min(maxT, position + dt * speed);
     }
     syncVideos(false);
     render(false);
-    if (t >= maxT) {
+    if (position >= maxT) {
       pause();
       return;
     }
@@ -174,12 +175,12 @@ export function createReplay(root) {
   function setPlayButton() {
     playBtn.dataset.state = isPlaying ? "playing" : "paused";
     playBtn.querySelector("[data-role=icon]").textContent = isPlaying ? "\u275A\u275A" : "\u25B6";
-    playBtn.querySelector("[data-role=text]").textContent = isPlaying ? labels.wc_pause : labels.wc_play;
+    playBtn.querySelector("[data-role=text]").textContent = isPlaying ? t("wc_pause", "Pause") : t("wc_play", "Play");
   }
 
   function play() {
     if (!take || maxT <= 0) return;
-    if (t >= maxT - 0.5 / fps) t = 0;  // at the end: play again from the start
+    if (position >= maxT - 0.5 / fps) position = 0;  // at the end: play again from the start
     isPlaying = true;
     held = 0;
     lastNow = performance.now();
@@ -200,7 +201,7 @@ export function createReplay(root) {
   function seek(time) {
     const value = Number(time);
     if (!Number.isFinite(value)) return;
-    t = Math.max(0, Math.min(maxT, value));
+    position = Math.max(0, Math.min(maxT, value));
     held = 0;
     syncVideos(true);
     render(false);
@@ -208,7 +209,7 @@ export function createReplay(root) {
 
   function stepFrame(delta) {
     if (isPlaying) pause();
-    seek((frameOf(t) + delta) / fps);
+    seek((frameOf(position) + delta) / fps);
   }
 
   function setSpeed(value) {
@@ -254,7 +255,7 @@ export function createReplay(root) {
     stepsList.replaceChildren(...steps.map((s, i) => {
       const button = el("button", { type: "button", class: "replay-step-button", dataset: { step: String(i) } },
         el("span", { class: "step-num seg-c" + (i % 8), text: String(i + 1) }),
-        el("span", { class: "step-name", text: s.name || L("wc_step_n", { n: i + 1 }) }),
+        el("span", { class: "step-name", text: s.name || t("wc_step_n", "Step {n}", { n: i + 1 }) }),
         el("span", { class: "step-times muted", text: clock(s.start_s) + " – " + clock(s.end_s) }));
       button.addEventListener("click", () => seek(Number(s.start_s) || 0));
       const item = el("li", { dataset: { step: String(i) } }, button);
@@ -267,13 +268,13 @@ export function createReplay(root) {
   }
 
   function updateActiveStep() {
-    // The step under the clock: the latest-starting one with start <= t < end (a step's end is
+    // The step under the clock: the latest-starting one with start <= position < end (a step's end is
     // the next one's start), else one that ends exactly here (the last frame of the take).
     let current = -1, latest = -Infinity;
     steps.forEach((s, i) => {
-      if (t >= s.start_s - 1e-6 && t < s.end_s - 1e-6 && s.start_s > latest) { current = i; latest = s.start_s; }
+      if (position >= s.start_s - 1e-6 && position < s.end_s - 1e-6 && s.start_s > latest) { current = i; latest = s.start_s; }
     });
-    if (current < 0) current = steps.findIndex((s) => Math.abs(t - s.end_s) <= 1e-6);
+    if (current < 0) current = steps.findIndex((s) => Math.abs(position - s.end_s) <= 1e-6);
     if (current !== activeStep) {
       activeStep = current;
       stepsList.querySelectorAll("li").forEach((li) => {
@@ -288,13 +289,13 @@ export function createReplay(root) {
   }
 
   function nextStepStart() {
-    const next = sortedSteps().find((s) => s.start_s > t + 0.5 / fps);
+    const next = sortedSteps().find((s) => s.start_s > position + 0.5 / fps);
     return next ? next.start_s : null;
   }
 
   function prevStepStart() {
     // Back to the start of the step we are in, unless we are already (almost) there.
-    const before = sortedSteps().filter((s) => s.start_s < t - 0.25);
+    const before = sortedSteps().filter((s) => s.start_s < position - 0.25);
     return before.length ? before[before.length - 1].start_s : null;
   }
 
@@ -320,7 +321,7 @@ export function createReplay(root) {
     take = null;
     points = [];
     frames = 0;
-    t = 0;
+    position = 0;
     shownFrame = -2;
     root.dataset.takeId = takeId || "";
     root.dataset.frame = "-1";
@@ -329,11 +330,11 @@ export function createReplay(root) {
     if (view) { view.clear(); view.clearOverlay(); }
     if (!takeId) {
       buildVideos([]);
-      showMessage(labels.wc_no_reference_yet);
+      showMessage(t("wc_no_reference_yet", "No reference yet: record a take, then choose it."));
       root.classList.remove("loading");
-      return { ok: false, message: labels.wc_no_reference_yet };
+      return { ok: false, message: t("wc_no_reference_yet", "No reference yet: record a take, then choose it.") };
     }
-    showMessage(labels.wc_loading);
+    showMessage(t("wc_loading", "Loading…"));
     const id = encodeURIComponent(takeId);
     const info = await api("GET", "/api/takes/" + id);
     // The 3D exists once the take is processed (asking earlier gets a 409, logged by the browser).
@@ -342,7 +343,7 @@ export function createReplay(root) {
     if (seq !== loadSeq) return { ok: false, message: "superseded" };
     root.classList.remove("loading");
     if (!info.ok) {
-      const text = L("wc_take_load_failed", { message: info.message });
+      const text = t("wc_take_load_failed", "The take could not be loaded ({message}): reload the page.", { message: info.message });
       showMessage(text);
       buildVideos([]);
       return { ok: false, message: text };
@@ -356,10 +357,10 @@ export function createReplay(root) {
     } else {
       frames = 0;
       const processing = take.processing === "queued" || take.processing === "running";
-      showMessage(take.processing === "failed" ? labels.wc_pose_failed
-        : take.processing === "none" ? labels.wc_pose_none
-        : processing || take.processing !== "done" || pose.status === 409 ? labels.wc_pose_not_ready
-          : L("wc_pose_load_failed", { message: pose.message }));
+      showMessage(take.processing === "failed" ? t("wc_pose_failed", "No 3D skeleton: processing this take failed (see its message).")
+        : take.processing === "none" ? t("wc_pose_none", "Take not processed: no 3D skeleton.")
+        : processing || take.processing !== "done" || pose.status === 409 ? t("wc_pose_not_ready", "3D skeleton not computed yet: it will appear when the processing ends.")
+          : t("wc_pose_load_failed", "3D skeleton unavailable ({message}): reload the page.", { message: pose.message }));
     }
     buildVideos(take.cameras);
     setSteps(take.steps || []);
@@ -412,8 +413,8 @@ export function createReplay(root) {
     seek,
     setSteps,
     setSpeed,
-    time: () => t,
-    frame: () => frameOf(t),
+    time: () => position,
+    frame: () => frameOf(position),
     fps: () => fps,
     duration: () => maxT,
     playing: () => isPlaying,

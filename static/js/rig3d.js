@@ -1,13 +1,12 @@
 // VSION rig viewer: the calibrated cameras in 3D (three.js; world in metres, Z up).
-// An ES module (vendored three.js, no CDN, no import map: CSP). calibration.js is a classic
-// script, so the two meet through window.VsionRig3D and the "vsion:rig3d-ready" event.
+// An ES module (vendored three.js, no CDN, no import map: CSP), imported by calibration.js.
 //
 // RIG = {cameras: [{name, size: [w, h], fx, fy, cx, cy, center: [x, y, z] (m, world),
 //        rotation: 3x3 world->camera rows}], board: {cols, rows, square_mm}}.
 // Camera frame: x right, y down in the image, z forward; so in world coordinates the rows of
 // `rotation` are the image-right, image-down and viewing directions.
 import * as THREE from "../vendor/three/three.module.min.js";
-import { readLabels, View3D, worldAxes } from "./view3d.js";
+import { showUnavailable, View3D, worldAxes } from "./view3d.js";
 
 const PALETTE = [0x2563eb, 0xdc2626, 0x16a34a, 0x9333ea, 0xea580c, 0x0891b2];
 
@@ -146,24 +145,14 @@ class RigView extends View3D {
   /** Look at the whole rig from above and in front (world -Y side). */
   frame() {
     const sphere = this.box.getBoundingSphere(new THREE.Sphere());
-    const radius = Math.max(1, sphere.radius);
-    const distance = radius / Math.sin(THREE.MathUtils.degToRad(this.camera.fov / 2)) * 1.1;
-    const direction = new THREE.Vector3(0.55, -1, 0.75).normalize();
-    this.camera.position.copy(sphere.center).addScaledVector(direction, distance);
-    this.camera.near = distance / 1000;
-    this.camera.far = distance * 20;
-    this.camera.updateProjectionMatrix();
-    this.controls.target.copy(sphere.center);
-    this.controls.update();
-    this.resize();
-    this.render();
+    this.look(sphere.center, Math.max(1, sphere.radius) * 1.1, new THREE.Vector3(0.55, -1, 0.75), 1000, 20);
   }
 }
 
 let view = null, unavailable = false;
 
 /** Draw `rig` in `container` (one view per page). Returns false when WebGL is not available. */
-function show(container, rig) {
+export function showRig(container, rig) {
   if (unavailable) return false;
   try {
     if (!view || view.container !== container) view = new RigView(container);
@@ -171,17 +160,12 @@ function show(container, rig) {
     return true;
   } catch (e) {
     unavailable = true;
-    const message = document.createElement("p");
-    message.className = "rig3d-unavailable";
-    message.textContent = readLabels().calib_rig3d_unavailable || String(e);
-    container.replaceChildren(message);
+    showUnavailable(container, "rig3d-unavailable");
     return false;
   }
 }
 
-function resetView() {
+/** Frame the whole rig again. */
+export function resetRigView() {
   if (view) view.frame();
 }
-
-window.VsionRig3D = { show, resetView };
-document.dispatchEvent(new CustomEvent("vsion:rig3d-ready"));

@@ -1,5 +1,5 @@
 // VSION live skeleton in 3D (three.js; world in metres, Z up). An ES module (vendored three.js,
-// no CDN, no import map: CSP). live.js is a classic script that owns the socket; it hands the
+// no CDN, no import map: CSP). live.js owns the socket; it calls attachLiveView() and hands the
 // skeleton over as DOM events on `document`:
 //   "vsion:skeleton"        detail {points3d: [[x, y, z] | null, ... 33] | null}  one pose3d event drawn
 //   "vsion:skeleton-clear"  no detail                                           data went stale / live pose off
@@ -8,7 +8,7 @@
 // The replay player (replay.js) imports createSkeletonView for its own view, and draws a second
 // skeleton in another colour with updateOverlay (a reference over an attempt).
 import * as THREE from "../vendor/three/three.module.min.js";
-import { readLabels, View3D, worldAxes } from "./view3d.js";
+import { showUnavailable, View3D, worldAxes } from "./view3d.js";
 
 import { EDGES, edgeSide, N_POINTS, side } from "./pose-overlay.js";
 
@@ -148,17 +148,7 @@ class SkeletonView extends View3D {
     const sphere = new THREE.Sphere();
     if (this.hasBox) this.lastBox.getBoundingSphere(sphere);
     else sphere.set(new THREE.Vector3(0, 0, 0.9), 1);
-    const radius = Math.max(1.2, sphere.radius * 1.2);
-    const distance = radius / Math.sin(THREE.MathUtils.degToRad(this.camera.fov / 2));
-    const direction = new THREE.Vector3(0.45, -1, 0.45).normalize();
-    this.camera.position.copy(sphere.center).addScaledVector(direction, distance);
-    this.camera.near = distance / 100;
-    this.camera.far = distance * 50;
-    this.camera.updateProjectionMatrix();
-    this.controls.target.copy(sphere.center);
-    this.controls.update();
-    this.resize();
-    this.render();
+    this.look(sphere.center, Math.max(1.2, sphere.radius * 1.2), new THREE.Vector3(0.45, -1, 0.45), 100, 50);
   }
 
   dispose() {
@@ -193,17 +183,14 @@ export function createSkeletonView(container) {
 }
 
 /** The live page: one view in #skeleton-view, fed by live.js through document events. */
-function attach() {
+export function attachLiveView() {
   const container = document.getElementById("skeleton-view");
   if (!container) return;
   let view;
   try {
     view = createSkeletonView(container);
   } catch (e) {
-    const message = document.createElement("p");
-    message.className = "skeleton-unavailable";
-    message.textContent = readLabels().skeleton_3d_unavailable || String(e);
-    container.replaceChildren(message);
+    showUnavailable(container, "skeleton-unavailable");
     return;
   }
   let frames = 0;
@@ -220,5 +207,3 @@ function attach() {
   const reset = document.getElementById("skeleton-reset");
   if (reset) reset.addEventListener("click", () => view.frame());
 }
-
-attach();

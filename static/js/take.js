@@ -1,11 +1,11 @@
 // VSION take page (templates/take.html): the replay of one take and, for an attempt, its comparison
 // with the reference: score, per step, per angle, worst moments (the reference's skeleton drawn over
 // the attempt's in another colour), downloads, deletion (for whoever may, after a confirm step).
-// Processing progress from `job status` events.
+// Processing progress from `job status` events. The page's one module.
+import { $, api, clock, duration, el, number, say, scoreClass, scoreText, t, when } from "./common.js";
+import { failure, jobStatus, stageLabel } from "./processing.js";
 import { createReplay } from "./replay.js";
-import { api, clock, duration, el, L, labels, number, say, scoreClass, scoreText, stageLabel, when } from "./wc-common.js";
 
-const $ = (id) => document.getElementById(id);
 const takeId = document.body.dataset.takeId;
 const takeUrl = "/api/takes/" + encodeURIComponent(takeId);
 const replayRoot = $("replay"), view3d = $("replay-3d");
@@ -17,20 +17,30 @@ let overlayOn = false;
 let pinned = null;      // {attempt_s, reference_s}: a worst moment shown exactly as the comparison found it
 
 // ------------------------------------------------------------------ header
+/** A take's kind (attempt, reference, free) in the page's language. */
+function kindName(kind) {
+  const names = {
+    attempt: t("wc_kind_attempt", "Attempt"),
+    reference: t("wc_kind_reference", "Reference take"),
+    free: t("wc_kind_free", "Free take"),
+  };
+  return names[kind] || kind;
+}
+
 function renderHeader(take) {
   $("take-head").removeAttribute("aria-busy");
   const kind = take.kind || "free";
-  $("take-title").textContent = (labels["wc_kind_" + kind] || kind) + (take.created_at ? " · " + when(take.created_at) : "");
-  document.title = (labels["wc_kind_" + kind] || kind) + " · VSION";
+  $("take-title").textContent = kindName(kind) + (take.created_at ? " · " + when(take.created_at) : "");
+  document.title = kindName(kind) + " · VSION";
   const badge = $("take-kind");
   badge.className = "badge kind-" + kind;
-  badge.textContent = labels["wc_kind_" + kind] || kind;
-  $("take-user").textContent = take.user ? L("wc_by", { author: take.user }) : "";
+  badge.textContent = kindName(kind);
+  $("take-user").textContent = take.user ? t("wc_by", "by {author}", { author: take.user }) : "";
   $("take-date").textContent = take.id;
   $("take-duration").textContent = Number.isFinite(take.duration_s) ? duration(take.duration_s) : "";
   if (take.work_card_id !== null && take.work_card_id !== undefined) {
     $("back-link").href = "/workcards/" + encodeURIComponent(take.work_card_id);
-    $("back-text").textContent = labels.wc_back_to_card;
+    $("back-text").textContent = t("wc_back_to_card", "Back to the card");
   }
   renderProcessing(take.processing, null, take.processing_message);
   renderDownloads(take);
@@ -48,7 +58,7 @@ async function deleteTake() {
   const yes = $("take-delete-yes");
   yes.disabled = true;
   yes.setAttribute("aria-busy", "true");
-  yes.textContent = labels.take_deleting;
+  yes.textContent = t("take_deleting", "Deleting…");
   const res = await api("DELETE", takeUrl);
   if (res.ok) {
     window.location.assign($("back-link").getAttribute("href") || "/workcards");
@@ -56,9 +66,9 @@ async function deleteTake() {
   }
   yes.disabled = false;
   yes.removeAttribute("aria-busy");
-  yes.textContent = labels.take_delete_yes;
+  yes.textContent = t("take_delete_yes", "Yes, delete");
   askDelete(false);
-  say($("take-error"), L("take_delete_failed", { message: res.message }));
+  say($("take-error"), t("take_delete_failed", "Cannot delete: {message}", { message: res.message }));
 }
 
 $("take-delete").addEventListener("click", () => askDelete(true));
@@ -69,7 +79,7 @@ function renderProcessing(state, job, message) {
   const box = $("take-processing");
   const parts = [];
   if (state && state !== "done" && state !== "none") {
-    parts.push(el("span", { class: "badge job-" + state, text: L("wc_processing_is", { state: labels["job_status_" + state] || state }) }));
+    parts.push(el("span", { class: "badge job-" + state, text: t("wc_processing_is", "processing: {state}", { state: jobStatus(state) }) }));
   }
   if ((state === "running" || state === "queued") && job) {
     const total = Number(job.total) > 0 ? Number(job.total) : 0;
@@ -79,20 +89,26 @@ function renderProcessing(state, job, message) {
   } else if (state === "running" || state === "queued") {
     parts.push(el("progress", { id: "take-progress" }));
   } else if (state === "failed") {
-    parts.push(el("span", { class: "error small", text: message ? L("job_failed", { message: labels[message] || message }) : labels.job_failed_no_message }));
+    parts.push(el("span", { class: "error small", text: failure(message) }));
   }
   box.replaceChildren(...parts);
 }
 
-const DOWNLOADS = [["csv", "wc_download_csv"], ["trc", "wc_download_trc"], ["c3d", "wc_download_c3d"], ["videos", "wc_download_videos"]];
+/** The take's files as [key, button text], in the order shown. */
+const downloadNames = () => [
+  ["csv", t("wc_download_csv", "3D points (CSV)")],
+  ["trc", t("wc_download_trc", "Markers (TRC)")],
+  ["c3d", t("wc_download_c3d", "Markers (C3D)")],
+  ["videos", t("wc_download_videos", "Videos (ZIP)")],
+];
 
 function renderDownloads(take) {
   const downloads = take.downloads || {};
   const processed = take.processing === "done";
-  const items = DOWNLOADS.filter(([key]) => downloads[key]).map(([key, label]) => {
+  const items = downloadNames().filter(([key]) => downloads[key]).map(([key, label]) => {
     const ready = processed || key === "videos";
     const link = el("a", { href: downloads[key], role: "button", class: "outline" + (ready ? "" : " disabled"),
-      dataset: { download: key }, download: "", text: labels[label] });
+      dataset: { download: key }, download: "", text: label });
     if (!ready) {
       link.setAttribute("aria-disabled", "true");
       link.removeAttribute("href");
@@ -105,7 +121,21 @@ function renderDownloads(take) {
 }
 
 // ------------------------------------------------------------------ comparison
-const angleName = (name) => labels["wc_angle_" + name] || name.replace(/_/g, " ");
+/** A joint angle of the comparison ("left_elbow") in the page's language. */
+function angleName(name) {
+  const names = {
+    left_elbow: t("wc_angle_left_elbow", "Left elbow"),
+    right_elbow: t("wc_angle_right_elbow", "Right elbow"),
+    left_shoulder: t("wc_angle_left_shoulder", "Left shoulder"),
+    right_shoulder: t("wc_angle_right_shoulder", "Right shoulder"),
+    left_hip: t("wc_angle_left_hip", "Left hip"),
+    right_hip: t("wc_angle_right_hip", "Right hip"),
+    left_knee: t("wc_angle_left_knee", "Left knee"),
+    right_knee: t("wc_angle_right_knee", "Right knee"),
+    trunk_inclination: t("wc_angle_trunk_inclination", "Trunk inclination"),
+  };
+  return names[name] || name.replace(/_/g, " ");
+}
 
 function bar(fraction, cls) {
   const track = el("span", { class: "bar-track" });
@@ -116,14 +146,14 @@ function bar(fraction, cls) {
 }
 
 /** Attempt time (s) -> reference time (s) along the alignment (linear between its samples). */
-function toReference(t) {
+function toReference(s) {
   const a = comparison && comparison.alignment;
-  if (!Array.isArray(a) || !a.length) return t;
-  if (t <= a[0][0]) return a[0][1];
+  if (!Array.isArray(a) || !a.length) return s;
+  if (s <= a[0][0]) return a[0][1];
   for (let k = 1; k < a.length; k++) {
-    if (t <= a[k][0]) {
+    if (s <= a[k][0]) {
       const [a0, r0] = a[k - 1], [a1, r1] = a[k];
-      return a1 > a0 ? r0 + ((t - a0) / (a1 - a0)) * (r1 - r0) : r1;
+      return a1 > a0 ? r0 + ((s - a0) / (a1 - a0)) * (r1 - r0) : r1;
     }
   }
   return a[a.length - 1][1];
@@ -146,20 +176,22 @@ function renderComparison(c) {
   score.dataset.score = Number.isFinite(c.score) ? String(c.score) : "";
   score.parentElement.className = "score-big " + scoreClass(c.score);
   const detail = [];
-  if (Number.isFinite(c.difference_deg)) detail.push(L("wc_mean_difference", { deg: number(c.difference_deg, 1) }));
+  if (Number.isFinite(c.difference_deg)) detail.push(t("wc_mean_difference", "mean difference {deg}°", { deg: number(c.difference_deg, 1) }));
   if (Number.isFinite(c.speed_ratio)) {
-    const key = c.speed_ratio > 1.05 ? "wc_speed_slower" : c.speed_ratio < 0.95 ? "wc_speed_faster" : "wc_speed_same";
-    detail.push(L(key, { ratio: number(c.speed_ratio, 2) }));
+    const ratio = number(c.speed_ratio, 2);
+    if (c.speed_ratio > 1.05) detail.push(t("wc_speed_slower", "{ratio} × the reference's duration (slower)", { ratio }));
+    else if (c.speed_ratio < 0.95) detail.push(t("wc_speed_faster", "{ratio} × the reference's duration (faster)", { ratio }));
+    else detail.push(t("wc_speed_same", "same pace as the reference"));
   }
   $("score-detail").textContent = detail.join(" · ");
 
   const steps = Array.isArray(c.per_step) ? c.per_step : [];
   $("per-step").replaceChildren(...steps.map((s, i) => {
     const button = el("button", { type: "button", class: "bar-row", dataset: { step: String(i) },
-      title: L("wc_go_to_step_in_attempt", { name: s.name }) },
+      title: t("wc_go_to_step_in_attempt", "Replay step “{name}” in the attempt", { name: s.name }) },
       el("span", { class: "bar-label" }, el("span", { class: "step-num seg-c" + (i % 8), text: String(i + 1) }), " ", s.name),
       bar(Number.isFinite(s.score) ? s.score / 100 : 0, scoreClass(s.score)),
-      el("span", { class: "bar-value", text: Number.isFinite(s.score) ? scoreText(s.score) : labels.wc_not_measured }));
+      el("span", { class: "bar-value", text: Number.isFinite(s.score) ? scoreText(s.score) : t("wc_not_measured", "not measured") }));
     button.addEventListener("click", () => { player.seek(toAttempt(Number(s.start_s) || 0)); showPlayer(); });
     return el("li", {}, button);
   }));
@@ -177,11 +209,11 @@ function renderComparison(c) {
     const button = el("button", { type: "button", class: "outline worst-button", dataset: { worst: String(i),
       attemptS: String(w.attempt_s), referenceS: String(w.reference_s) } },
       el("strong", { text: clock(w.attempt_s) }), " ",
-      el("span", { text: L("wc_worst_item", { joint: angleName(w.joint || ""), deg: number(w.difference_deg, 0) }) }));
+      el("span", { text: t("wc_worst_item", "{joint} · difference {deg}°", { joint: angleName(w.joint || ""), deg: number(w.difference_deg, 0) }) }));
     button.addEventListener("click", () => showMoment(w, button));
     return el("li", {}, button);
   }));
-  if (!worst.length) $("worst").replaceChildren(el("li", { class: "muted small", text: labels.wc_worst_none }));
+  if (!worst.length) $("worst").replaceChildren(el("li", { class: "muted small", text: t("wc_worst_none", "No particular moment.") }));
   $("overlay-switch").hidden = !c.reference_take_id;
   // The card's steps are on the reference's timeline: shown on the attempt's through the alignment.
   const cardSteps = (player.take && player.take.steps) || [];
@@ -202,7 +234,7 @@ async function loadReference() {
     referenceLoad = api("GET", "/api/takes/" + encodeURIComponent(comparison.reference_take_id) + "/pose3d").then((res) => {
       if (!res.ok || !Array.isArray(res.data && res.data.points)) {
         referenceLoad = null;  // a later click tries again
-        say($("take-error"), L("wc_reference_pose_failed", { message: res.message || labels.wc_bad_answer }));
+        say($("take-error"), t("wc_reference_pose_failed", "The reference's skeleton is unavailable ({message}): try again.", { message: res.message || t("wc_bad_answer", "unexpected answer from the server") }));
         return null;
       }
       reference = { fps: Number(res.data.fps) || 30, points: res.data.points };
@@ -255,7 +287,7 @@ export function alignOnto(ref, att) {
   });
 }
 
-function drawOverlay(t, frame) {
+function drawOverlay(at, frame) {
   const view = player.view;
   if (!view) return;
   if (!overlayOn || !reference) {
@@ -265,7 +297,7 @@ function drawOverlay(t, frame) {
     return;
   }
   const fps = player.fps();
-  const refT = pinned && Math.abs(t - pinned.attempt_s) < 0.5 / fps ? pinned.reference_s : toReference(t);
+  const refT = pinned && Math.abs(at - pinned.attempt_s) < 0.5 / fps ? pinned.reference_s : toReference(at);
   const refFrame = Math.max(0, Math.min(reference.points.length - 1, Math.round(refT * reference.fps)));
   const n = view.updateOverlay(alignOnto(reference.points[refFrame], player.points(frame)));
   view3d.dataset.overlayPoints = String(n);
@@ -275,7 +307,7 @@ function drawOverlay(t, frame) {
 // The switch sits with the player's buttons, near the 3D view.
 replayRoot.querySelector(".replay-buttons").append($("overlay-switch"));
 $("overlay-toggle").addEventListener("change", (e) => { pinned = null; setOverlay(e.target.checked); });
-player.onTime((t, frame) => drawOverlay(t, frame));
+player.onTime((at, frame) => drawOverlay(at, frame));
 
 async function loadComparison(take) {
   const panel = $("comparison-panel"), msg = $("comparison-message");
@@ -283,16 +315,16 @@ async function loadComparison(take) {
   panel.hidden = false;
   // Until the attempt is aligned with the reference, the card's steps have no place on its timeline.
   player.setSteps([]);
-  $("replay-no-steps").textContent = labels.wc_steps_after_comparison;
+  $("replay-no-steps").textContent = t("wc_steps_after_comparison", "The card's steps will show here once the attempt has been compared with the reference.");
   if (take.processing !== "done") {
     $("comparison-body").hidden = true;
-    say(msg, take.processing === "failed" ? labels.wc_no_comparison_failed : labels.wc_comparison_after_processing, "info");
+    say(msg, take.processing === "failed" ? t("wc_no_comparison_failed", "No score: processing the attempt failed. Record a new attempt.") : t("wc_comparison_after_processing", "The score will appear when the attempt has been processed."), "info");
     return;
   }
   const res = await api("GET", takeUrl + "/comparison");
   if (!res.ok) {
     $("comparison-body").hidden = true;
-    say(msg, res.status === 404 ? labels.wc_no_comparison : L("wc_comparison_failed", { message: res.message }), res.status === 404 ? "info" : "error");
+    say(msg, res.status === 404 ? t("wc_no_comparison", "No score for this attempt: the card had no processed reference. Ask the expert to check the card.") : t("wc_comparison_failed", "Result unavailable ({message}): reload the page.", { message: res.message }), res.status === 404 ? "info" : "error");
     return;
   }
   renderComparison(res.data);
@@ -323,7 +355,7 @@ if (socket) {
       clearTimeout(reloadTimer);
       // The take's outputs (3D, comparison) exist now: load them; say so.
       reloadTimer = setTimeout(() => {
-        load().then(() => say($("take-notice"), job.status === "done" ? labels.wc_processing_finished : "", "ok"));
+        load().then(() => say($("take-notice"), job.status === "done" ? t("wc_processing_finished", "Processing done: the 3D skeleton and the score are shown.") : "", "ok"));
       }, 500);
     }
   });

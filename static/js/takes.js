@@ -3,15 +3,7 @@
 // (POST /api/takes/<id>/process), "make it a reference" (POST /api/takes/<id>/promote) and delete
 // (DELETE /api/takes/<id>) where the server says the user may; below, the job history
 // (GET /api/jobs), kept up to date by `job status` events. An ES module; no inline script (CSP).
-import { api, duration, el, labels, say, when } from "./wc-common.js";
-
-const $ = (id) => document.getElementById(id);
-
-/** The label `key` in the page's language ({name} placeholders filled in), `english` when missing. */
-function t(key, english, values) {
-  const text = Object.prototype.hasOwnProperty.call(labels, key) ? labels[key] : english;
-  return String(text).replace(/\{(\w+)\}/g, (m, name) => (values && name in values ? String(values[name]) : m));
-}
+import { $, api, duration, el, say, t, when } from "./common.js";
 
 const KINDS = { free: t("tl_kind_free", "Free take"), reference: t("tl_kind_reference", "Reference"),
   attempt: t("tl_kind_attempt", "Attempt") };

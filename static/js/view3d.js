@@ -2,15 +2,14 @@
 // controls, drawn on demand (no animation loop: two shared cores), and the world axes.
 import * as THREE from "../vendor/three/three.module.min.js";
 import { OrbitControls } from "../vendor/three/OrbitControls.js";
+import { el, t } from "./common.js";
 
 export const BACKGROUND = 0xf3f5f8;
 
-export function readLabels() {
-  try {
-    return JSON.parse(document.body.dataset.labels || "{}");
-  } catch (e) {
-    return {};
-  }
+/** Put "3D view unavailable" in `container` (a <p class=`className`>), for a browser without WebGL. */
+export function showUnavailable(container, className) {
+  container.replaceChildren(el("p", { class: className,
+    text: t("skeleton_3d_unavailable", "3D view unavailable: this browser does not support WebGL.") }));
 }
 
 /** World axes at the origin as arrows (X red, Y green, Z blue), drawn over everything.
@@ -60,6 +59,20 @@ export class View3D {
     this.renderer.setSize(w, h, false);
     this.camera.aspect = w / h;
     this.camera.updateProjectionMatrix();
+    this.render();
+  }
+
+  /** Look at `center` from `direction` (any length) so that a sphere of `radius` m fills the
+   *  view; the near and far planes at distance / `nearDivisor` and distance * `farFactor`. */
+  look(center, radius, direction, nearDivisor, farFactor) {
+    const distance = radius / Math.sin(THREE.MathUtils.degToRad(this.camera.fov / 2));
+    this.camera.position.copy(center).addScaledVector(direction.clone().normalize(), distance);
+    this.camera.near = distance / nearDivisor;
+    this.camera.far = distance * farFactor;
+    this.camera.updateProjectionMatrix();
+    this.controls.target.copy(center);
+    this.controls.update();
+    this.resize();
     this.render();
   }
 

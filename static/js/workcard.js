@@ -3,15 +3,16 @@
 // progress chart. The server decides what the user may do (body data-can-*); the JSON routes and
 // Socket.IO events are those of the work cards contract. While a recorder's cameras are shown, it
 // asks for live pose (as the live page does) and draws the 2D skeleton over each preview and the
-// 3D skeleton beside them.
-import { createReplay } from "./replay.js";
+// 3D skeleton beside them. The page's one module.
+import { cameraStatus } from "./cameras.js";
+import { parseTags, statusOf } from "./cards.js";
+import { $, api, clock, duration, el, number, readData, say, scoreClass, scoreText, svg, t, when } from "./common.js";
+import { PoseFeed, poseMessage, poseRate, poseUnavailable } from "./livepose.js";
 import { drawOverlay } from "./pose-overlay.js";
+import { failure, jobStatus, stageLabel } from "./processing.js";
+import { createReplay } from "./replay.js";
 import { createSkeletonView } from "./skeleton3d.js";
-import {
-  api, clock, duration, el, L, labels, number, parseTags, say, scoreClass, scoreText, stageLabel, statusOf, svg, when,
-} from "./wc-common.js";
-
-const $ = (id) => document.getElementById(id);
+import { showUnavailable } from "./view3d.js";
 const body = document.body;
 const cardId = Number(body.dataset.cardId);
 const role = body.dataset.role || "";
@@ -44,9 +45,9 @@ function renderCard() {
   const badge = $("card-status");
   badge.className = "badge wc-status wc-status-" + status.key;
   badge.textContent = status.text;
-  $("card-version").textContent = Number(card.version) > 0 ? L("wc_version_n", { n: card.version }) : labels.wc_never_published;
-  $("card-author").textContent = L("wc_by", { author: card.author || "?" });
-  $("card-updated").textContent = card.updated_at ? L("wc_updated", { date: when(card.updated_at) }) : "";
+  $("card-version").textContent = Number(card.version) > 0 ? t("wc_version_n", "version {n}", { n: card.version }) : t("wc_never_published", "never published");
+  $("card-author").textContent = t("wc_by", "by {author}", { author: card.author || "?" });
+  $("card-updated").textContent = card.updated_at ? t("wc_updated", "changed {date}", { date: when(card.updated_at) }) : "";
   $("card-tags").replaceChildren(...(card.tags || []).map((tag) => el("span", { class: "tag", text: tag })));
   $("card-description").textContent = card.description || "";
   $("card-description").hidden = !card.description;
@@ -60,15 +61,15 @@ function renderCard() {
   if (!(editable && isDraft())) show("card-edit", false);
   fillEditForm();
   showReference();
-  $("attempts-panel").hidden = !(hasPublished() || takes.some((t) => t.kind === "attempt"));
+  $("attempts-panel").hidden = !(hasPublished() || takes.some((tk) => tk.kind === "attempt"));
 }
 
 async function loadCard() {
   const res = await api("GET", cardUrl);
   if (!res.ok) {
-    $("card-title").textContent = labels.wc_card;
+    $("card-title").textContent = t("wc_card", "Work card");
     $("card-head").removeAttribute("aria-busy");
-    say(cardError, L("wc_card_load_failed", { message: res.message }));
+    say(cardError, t("wc_card_load_failed", "The card could not be loaded ({message}): go back to the list of cards.", { message: res.message }));
     return false;
   }
   card = res.data;
@@ -101,25 +102,25 @@ if (editForm) {
     event.preventDefault();
     const title = $("edit-title").value.trim(), description = $("edit-description").value.trim();
     const parsed = parseTags($("edit-tags").value);
-    if (!title) { say(formError, labels.wc_title_required); $("edit-title").focus(); return; }
+    if (!title) { say(formError, t("wc_title_required", "Give the card a title.")); $("edit-title").focus(); return; }
     if (parsed.error) { say(formError, parsed.error); $("edit-tags").focus(); return; }
     save.disabled = true;
     const res = await api("PATCH", cardUrl, { title, description, tags: parsed.tags });
     save.disabled = false;
-    if (!res.ok) { say(formError, L("wc_save_failed", { message: res.message })); return; }
+    if (!res.ok) { say(formError, t("wc_save_failed", "Changes not saved: {message}", { message: res.message })); return; }
     say(formError, "");
     card = res.data;
     panel.hidden = true;
     open.setAttribute("aria-expanded", "false");
     renderCard();
-    notice(labels.wc_saved);
+    notice(t("wc_saved", "Card saved."));
   });
 }
 
 // ------------------------------------------------------------------ publish, revise
-async function cardAction(button, path, failKey) {
+async function cardAction(button, path, refused) {
   if (path === "/publish" && stepsDirty) {
-    say(cardError, labels.wc_save_steps_first);
+    say(cardError, t("wc_save_steps_first", "Save the steps first (“Save the steps” button)."));
     return;
   }
   button.disabled = true;
@@ -128,7 +129,7 @@ async function cardAction(button, path, failKey) {
   button.disabled = false;
   button.removeAttribute("aria-busy");
   if (!res.ok) {
-    say(cardError, L(failKey, { message: res.message }));
+    say(cardError, refused(res.message));
     cardError.scrollIntoView({ block: "nearest" });
     return;
   }
@@ -136,8 +137,10 @@ async function cardAction(button, path, failKey) {
   // What the page offers depends on the state (recording a reference, an attempt): load it afresh.
   window.location.reload();
 }
-if ($("card-publish")) $("card-publish").addEventListener("click", (e) => cardAction(e.currentTarget, "/publish", "wc_publish_refused"));
-if ($("card-revise")) $("card-revise").addEventListener("click", (e) => cardAction(e.currentTarget, "/revise", "wc_revise_refused"));
+if ($("card-publish")) $("card-publish").addEventListener("click", (e) => cardAction(e.currentTarget, "/publish",
+  (message) => t("wc_publish_refused", "Publishing refused: {message}", { message })));
+if ($("card-revise")) $("card-revise").addEventListener("click", (e) => cardAction(e.currentTarget, "/revise",
+  (message) => t("wc_revise_refused", "The card could not be reopened: {message}", { message })));
 
 // ================================================================== the reference's replay
 function showReference() {
@@ -166,9 +169,9 @@ const MAX_STEPS = 50, MAX_NAME = 80, MAX_INSTRUCTIONS = 2000;
 let editSteps = [];
 const editList = $("steps-edit-list");
 
-const frameTime = (t) => {
+const frameTime = (s) => {
   const fps = player ? player.fps() : 30;
-  return Math.round(Math.round(t * fps) / fps * 1000) / 1000;
+  return Math.round(Math.round(s * fps) / fps * 1000) / 1000;
 };
 
 function setEditSteps(steps) {
@@ -194,16 +197,16 @@ function changed(structural) {
 function validateSteps() {
   const errors = [], warnings = [];
   const maxT = player ? player.duration() : Infinity, tolerance = player ? 1 / player.fps() : 0;
-  if (editSteps.length > MAX_STEPS) errors.push(L("wc_too_many_steps", { max: MAX_STEPS }));
+  if (editSteps.length > MAX_STEPS) errors.push(t("wc_too_many_steps", "At most {max} steps: remove some.", { max: MAX_STEPS }));
   editSteps.forEach((s, i) => {
     const n = i + 1;
-    if (!s.name.trim() || s.name.trim().length > MAX_NAME) errors.push({ i, field: "name", text: L("wc_step_name_needed", { n, max: MAX_NAME }) });
-    if (s.instructions.length > MAX_INSTRUCTIONS) errors.push({ i, field: "instructions", text: L("wc_step_instructions_long", { n, max: MAX_INSTRUCTIONS }) });
-    if (!(s.start_s >= 0) || !(s.end_s > s.start_s)) errors.push({ i, field: "end", text: L("wc_step_order", { n }) });
-    else if (maxT > 0 && s.end_s > maxT + tolerance) errors.push({ i, field: "end", text: L("wc_step_too_long", { n, d: clock(maxT) }) });
+    if (!s.name.trim() || s.name.trim().length > MAX_NAME) errors.push({ i, field: "name", text: t("wc_step_name_needed", "Step {n}: give it a name ({max} characters at most).", { n, max: MAX_NAME }) });
+    if (s.instructions.length > MAX_INSTRUCTIONS) errors.push({ i, field: "instructions", text: t("wc_step_instructions_long", "Step {n}: instructions too long ({max} characters at most).", { n, max: MAX_INSTRUCTIONS }) });
+    if (!(s.start_s >= 0) || !(s.end_s > s.start_s)) errors.push({ i, field: "end", text: t("wc_step_order", "Step {n}: the end must come after the start.", { n }) });
+    else if (maxT > 0 && s.end_s > maxT + tolerance) errors.push({ i, field: "end", text: t("wc_step_too_long", "Step {n}: the end is past the end of the take ({d}).", { n, d: clock(maxT) }) });
     const next = editSteps[i + 1];
-    if (next && next.start_s < s.end_s - 1e-6 && next.end_s > s.start_s) warnings.push(L("wc_step_overlap", { a: n, b: n + 1 }));
-    else if (next && next.start_s < s.start_s) warnings.push(L("wc_step_not_chrono", { a: n, b: n + 1 }));
+    if (next && next.start_s < s.end_s - 1e-6 && next.end_s > s.start_s) warnings.push(t("wc_step_overlap", "Steps {a} and {b} overlap.", { a: n, b: n + 1 }));
+    else if (next && next.start_s < s.start_s) warnings.push(t("wc_step_not_chrono", "Step {b} starts before step {a}: check the order.", { a: n, b: n + 1 }));
   });
   return { errors, warnings };
 }
@@ -224,9 +227,17 @@ function checkSteps(report) {
   return errors.length === 0;
 }
 
-function timeField(step, i, key, labelKey, setKey) {
+/** The start or end time of step `i` (key "start_s" or "end_s"): a field and a button that sets it
+ *  to the player's time. */
+function timeField(step, i, key) {
+  const n = i + 1;
+  const texts = key === "start_s"
+    ? { field: t("wc_step_start_of", "Start of step {n} (s)", { n }), short: t("wc_start", "Start"),
+      here: t("wc_start_here", "Start here"), title: t("wc_start_here_title", "Step {n} starts at the player's current time", { n }) }
+    : { field: t("wc_step_end_of", "End of step {n} (s)", { n }), short: t("wc_end", "End"),
+      here: t("wc_end_here", "End here"), title: t("wc_end_here_title", "Step {n} ends at the player's current time", { n }) };
   const input = el("input", { type: "number", min: "0", step: "0.01", inputmode: "decimal", value: step[key].toFixed(2),
-    dataset: { role: key === "start_s" ? "start" : "end" }, "aria-label": L(labelKey, { n: i + 1 }) });
+    dataset: { role: key === "start_s" ? "start" : "end" }, "aria-label": texts.field });
   input.addEventListener("change", () => {
     const v = Number(input.value.replace(",", "."));
     if (Number.isFinite(v)) step[key] = Math.max(0, Math.round(v * 1000) / 1000);
@@ -234,20 +245,20 @@ function timeField(step, i, key, labelKey, setKey) {
     changed(false);
   });
   const here = el("button", { type: "button", class: "outline small", dataset: { role: key === "start_s" ? "set-start" : "set-end" },
-    title: L(setKey + "_title", { n: i + 1 }), text: labels[setKey] });
+    title: texts.title, text: texts.here });
   here.addEventListener("click", () => {
     step[key] = frameTime(player ? player.time() : 0);
     changed(true);
   });
-  return el("div", { class: "step-time" }, el("span", { class: "muted small", text: labels[labelKey === "wc_step_start_of" ? "wc_start" : "wc_end"] }), input, here);
+  return el("div", { class: "step-time" }, el("span", { class: "muted small", text: texts.short }), input, here);
 }
 
 function editorRow(step, i) {
   const name = el("input", { type: "text", maxlength: String(MAX_NAME), value: step.name, required: true,
-    dataset: { role: "name" }, placeholder: L("wc_step_n", { n: i + 1 }), "aria-label": L("wc_step_name_of", { n: i + 1 }) });
+    dataset: { role: "name" }, placeholder: t("wc_step_n", "Step {n}", { n: i + 1 }), "aria-label": t("wc_step_name_of", "Name of step {n}", { n: i + 1 }) });
   name.addEventListener("input", () => { step.name = name.value; changed(false); });
   const instructions = el("textarea", { rows: "2", maxlength: String(MAX_INSTRUCTIONS), dataset: { role: "instructions" },
-    placeholder: labels.wc_instructions_placeholder, "aria-label": L("wc_step_instructions_of", { n: i + 1 }) });
+    placeholder: t("wc_instructions_placeholder", "Instructions: what to do, what to watch for…"), "aria-label": t("wc_step_instructions_of", "Instructions of step {n}", { n: i + 1 }) });
   instructions.value = step.instructions;
   instructions.addEventListener("input", () => { step.instructions = instructions.value; changed(false); });
   const button = (role, text, title, fn, disabled) => {
@@ -267,14 +278,14 @@ function editorRow(step, i) {
       el("span", { class: "step-num seg-c" + (i % 8), text: String(i + 1) }),
       name,
       el("div", { class: "step-row-tools" },
-        button("go", "\u25B6", L("wc_go_to_step", { n: i + 1 }), () => player && player.seek(step.start_s)),
-        button("up", "\u2191", L("wc_move_up", { n: i + 1 }), move(-1), i === 0),
-        button("down", "\u2193", L("wc_move_down", { n: i + 1 }), move(1), i === editSteps.length - 1),
-        button("remove", "\u2715", L("wc_remove_step", { n: i + 1 }), () => { editSteps.splice(i, 1); changed(true); }))),
+        button("go", "\u25B6", t("wc_go_to_step", "Go to the start of step {n}", { n: i + 1 }), () => player && player.seek(step.start_s)),
+        button("up", "\u2191", t("wc_move_up", "Move step {n} up", { n: i + 1 }), move(-1), i === 0),
+        button("down", "\u2193", t("wc_move_down", "Move step {n} down", { n: i + 1 }), move(1), i === editSteps.length - 1),
+        button("remove", "\u2715", t("wc_remove_step", "Remove step {n}", { n: i + 1 }), () => { editSteps.splice(i, 1); changed(true); }))),
     el("div", { class: "step-row-times" },
-      timeField(step, i, "start_s", "wc_step_start_of", "wc_start_here"),
-      timeField(step, i, "end_s", "wc_step_end_of", "wc_end_here"),
-      el("span", { class: "muted small step-length", text: L("wc_step_length", { d: number(Math.max(0, step.end_s - step.start_s), 2) }) })),
+      timeField(step, i, "start_s"),
+      timeField(step, i, "end_s"),
+      el("span", { class: "muted small step-length", text: t("wc_step_length", "length {d} s", { d: number(Math.max(0, step.end_s - step.start_s), 2) }) })),
     instructions);
 }
 
@@ -286,25 +297,25 @@ function renderEditor() {
   checkSteps(false);
 }
 
-function onEditorTime(t) {
+function onEditorTime(now) {
   if (!editList) return;
   // Highlight the steps that contain the player's time (the one being cut).
   editList.querySelectorAll("li.step-row").forEach((li) => {
     const s = editSteps[Number(li.dataset.index)];
     // A step's end is the next one's start: [start, end), closed at the end of the take.
-    const atEnd = !!player && t >= player.duration() - 1e-6;
-    li.classList.toggle("current", !!s && t >= s.start_s - 1e-6 && (t < s.end_s - 1e-6 || (atEnd && t <= s.end_s + 1e-6)));
+    const atEnd = !!player && now >= player.duration() - 1e-6;
+    li.classList.toggle("current", !!s && now >= s.start_s - 1e-6 && (now < s.end_s - 1e-6 || (atEnd && now <= s.end_s + 1e-6)));
   });
 }
 
 if (editList) {
   $("step-add").addEventListener("click", () => {
     if (editSteps.length >= MAX_STEPS) return;
-    const t = frameTime(player ? player.time() : 0), maxT = player ? player.duration() : t + 2;
-    const next = editSteps.map((s) => s.start_s).filter((s) => s > t + 1e-6).sort((a, b) => a - b)[0];
-    const end = Math.min(maxT, next !== undefined ? next : t + 2);
-    editSteps.push({ name: L("wc_step_n", { n: editSteps.length + 1 }), instructions: "", start_s: t,
-      end_s: end > t ? frameTime(end) : frameTime(Math.min(maxT, t + 1)) });
+    const now = frameTime(player ? player.time() : 0), maxT = player ? player.duration() : now + 2;
+    const next = editSteps.map((s) => s.start_s).filter((s) => s > now + 1e-6).sort((a, b) => a - b)[0];
+    const end = Math.min(maxT, next !== undefined ? next : now + 2);
+    editSteps.push({ name: t("wc_step_n", "Step {n}", { n: editSteps.length + 1 }), instructions: "", start_s: now,
+      end_s: end > now ? frameTime(end) : frameTime(Math.min(maxT, now + 1)) });
     changed(true);
     const input = editList.querySelector(`li[data-index="${editSteps.length - 1}"] [data-role="name"]`);
     if (input) { input.focus(); input.select(); }
@@ -318,12 +329,12 @@ if (editList) {
     const res = await api("PUT", cardUrl + "/steps", { steps });
     button.disabled = false;
     button.removeAttribute("aria-busy");
-    if (!res.ok) { say($("steps-error"), L("wc_steps_save_failed", { message: res.message })); return; }
+    if (!res.ok) { say($("steps-error"), t("wc_steps_save_failed", "Steps not saved: {message}", { message: res.message })); return; }
     say($("steps-error"), "");
     card = res.data;
     setEditSteps(card.steps);
     renderCard();
-    notice(labels.wc_steps_saved);
+    notice(t("wc_steps_saved", "Steps saved."));
   });
   window.addEventListener("beforeunload", (event) => {
     if (stepsDirty) { event.preventDefault(); event.returnValue = ""; }
@@ -336,15 +347,15 @@ let reloadTimer = 0, pollTimer = 0;
 async function loadTakes() {
   const res = await api("GET", cardUrl + "/takes");
   if (!res.ok) {
-    say(cardError, L("wc_takes_load_failed", { message: res.message }));
+    say(cardError, t("wc_takes_load_failed", "The takes could not be loaded ({message}): reload the page.", { message: res.message }));
     return;
   }
   takes = (res.data && res.data.takes) || [];
   renderTakes();
-  if (card) $("attempts-panel").hidden = !(hasPublished() || takes.some((t) => t.kind === "attempt"));
+  if (card) $("attempts-panel").hidden = !(hasPublished() || takes.some((tk) => tk.kind === "attempt"));
   clearTimeout(pollTimer);
   // Processing is reported by `job status` events; the poll covers a lost link or another worker.
-  if (takes.some((t) => t.processing === "queued" || t.processing === "running")) pollTimer = setTimeout(loadTakes, 10000);
+  if (takes.some((tk) => tk.processing === "queued" || tk.processing === "running")) pollTimer = setTimeout(loadTakes, 10000);
 }
 
 function reloadTakesSoon() {
@@ -364,7 +375,7 @@ function processingCell(take) {
   const { state, job } = processingOf(take);
   const cell = el("div", { class: "processing" },
     el("span", { class: "badge job-" + state, dataset: { role: "processing" },
-      text: labels["job_status_" + state] || labels["wc_processing_" + state] || state }));
+      text: jobStatus(state) }));
   if ((state === "running" || state === "queued") && job) {
     const bar = el("progress", { max: "1" });
     const total = Number(job.total) > 0 ? Number(job.total) : 0;
@@ -374,7 +385,7 @@ function processingCell(take) {
     cell.append(el("progress", {}));
   } else if (state === "failed") {
     const why = take.processing_message || (job && job.message);
-    cell.append(el("span", { class: "error small", text: why ? L("job_failed", { message: labels[why] || why }) : labels.job_failed_no_message }));
+    cell.append(el("span", { class: "error small", text: failure(why) }));
   }
   return cell;
 }
@@ -383,14 +394,14 @@ const takeLink = (take, text) => el("a", { href: "/takes/" + encodeURIComponent(
 
 function referenceRow(take) {
   const current = card && card.reference_take_id === take.id;
-  const actions = el("div", { class: "row-actions" }, takeLink(take, labels.wc_view));
+  const actions = el("div", { class: "row-actions" }, takeLink(take, t("wc_view", "View")));
   if (current) {
-    actions.append(el("span", { class: "badge wc-status-published", text: labels.wc_current_reference }));
+    actions.append(el("span", { class: "badge wc-status-published", text: t("wc_current_reference", "Current reference") }));
   } else if (canEdit && isDraft()) {
     const { state } = processingOf(take);
     const choose = el("button", { type: "button", class: "outline small", dataset: { role: "choose", take: take.id },
-      text: labels.wc_choose_reference, disabled: state !== "done",
-      title: state !== "done" ? labels.wc_choose_wait : labels.wc_choose_reference });
+      text: t("wc_choose_reference", "Use as reference"), disabled: state !== "done",
+      title: state !== "done" ? t("wc_choose_wait", "Wait until this take is processed.") : t("wc_choose_reference", "Use as reference") });
     choose.addEventListener("click", () => chooseReference(take.id, choose));
     actions.append(choose);
   }
@@ -400,16 +411,16 @@ function referenceRow(take) {
 }
 
 async function chooseReference(takeId, button) {
-  if (stepsDirty) { say(cardError, labels.wc_save_steps_first); return; }
+  if (stepsDirty) { say(cardError, t("wc_save_steps_first", "Save the steps first (“Save the steps” button).")); return; }
   button.disabled = true;
   const res = await api("POST", cardUrl + "/reference", { take_id: takeId });
   button.disabled = false;
-  if (!res.ok) { say(cardError, L("wc_choose_failed", { message: res.message })); return; }
+  if (!res.ok) { say(cardError, t("wc_choose_failed", "Reference not changed: {message}", { message: res.message })); return; }
   say(cardError, "");
   card = res.data;
   renderCard();
   renderTakes();
-  notice(labels.wc_reference_chosen);
+  notice(t("wc_reference_chosen", "Reference chosen: now cut the steps under the player."));
   $("replay-panel").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
@@ -417,16 +428,16 @@ function attemptRow(take) {
   const { state } = processingOf(take);
   const result = Number.isFinite(take.score)
     ? el("span", { class: "score-badge " + scoreClass(take.score), dataset: { role: "score" }, text: scoreText(take.score) + " / 100" })
-    : state === "done" ? el("span", { class: "muted small", text: labels.wc_no_score }) : processingCell(take);
+    : state === "done" ? el("span", { class: "muted small", text: t("wc_no_score", "no score") }) : processingCell(take);
   const cells = [el("td", {}, takeLink(take, when(take.created_at) || take.id))];
   if (isStaff) cells.push(el("td", { text: take.user || "" }));
   cells.push(el("td", { text: duration(take.duration_s) }), el("td", {}, result),
-    el("td", {}, takeLink(take, Number.isFinite(take.score) ? labels.wc_view_result : labels.wc_view)));
+    el("td", {}, takeLink(take, Number.isFinite(take.score) ? t("wc_view_result", "See the details") : t("wc_view", "View"))));
   return el("tr", { id: "take-" + take.id, dataset: { take: take.id } }, ...cells);
 }
 
 function renderTakes() {
-  const refs = takes.filter((t) => t.kind === "reference"), attempts = takes.filter((t) => t.kind === "attempt");
+  const refs = takes.filter((tk) => tk.kind === "reference"), attempts = takes.filter((tk) => tk.kind === "attempt");
   const refTable = $("reference-takes");
   if (refTable) {
     refTable.tBodies[0].replaceChildren(...refs.map(referenceRow));
@@ -445,7 +456,7 @@ let progressUser = null, progressSeq = 0, progressSignature = null;
 
 function updateProgressUsers(attempts) {
   // The chart is fetched again when an attempt comes, goes or gets its score.
-  const signature = attempts.map((t) => t.id + ":" + t.user + ":" + t.score).join(",");
+  const signature = attempts.map((tk) => tk.id + ":" + tk.user + ":" + tk.score).join(",");
   const select = $("progress-user");
   if (!select) {  // a trainee: their own progress
     if (progressUser === null) progressUser = "";
@@ -453,7 +464,7 @@ function updateProgressUsers(attempts) {
     progressSignature = signature;
     return;
   }
-  const users = [...new Set(attempts.map((t) => t.user).filter(Boolean))];
+  const users = [...new Set(attempts.map((tk) => tk.user).filter(Boolean))];
   const keep = users.includes(progressUser) ? progressUser : users[0] || "";
   select.replaceChildren(...users.map((u) => el("option", { value: u, text: u })));
   select.disabled = users.length === 0;
@@ -477,7 +488,7 @@ async function loadProgress() {
   const box = $("progress-chart"), msg = $("progress-message");
   if (isStaff && !progressUser) {
     box.replaceChildren();
-    say(msg, labels.wc_progress_none, "info");
+    say(msg, t("wc_progress_none", "No scored attempt yet."), "info");
     return;
   }
   const seq = ++progressSeq;
@@ -485,17 +496,17 @@ async function loadProgress() {
   if (seq !== progressSeq) return;
   if (!res.ok) {
     box.replaceChildren();
-    say(msg, L("wc_progress_failed", { message: res.message }));
+    say(msg, t("wc_progress_failed", "Progress unavailable ({message}): reload the page.", { message: res.message }));
     return;
   }
   const attempts = (res.data && res.data.attempts) || [];
   drawProgress(box, attempts);
   const scores = attempts.map((a) => a.score).filter(Number.isFinite);
   if (!scores.length) {
-    say(msg, labels.wc_progress_none, "info");
+    say(msg, t("wc_progress_none", "No scored attempt yet."), "info");
   } else {
     const mean = scores.reduce((a, b) => a + b, 0) / scores.length;
-    say(msg, L("wc_progress_stats", { last: scoreText(scores[scores.length - 1]), best: scoreText(Math.max(...scores)),
+    say(msg, t("wc_progress_stats", "Last score {last} · best {best} · mean {mean} ({n} scored attempt(s))", { last: scoreText(scores[scores.length - 1]), best: scoreText(Math.max(...scores)),
       mean: scoreText(mean), n: scores.length }), "info");
   }
 }
@@ -529,7 +540,7 @@ function drawProgress(box, attempts) {
   flush();
   attempts.forEach((a, i) => {
     if (!Number.isFinite(a.score)) return;
-    const title = L("wc_progress_point", { n: i + 1, date: when(a.created_at), score: scoreText(a.score) });
+    const title = t("wc_progress_point", "Attempt {n} · {date} · {score} / 100", { n: i + 1, date: when(a.created_at), score: scoreText(a.score) });
     const link = svg("a", { href: "/takes/" + encodeURIComponent(a.take_id), "aria-label": title },
       svg("circle", { cx: x(i), cy: y(a.score), r: 5, class: "point " + scoreClass(a.score) }, svg("title", {}, title)));
     chart.append(link);
@@ -539,7 +550,7 @@ function drawProgress(box, attempts) {
 
 // ================================================================== recording over Socket.IO
 const socket = typeof io === "function" ? io({ transports: ["websocket", "polling"] }) : null;
-let recState = (() => { try { return JSON.parse(body.dataset.recording || "{}"); } catch (e) { return {}; } })();
+let recState = readData("recording", {});
 let lastTakeOfMine = null;
 const recorders = [];
 
@@ -595,7 +606,7 @@ function applyRecording(state) {
     const mine = isMine(recState, r.kind);
     r.record.disabled = on || r.busy || !socket;
     r.stop.disabled = !mine || r.busy;
-    r.label.textContent = mine ? labels.recording : on ? labels.wc_busy_other : labels.idle;
+    r.label.textContent = mine ? t("recording", "Recording") : on ? t("wc_busy_other", "Another take is being recorded: wait until it is stopped.") : t("idle", "Ready");
     r.label.classList.toggle("on", mine);
     r.root.classList.toggle("is-recording", mine);
     if (mine) {
@@ -617,8 +628,8 @@ function startRecording(r) {
   r.take.textContent = "";
   socket.timeout(30000).emit("start recording", { work_card_id: cardId, kind: r.kind }, (err, ack) => {
     r.busy = false;
-    if (err) say(r.error, labels.wc_no_answer);
-    else if (!ack || !ack.ok) say(r.error, L("wc_record_failed", { message: (ack && ack.message) || labels.wc_bad_answer }));
+    if (err) say(r.error, t("wc_no_answer", "The server does not answer: check the connection and try again."));
+    else if (!ack || !ack.ok) say(r.error, t("wc_record_failed", "Recording failed: {message}", { message: (ack && ack.message) || t("wc_bad_answer", "unexpected answer from the server") }));
     if (!err && ack && ack.ok) {
       lastTakeOfMine = ack.take_id || null;
       applyRecording({ work_card_id: cardId, kind: r.kind, ...ack });
@@ -637,18 +648,18 @@ function stopRecording(r) {
   socket.timeout(30000).emit("stop recording", payload, (err, ack) => {
     r.busy = false;
     if (err) {
-      say(r.error, labels.wc_no_answer);
+      say(r.error, t("wc_no_answer", "The server does not answer: check the connection and try again."));
       applyRecording(recState);
       return;
     }
     if (!ack || !ack.ok) {
-      say(r.error, L("wc_stop_failed", { message: (ack && ack.message) || labels.wc_bad_answer }));
+      say(r.error, t("wc_stop_failed", "Stopping failed: {message}", { message: (ack && ack.message) || t("wc_bad_answer", "unexpected answer from the server") }));
       applyRecording(recState);
       return;
     }
     lastTakeOfMine = ack.take_id || lastTakeOfMine;
     applyRecording(ack);
-    r.take.textContent = L("wc_take_saved_processing", { take: ack.take_id || "" });
+    r.take.textContent = t("wc_take_saved_processing", "Take {take} saved: processing (see the list).", { take: ack.take_id || "" });
     if (!r.userOpened) r.showCameras(false);
     loadTakes();
     setTimeout(loadTakes, 2000);  // the take is registered as it stops; its job may be announced a moment later
@@ -659,7 +670,7 @@ setInterval(() => {
   recorders.forEach((r) => {
     if (!r.startedAt) return;
     const s = Math.max(0, Date.now() / 1000 - r.startedAt);
-    r.elapsed.textContent = labels.elapsed + " " + String(Math.floor(s / 60)).padStart(2, "0") + ":" + String(Math.floor(s % 60)).padStart(2, "0");
+    r.elapsed.textContent = t("elapsed", "Elapsed") + " " + String(Math.floor(s / 60)).padStart(2, "0") + ":" + String(Math.floor(s % 60)).padStart(2, "0");
   });
 }, 250);
 
@@ -667,21 +678,21 @@ function updateCameraBadges(cameras) {
   (cameras || []).forEach((cam) => {
     document.querySelectorAll(`.recorder-cameras .camera[data-index="${cam.index}"] [data-role=status]`).forEach((badge) => {
       badge.className = "badge status-" + cam.status;
-      badge.textContent = labels["status_" + cam.status] || cam.status;
+      badge.textContent = cameraStatus(cam.status);
     });
   });
 }
 
 function onJob(job) {
   if (!job || typeof job.take_id !== "string") return;
-  const known = takes.some((t) => t.id === job.take_id);
+  const known = takes.some((tk) => tk.id === job.take_id);
   if (!known && !(job.work_card_id !== undefined && Number(job.work_card_id) === cardId)) return;
   jobs.set(job.take_id, job);
   const finished = job.status === "done" || job.status === "failed";
   if (!known || finished) reloadTakesSoon(); else renderTakes();
   const score = Number.isFinite(job.score) ? job.score : job.report && job.report.score;
   if (job.status === "done" && Number.isFinite(score) && job.take_id === lastTakeOfMine) {
-    notice(L("wc_attempt_scored", { score: scoreText(score) }));
+    notice(t("wc_attempt_scored", "Attempt scored: {score} / 100.", { score: scoreText(score) }));
   }
 }
 
@@ -704,11 +715,11 @@ if (socket) {
   socket.on("recording status", (state) => {
     if (recorders.some((r) => r.busy)) return;  // the ack of our own request decides
     applyRecording(state);
-    if (state && !state.recording && state.take_id && (Number(state.work_card_id) === cardId || takes.some((t) => t.id === state.take_id))) reloadTakesSoon();
+    if (state && !state.recording && state.take_id && (Number(state.work_card_id) === cardId || takes.some((tk) => tk.id === state.take_id))) reloadTakesSoon();
   });
   socket.on("recording error", (error) => {
     const r = recorders.find((x) => x.busy) || recorders.find((x) => isMine(recState, x.kind));
-    if (r && error && error.message) say(r.error, L("wc_record_failed", { message: error.message }));
+    if (r && error && error.message) say(r.error, t("wc_record_failed", "Recording failed: {message}", { message: error.message }));
   });
   socket.on("camera status", (data) => updateCameraBadges(data && data.cameras));
   socket.on("job status", onJob);
@@ -718,12 +729,9 @@ if (socket) {
 // ================================================================== live pose while the cameras are shown
 // As on the live page (static/js/live.js): `live pose` {enabled} with its ack, then `pose3d` events
 // {rate, calibrated, cameras: [{index, points: 33 x [x, y, score] normalized | null}], points3d}.
-const STALE_MS = 1000;     // older pose data is wiped (measured on this machine's clock)
 let poseEnabled = false;   // what the server was last asked (or will be, once connected)
 let poseAck = null;        // the last `live pose` answer, or {ok: false, message} when none came
-let latest = null;         // the last pose3d payload, and when it arrived (performance.now())
-let latestAt = 0;
-let pendingDraw = false;
+const feed = new PoseFeed(drawLatest);
 
 const shownRecorders = () => recorders.filter((r) => !r.cameras.hidden);
 
@@ -737,7 +745,7 @@ function syncLivePose(force) {
   if (!want && force) return;     // a new connection: the server has nothing to forget
   socket.timeout(10000).emit("live pose", { enabled: want }, (err, ack) => {
     if (want !== poseEnabled) return;  // asked again meanwhile: that newer request answers
-    poseAck = err ? { ok: false, message: labels.live_pose_unavailable } : (ack || { ok: false });
+    poseAck = err ? { ok: false, message: poseUnavailable() } : (ack || { ok: false });
     recorders.forEach(showPoseState);
   });
 }
@@ -749,7 +757,7 @@ function ensureSkeletonView(r) {
     r.view = createSkeletonView(r.skeleton);
   } catch (e) {
     r.viewFailed = true;
-    r.skeleton.replaceChildren(el("p", { class: "skeleton-unavailable", text: labels.skeleton_3d_unavailable || String(e) }));
+    showUnavailable(r.skeleton, "skeleton-unavailable");
   }
 }
 
@@ -774,10 +782,9 @@ function fitFrames(r) {
   if (grid) grid.style.setProperty("--cols", String(n <= 4 ? n : Math.ceil(n / 2)));
 }
 
-/** Draw the latest payload at the next animation frame: many events between two frames draw once. */
-function drawLatest() {
-  pendingDraw = false;
-  if (!latest || !poseEnabled) return;
+/** Draw a pose3d payload over the shown recorders' cameras and in their 3D views. */
+function drawLatest(latest) {
+  if (!poseEnabled) return;
   const byIndex = new Map((latest.cameras || []).map((c) => [c.index, c.points]));
   shownRecorders().forEach((r) => {
     r.overlays.forEach((overlay, index) => {
@@ -795,13 +802,7 @@ function drawLatest() {
 }
 
 function onPose(data) {
-  if (!poseEnabled || !data) return;
-  latest = data;
-  latestAt = performance.now();
-  if (!pendingDraw) {
-    pendingDraw = true;
-    requestAnimationFrame(drawLatest);
-  }
+  if (poseEnabled && data) feed.push(data);
 }
 
 /** Wipe recorder `r`'s overlays and 3D skeleton (data stale, cameras hidden). */
@@ -817,24 +818,14 @@ function clearPose(r) {
 /** The rate and the message over recorder `r`'s 3D view, from the last answer and the freshest data. */
 function showPoseState(r) {
   if (!r.poseRate || !r.poseMessage) return;
-  const fresh = latest && performance.now() - latestAt <= STALE_MS;
-  const rate = fresh && typeof latest.rate === "number" ? latest.rate.toFixed(1) : "–";
-  r.poseRate.textContent = L("live_pose_rate", { rate });
-  let text = "";
-  if (!socket) text = labels.live_pose_unavailable;
-  else if (!fresh) {
-    if (poseAck && (!poseAck.ok || poseAck.available === false)) text = poseAck.message || labels.live_pose_unavailable;
-    else if (poseAck && poseAck.calibrated === false) text = labels.live_pose_no_calibration;
-    else text = labels.live_pose_waiting;
-  } else if (!latest.calibrated) text = labels.live_pose_no_calibration;
-  else if (!Array.isArray(latest.points3d) || !latest.points3d.some((p) => Array.isArray(p))) text = labels.live_pose_no_person;
-  r.poseMessage.textContent = labels[text] || text;  // the server may answer a label key
+  r.poseRate.textContent = poseRate(feed);
+  const text = socket ? poseMessage(feed, poseAck) : poseUnavailable();
+  r.poseMessage.textContent = text;
   r.poseMessage.hidden = !text;
 }
 
 setInterval(() => {
-  if (latest && performance.now() - latestAt > STALE_MS) {
-    latest = null;
+  if (feed.expired()) {
     recorders.forEach((r) => { clearPose(r); showPoseState(r); });
   }
   shownRecorders().forEach(fitFrames);  // an MJPEG <img> may not fire `load` for its first picture

@@ -1,8 +1,9 @@
 // VSION work card list (templates/workcards.html): GET /api/workcards drawn as cards, filtered by
 // text and tag; experts and admins create a card (POST /api/workcards) and land on it.
-import { api, el, L, labels, parseTags, say, statusOf, when } from "./wc-common.js";
+// The page's one module.
+import { parseTags, statusOf } from "./cards.js";
+import { $, api, el, say, t, when } from "./common.js";
 
-const $ = (id) => document.getElementById(id);
 const list = $("cards"), filter = $("card-filter"), tagFilter = $("tag-filter"), count = $("card-count");
 const loading = $("cards-loading"), empty = $("cards-empty"), noneMatch = $("cards-none-match"), error = $("cards-error");
 let cards = [];
@@ -12,7 +13,7 @@ const norm = (s) => String(s || "").normalize("NFD").replace(/[\u0300-\u036f]/g,
 function cardItem(card) {
   const status = statusOf(card);
   const tags = (card.tags || []).map((tag) => el("button", { type: "button", class: "tag", dataset: { tag },
-    title: L("wc_filter_by_tag", { tag }), text: tag }));
+    title: t("wc_filter_by_tag", "Show the “{tag}” cards", { tag }), text: tag }));
   tags.forEach((b) => b.addEventListener("click", (event) => {
     event.preventDefault();
     tagFilter.value = b.dataset.tag;
@@ -24,12 +25,12 @@ function cardItem(card) {
       el("span", { class: "wc-card-title", text: card.title })),
     el("div", { class: "wc-card-meta" },
       el("span", { class: "badge wc-status wc-status-" + status.key, text: status.text }),
-      el("span", { class: "muted", text: Number(card.version) > 0 ? L("wc_version_n", { n: card.version }) : labels.wc_never_published }),
-      el("span", { class: "muted", text: L("wc_by", { author: card.author || "?" }) })),
+      el("span", { class: "muted", text: Number(card.version) > 0 ? t("wc_version_n", "version {n}", { n: card.version }) : t("wc_never_published", "never published") }),
+      el("span", { class: "muted", text: t("wc_by", "by {author}", { author: card.author || "?" }) })),
     card.description ? el("p", { class: "wc-card-desc", text: card.description }) : null,
     el("div", { class: "wc-card-foot" },
       el("span", { class: "tags" }, tags),
-      el("span", { class: "muted small", text: L(nSteps === 1 ? "wc_steps_one" : "wc_steps_n", { n: nSteps }) +
+      el("span", { class: "muted small", text: (nSteps === 1 ? t("wc_steps_one", "1 step") : t("wc_steps_n", "{n} steps", { n: nSteps })) +
         (card.updated_at ? " · " + when(card.updated_at) : "") })));
 }
 
@@ -44,13 +45,13 @@ function render() {
   list.replaceChildren(...shown.map(cardItem));
   empty.hidden = cards.length > 0;
   noneMatch.hidden = cards.length === 0 || shown.length > 0;
-  count.textContent = cards.length ? L("wc_count", { shown: shown.length, total: cards.length }) : "";
+  count.textContent = cards.length ? t("wc_count", "{shown} card(s) of {total}", { shown: shown.length, total: cards.length }) : "";
 }
 
 function fillTags() {
   const current = tagFilter.value;
   const tags = [...new Set(cards.flatMap((c) => c.tags || []))].sort((a, b) => a.localeCompare(b));
-  tagFilter.replaceChildren(el("option", { value: "", text: labels.wc_all_tags }),
+  tagFilter.replaceChildren(el("option", { value: "", text: t("wc_all_tags", "All tags") }),
     ...tags.map((tag) => el("option", { value: tag, text: tag })));
   tagFilter.value = tags.includes(current) ? current : "";
 }
@@ -60,7 +61,7 @@ async function load() {
   loading.hidden = true;
   loading.removeAttribute("aria-busy");
   if (!res.ok) {
-    say(error, L("wc_cards_load_failed", { message: res.message }));
+    say(error, t("wc_cards_load_failed", "The cards could not be loaded ({message}): reload the page.", { message: res.message }));
     return;
   }
   say(error, "");
@@ -88,7 +89,7 @@ if (form) {
     const title = $("new-title").value.trim();
     const description = $("new-description").value.trim();
     const parsed = parseTags($("new-tags").value);
-    if (!title) { say(formError, labels.wc_title_required); $("new-title").focus(); return; }
+    if (!title) { say(formError, t("wc_title_required", "Give the card a title.")); $("new-title").focus(); return; }
     if (parsed.error) { say(formError, parsed.error); $("new-tags").focus(); return; }
     say(formError, "");
     submit.disabled = true;
@@ -97,7 +98,7 @@ if (form) {
     submit.disabled = false;
     submit.removeAttribute("aria-busy");
     if (!res.ok || !res.data || res.data.id === undefined) {
-      say(formError, L("wc_create_failed", { message: res.message || labels.wc_bad_answer }));
+      say(formError, t("wc_create_failed", "The card was not created: {message}", { message: res.message || t("wc_bad_answer", "unexpected answer from the server") }));
       return;
     }
     window.location.assign("/workcards/" + encodeURIComponent(res.data.id));

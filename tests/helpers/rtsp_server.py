@@ -6,7 +6,8 @@ GStreamer's Python bindings come from Debian. It serves pre-encoded H.264 files
 (Annex-B, one access unit per frame, no B-frames) as live cameras:
 
     /usr/bin/python3 tests/helpers/rtsp_server.py --port 8554 --fps 30 \
-        --stream cam1=/path/cam1.h264 --stream cam2=/path/cam2.h264 [--auth user:pass]
+        --stream cam1=/path/cam1.h264 --stream cam2=/path/cam2.h264 [--auth user:pass] \
+        [--stream cam1-sub=/path/cam1-640x360.h264] [--audio-only sound]
 
 Each stream's access units are pushed from an ``appsrc`` on a clock schedule, looping
 forever, with pts on the pipeline's running-time clock at exact frame intervals, like a
@@ -15,7 +16,9 @@ repeats SPS/PPS before every keyframe so a client joining mid-stream can start a
 next keyframe. Only TCP interleaved transport is offered and the address pool is
 limited to 127.0.0.1, so no port opens on another interface.
 
-Prints ``READY <port>`` on stdout once it listens.
+Any number of streams may be served, e.g. a low-resolution ``camN-sub`` beside each ``camN``
+(an IP camera's preview sub-stream). ``--audio-only NAME`` serves a mount with one audio track
+and no video. Prints ``READY <port>`` on stdout once it listens.
 """
 import argparse
 import sys
@@ -111,12 +114,24 @@ def make_factory(name, units, fps, pool, auth_role):
     return factory
 
 
+def make_audio_factory(pool):
+    """A mount with one audio track and no video (a camera set to send sound only)."""
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch("( audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! "
+                       "audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay0 pt=0 )")
+    factory.set_shared(True)
+    factory.set_address_pool(pool)
+    factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
+    return factory
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--stream", action="append", required=True, help="NAME=FILE.h264")
     parser.add_argument("--auth", help="USER:PASSWORD required on every stream")
+    parser.add_argument("--audio-only", action="append", default=[], help="NAME of a mount with sound and no video")
     args = parser.parse_args()
     Gst.init(None)
 
@@ -138,6 +153,8 @@ def main():
     for spec in args.stream:
         name, path = spec.split("=", 1)
         mounts.add_factory(f"/{name}", make_factory(name, read_access_units(path), args.fps, pool, role))
+    for name in args.audio_only:
+        mounts.add_factory(f"/{name}", make_audio_factory(pool))
     if server.attach(None) == 0:
         raise SystemExit(f"cannot listen on 127.0.0.1:{args.port}")
     print(f"READY {args.port}", flush=True)

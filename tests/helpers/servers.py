@@ -88,22 +88,31 @@ def form_login(url: str, name: str, password: str, verify=True) -> requests.Sess
 
 
 class RtspServer:
-    """gst-rtsp-server on 127.0.0.1 serving ``streams`` as ``/cam1`` ... ``/camN``.
+    """gst-rtsp-server on 127.0.0.1 serving ``streams`` as ``/cam1`` ... ``/camN``, ``sub_streams``
+    (an IP camera's low-resolution preview streams) as ``/cam1-sub`` ..., and ``audio_only`` mounts
+    (sound, no video).
 
     ``kill()`` and ``start()`` may be called repeatedly to simulate an outage; the port stays.
     """
 
-    def __init__(self, streams: list[Path], fps: int = 30, port: int | None = None, auth: str | None = None):
+    def __init__(self, streams: list[Path], fps: int = 30, port: int | None = None, auth: str | None = None,
+                 sub_streams: list[Path] = (), audio_only: tuple[str, ...] = ()):
         self.streams, self.fps, self.port, self.auth = streams, fps, port or free_port(), auth
+        self.sub_streams, self.audio_only = list(sub_streams), tuple(audio_only)
         self.proc: subprocess.Popen | None = None
 
-    def url(self, i: int, credentials: bool = True) -> str:
+    def url(self, i: int, credentials: bool = True, sub: bool = False) -> str:
+        return self.url_of(f"cam{i + 1}{'-sub' if sub else ''}", credentials)
+
+    def url_of(self, mount: str, credentials: bool = True) -> str:
         userinfo = f"{self.auth}@" if self.auth and credentials else ""
-        return f"rtsp://{userinfo}127.0.0.1:{self.port}/cam{i + 1}"
+        return f"rtsp://{userinfo}127.0.0.1:{self.port}/{mount}"
 
     def start(self, timeout: float = 30.0) -> RtspServer:
         cmd = [SYSTEM_PYTHON, str(RTSP_SCRIPT), "--port", str(self.port), "--fps", str(self.fps)]
         cmd += [arg for i, p in enumerate(self.streams) for arg in ("--stream", f"cam{i + 1}={p}")]
+        cmd += [arg for i, p in enumerate(self.sub_streams) for arg in ("--stream", f"cam{i + 1}-sub={p}")]
+        cmd += [arg for name in self.audio_only for arg in ("--audio-only", name)]
         if self.auth:
             cmd += ["--auth", self.auth]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}

@@ -126,6 +126,31 @@ def wizard_videos(cameras: int = 4, intrinsic_views: int = 8, moments: int = 10,
     return WizardVideos(paths, truth, board, floor_corners, loop_s)
 
 
+def recorded_take(videos: WizardVideos, folder, fps: int = 10, seed: int = 0):
+    """A take folder made of the wizard's videos, as VSION records one: ``<camera>.mp4`` (linked)
+    and ``<camera>.timestamps.csv`` whose capture times (host monotonic clock) carry a fixed
+    offset per camera (up to 0.4 frame period) and +-0.05 period of jitter, as free-running
+    cameras do."""
+    import av
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    period_ns = 1_000_000_000 // fps
+    base = 1_000_000_000_000
+    for k, (cam, path) in enumerate(zip(videos.truth, videos.paths)):
+        (folder / f"{cam.name}.mp4").symlink_to(path)
+        with av.open(str(path)) as container:
+            n = sum(1 for packet in container.demux(container.streams.video[0]) if packet.size)
+        offset = int(0.4 * period_ns * k / max(len(videos.truth) - 1, 1))
+        jitter = rng.uniform(-0.05, 0.05, n) * period_ns
+        with open(folder / f"{cam.name}.timestamps.csv", "w") as fh:
+            fh.write("frame,pts,monotonic_ns,wall_time_ns,missing_before\n")
+            for i in range(n):
+                mono = base + i * period_ns + offset + int(jitter[i])
+                fh.write(f"{i},{i * 9000},{mono},{mono + 1_700_000_000_000_000_000},0\n")
+    return folder
+
+
 def _write_held_video(path, scenes, fps: int) -> None:
     """H.264 MP4 of grayscale pictures, each repeated ``count`` frames: [(image, count)]."""
     import av
@@ -150,6 +175,104 @@ def _write_held_video(path, scenes, fps: int) -> None:
     tmp.replace(path)
 
 
+@dataclass
+class StudioFolder:
+    """A ``calibrate extrinsics`` folder of the synthetic studio: ``<folder>/<camera>/<moment>.png``.
+
+    Every camera has a picture at every moment, as a real synchronized capture does, whether
+    it sees the board whole, in part, from behind or not at all; ``floor.png`` holds the board
+    on the floor. ``intrinsics`` is each camera's own calibration from ``intrinsic_views``
+    rendered views (poses left at zero), ``seen`` the moments each camera sees whole.
+    """
+
+    folder: object
+    truth: list
+    board: Checkerboard
+    intrinsics: CameraGroup
+    seen: dict
+
+
+def studio_intrinsics(truth, board, intrinsic_views: int = 20, seed: int = 0) -> dict:
+    """Each camera's :class:`IntrinsicsResult` from rendered views, as :func:`run_studio` does."""
+    intrinsics = {}
+    for k, cam in enumerate(truth):
+        dets = []
+        for v, (R, t) in enumerate(intrinsic_poses(cam, board, intrinsic_views, seed=seed * 100 + k)):
+            img = render_board(cam, board, R, t, seed=seed * 10000 + k * 100 + v, light_gradient=0.3,
+                               contrast=0.8 if v % 3 == 0 else 1.0, blur_sigma=0.8 + 0.4 * (v % 2))
+            dets.append(detect_board(img, board))
+        intrinsics[cam.name] = calibrate_intrinsics(dets, board, cam.name, cam.size)
+    return intrinsics
+
+
+def studio_folder(moments: int = 60, cameras: int = 6, seed: int = 0) -> StudioFolder:
+    """Make (once, in the cache) the folder of :class:`StudioFolder`; same poses as :func:`run_studio`."""
+    import demo
+
+    from calibration.io import load_toml, save_toml
+
+    board = Checkerboard(9, 6, 115)
+    truth = camera_ring(cameras, seed=seed)
+    poses, views = extrinsic_moments(truth, board, moments, seed=seed + 7)
+    folder = demo.cache_dir() / "test-streams" / f"studio-folder-{cameras}-{moments}-{seed}"
+    toml = folder / "intrinsics.toml"
+    R_floor, t_floor = floor_pose(board)
+    if not toml.is_file():
+        scenes = [(f"m{m:03d}", R, t, seed * 7777 + m * 10) for m, (R, t) in enumerate(poses)]
+        scenes.append(("floor", R_floor, t_floor, seed + 99))
+        for k, cam in enumerate(truth):
+            (folder / cam.name).mkdir(parents=True, exist_ok=True)
+            for label, R, t, scene_seed in scenes:
+                img = render_board(cam, board, R, t, seed=scene_seed + k, light_gradient=0.2)
+                cv2.imwrite(str(folder / cam.name / f"{label}.png"), img)
+        group = CameraGroup([r.camera for r in studio_intrinsics(truth, board, seed=seed).values()])
+        save_toml(group, toml)
+    seen = {cam.name: [f"m{m:03d}" for m, v in enumerate(views) if k in v] for k, cam in enumerate(truth)}
+    for cam in truth:
+        if visible(cam, board, R_floor, t_floor):
+            seen[cam.name].append("floor")
+    return StudioFolder(folder, truth, board, load_toml(toml), seen)
+
+
+def turned(camera, degrees: float, axis=(0.3, 1.0, 0.2), shift_m=(0.0, 0.0, 0.0)):
+    """``camera`` bumped: turned by ``degrees`` about ``axis`` (world, through its centre), then
+    its centre moved by ``shift_m`` (m)."""
+    axis = np.asarray(axis, float) / np.linalg.norm(axis)
+    R = cv2.Rodrigues(np.radians(degrees) * axis)[0] @ camera.R
+    return camera.with_pose(cv2.Rodrigues(R)[0].ravel(), -R @ (camera.center + np.asarray(shift_m, float)))
+
+
+def board_shows(cams, board, count: int = 4, seed: int = 5) -> list[dict]:
+    """``count`` instants of the board held where three or more of ``cams`` see it: camera name ->
+    detection (:func:`~calibration.detect.find_board` on the rendered picture)."""
+    from calibration.detect import find_board
+
+    poses, views = extrinsic_moments(cams, board, count, seed=seed, min_views=3)
+    shows = []
+    for (R, t), seen in zip(poses, views):
+        found = {cams[k].name: find_board(render_board(cams[k], board, R, t, seed=k), board) for k in seen}
+        shows.append({n: d for n, d in found.items() if d is not None})
+    return shows
+
+
+def moved_rig_folder(folder, moments: int = 24, seed: int = 21):
+    """The studio after calibration (the truth) with cam3 moved 25 cm and turned 8 deg: board
+    views of ``moments`` instants and the floor in the layout of ``calibrate extrinsics``.
+    Returns (the calibration in force, the cameras as they are now)."""
+    board = Checkerboard(9, 6, 115)
+    truth = camera_ring(6, seed=0)
+    moved = [turned(c, 8.0, (0.0, 0.6, 0.8), (0.15, -0.2, 0.0)) if c.name == "cam3" else c for c in truth]
+    poses, views = extrinsic_moments(moved, board, moments, seed=seed)
+    scenes = [(f"m{m:03d}", R, t, seen) for m, ((R, t), seen) in enumerate(zip(poses, views))]
+    scenes.append(("floor", *floor_pose(board), range(len(moved))))
+    for label, R, t, seen in scenes:
+        for k in seen:
+            (folder / moved[k].name).mkdir(parents=True, exist_ok=True)
+            image = render_board(moved[k], board, R, t, seed=k + 7 * len(label), light_gradient=0.2)
+            cv2.imwrite(str(folder / moved[k].name / f"{label}.png"), image)
+    return CameraGroup(truth, {"intrinsics": {"note": "kept"}}), moved
+
+
 def run_studio(moments: int = 60, intrinsic_views: int = 20, seed: int = 0, refine_intrinsics: bool = True,
                cameras: int = 6) -> StudioResult:
     """Render, detect and calibrate the synthetic studio; return the estimate and its errors."""
@@ -159,14 +282,7 @@ def run_studio(moments: int = 60, intrinsic_views: int = 20, seed: int = 0, refi
 
     # Intrinsics: each camera alone, the board held in front of it at many positions.
     started = time.perf_counter()
-    intrinsics = {}
-    for k, cam in enumerate(truth):
-        dets = []
-        for v, (R, t) in enumerate(intrinsic_poses(cam, board, intrinsic_views, seed=seed * 100 + k)):
-            img = render_board(cam, board, R, t, seed=seed * 10000 + k * 100 + v, light_gradient=0.3,
-                               contrast=0.8 if v % 3 == 0 else 1.0, blur_sigma=0.8 + 0.4 * (v % 2))
-            dets.append(detect_board(img, board))
-        intrinsics[cam.name] = calibrate_intrinsics(dets, board, cam.name, cam.size)
+    intrinsics = studio_intrinsics(truth, board, intrinsic_views, seed)
     timings["intrinsics_s"] = time.perf_counter() - started
 
     # Extrinsics: board moments seen by several cameras at once, and the board on the floor.

@@ -37,22 +37,30 @@ ANON = "anonymous"
 PROBE_BODY = {"__probe__": True}  # every payload model forbids unknown fields: an allowed change answers 400
 
 
-def make_app(root: Path, video_file: Path, security: dict | None = None, start: bool = False):
-    """The real app on two file cameras, data in ``root``; ``start``: cameras read (else idle).
+def make_app(root: Path, video_file: Path, security: dict | None = None, start: bool = False,
+             config_file: bool = False):
+    """The real app on two file cameras, data in ``root``; ``start``: cameras read (else idle);
+    ``config_file``: its settings written to ``root/config.yaml``, where the Cameras page keeps
+    the cameras (else camera changes answer 409).
 
     Exceptions answer 500 as in production (not raised into the test), so a test sees what a
     client would. Login throttling is relaxed unless ``security`` says otherwise: the tests log
     in many times from one address.
     """
+    import yaml
+
     from app import create_app, prepare_app, start_app
     from settings import parse_settings
 
-    settings = parse_settings({"cameras": [{"name": "cam1", "url": str(video_file)},
-                                           {"name": "cam2", "url": str(video_file)}],
-                               "data_dir": str(root / "data"),
-                               "security": security if security is not None
-                               else {"login_rate_limit": "10000/minute", "lockout_failures": 100}})
-    app = create_app(settings, {"TESTING": True, "PROPAGATE_EXCEPTIONS": False})
+    data = {"cameras": [{"name": "cam1", "url": str(video_file)}, {"name": "cam2", "url": str(video_file)}],
+            "data_dir": str(root / "data"),
+            "security": security if security is not None else {"login_rate_limit": "10000/minute",
+                                                                "lockout_failures": 100}}
+    settings = parse_settings(data)
+    config = root / "config.yaml" if config_file else None
+    if config is not None:
+        config.write_text("# the test site\n" + yaml.safe_dump(data))
+    app = create_app(settings, {"TESTING": True, "PROPAGATE_EXCEPTIONS": False}, config_path=config)
     (start_app if start else prepare_app)(app)
     app.extensions["tests.started"] = start
     return app

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from database.base import db
 from database.models import AuditEvent, LoginThrottle, Take, User
+from takes.service import set_processing
 from tests.helpers.accounts import PASSWORDS, create_users, csrf_token, signed_in
 from tests.helpers.accounts import token as page_token
 from tests.helpers.world import (
@@ -34,7 +35,7 @@ from tests.helpers.world import (
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, video_file):
-    app = make_app(tmp_path_factory.mktemp("attacks"), video_file)
+    app = make_app(tmp_path_factory.mktemp("attacks"), video_file, config_file=True)
     try:
         yield build_world(app)
     finally:
@@ -42,7 +43,8 @@ def world(tmp_path_factory, video_file):
 
 
 def state(world):
-    return db_state(world.app), files_state(world.app)
+    config = world.app.extensions["vsion"].config_path
+    return db_state(world.app), files_state(world.app), config.read_text() if config else None
 
 
 def admin_call(world, method, path, **kwargs):
@@ -167,6 +169,10 @@ def csrf_world(world):
     world.other_set = save_calibration_set(world.app)  # in force now: the first set goes back in force
     assert admin_call(world, "POST", f"/api/calibrations/{world.calibration_set}/activate").status_code == 200
     world.doomed = fake_take(world.app, "admin", None, "free", seconds=1, processed=False)
+    world.promoted = fake_take(world.app, "admin", None, "free", seconds=1)
+    world.queued = fake_take(world.app, "admin", None, "free", seconds=1, processed=False)
+    with world.app.app_context():  # queued already: processing it again is refused once the token is right
+        set_processing(world.queued, "queued")
     assert admin.get("/api/cameras").status_code == 200
     return world
 
@@ -183,6 +189,7 @@ def changing_requests(w) -> list[tuple[str, str, str, dict, int]]:
     each a request that changes something when it carries the token; in an order where each succeeds."""
     card = f"/api/workcards/{w.csrf_card}"
     target = w.user_ids["trainee2"]
+    video = str(w.app.extensions["vsion"].settings.cameras[0].url)
     return [
         ("workcards.create_card", "POST", "/api/workcards", {"json": {"title": "Made by a forged request"}}, 201),
         ("workcards.choose_reference", "POST", f"{card}/reference", {"json": {"take_id": w.csrf_reference}}, 200),
@@ -196,6 +203,21 @@ def changing_requests(w) -> list[tuple[str, str, str, dict, int]]:
         ("calibration.activate_set", "POST", f"/api/calibrations/{w.other_set}/activate", {}, 200),
         ("calibration.import_set", "POST", "/api/calibrations/import", {"data": calibration_upload}, 201),
         ("takes.delete", "DELETE", f"/api/takes/{w.doomed}", {}, 200),
+        ("takes.update", "PATCH", f"/api/takes/{w.promoted}", {"json": {"label": "Renamed by a forged request"}}, 200),
+        ("takes.promote", "POST", f"/api/takes/{w.promoted}/promote", {"json": {"work_card_id": w.csrf_card}}, 200),
+        # A take already queued: the request reaches the route with the token, which refuses it (no job runs
+        # while the other cases compare the database).
+        ("takes.process", "POST", f"/api/takes/{w.queued}/process", {"json": {}}, 409),
+        ("onboarding.dismiss", "POST", "/api/onboarding/dismiss", {"json": {}}, 200),
+        ("onboarding.reopen", "POST", "/api/onboarding/reopen", {"json": {}}, 200),
+        ("onboarding.board_printed", "POST", "/api/onboarding/board", {"json": {}}, 200),
+        ("cameras.add_camera", "POST", "/api/cameras/config", {"json": {"name": "forged", "source": "file",
+                                                                      "file": video}}, 201),
+        ("cameras.change_camera", "PUT", "/api/cameras/config/forged", {"json": {"name": "forged", "source": "usb",
+                                                                                "usb": 5}}, 200),
+        ("cameras.reorder_cameras", "PUT", "/api/cameras/order", {"json": {"names": ["forged", "cam1", "cam2"]}}, 200),
+        ("cameras.remove_camera", "DELETE", "/api/cameras/config/forged", {}, 200),
+        ("cameras.test_camera", "POST", "/api/cameras/test", {"json": {"source": "file", "file": video}}, 200),
         ("auth.logout", "POST", "/logout", {}, 302),
     ]
 

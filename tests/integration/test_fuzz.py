@@ -97,6 +97,17 @@ STEP = st.fixed_dictionaries({"name": TEXT, "start_s": NUMBER, "end_s": NUMBER},
 USERNAME = st.one_of(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{1,20}", fullmatch=True), TEXT)
 
 
+# Camera sources that answer at once wherever the tests run: nothing listens on 127.0.0.1:9, and no
+# demo number (a new one makes its test video first).
+CAMERA_FIELDS = {
+    "source": st.one_of(st.sampled_from(["rtsp", "usb", "file"]), TEXT),
+    "url": st.one_of(st.sampled_from(["rtsp://127.0.0.1:9/s", "rtsp://u:p%40@127.0.0.1:9/s", "http://127.0.0.1:9/x",
+                                      "rtsp://[::1/x", "rtsp://127.0.0.1:port/x", "rtsps://127.0.0.1:9/x"]), TEXT),
+    "user": TEXT, "password": TEXT, "usb": st.one_of(st.integers(60, 63), NUMBER), "file": TEXT,
+    "preview_url": st.one_of(st.just("rtsp://127.0.0.1:9/sub"), TEXT),
+}
+
+
 def typed(endpoint: str, world) -> st.SearchStrategy:
     """Payloads with the endpoint's own fields and values of about the right type (odd ones included),
     so that validation lets many through and the services answer."""
@@ -113,6 +124,10 @@ def typed(endpoint: str, world) -> st.SearchStrategy:
         "takes.update": {"label": st.one_of(TEXT, SCALARS), "notes": st.one_of(TEXT, st.text(min_size=1990, max_size=2010))},
         "takes.promote": {"work_card_id": st.one_of(st.sampled_from([world.fuzz_card, world.draft, world.published]),
                                                     NUMBER, SCALARS)},
+        "cameras.add_camera": CAMERA_FIELDS | {"name": st.one_of(USERNAME, TEXT)},
+        "cameras.change_camera": CAMERA_FIELDS | {"name": st.one_of(st.sampled_from(["cam1", "cam2"]), TEXT)},
+        "cameras.reorder_cameras": {"names": st.one_of(st.permutations(["cam1", "cam2"]), st.lists(TEXT, max_size=7))},
+        "cameras.test_camera": CAMERA_FIELDS | {"camera": st.one_of(st.sampled_from(["cam1", "cam2"]), TEXT)},
     }.get(endpoint, {})
     return st.one_of(st.fixed_dictionaries(fields), st.fixed_dictionaries({}, optional=fields))
 
@@ -224,7 +239,8 @@ def changing_rules(world):
 
 
 CHANGING = ["admin.add_user", "admin.change_user", "calibration.activate_set", "calibration.import_set",
-            "onboarding.board_printed", "onboarding.dismiss", "onboarding.reopen", "takes.delete", "takes.process",
+            "cameras.add_camera", "cameras.change_camera", "cameras.remove_camera", "cameras.reorder_cameras",
+            "cameras.test_camera", "onboarding.board_printed", "onboarding.dismiss", "onboarding.reopen", "takes.delete", "takes.process",
             "takes.promote", "takes.update", "workcards.choose_reference", "workcards.create_card",
             "workcards.publish", "workcards.put_steps", "workcards.revise", "workcards.update_card"]
 
@@ -321,6 +337,7 @@ ROUTE_ARGS = [
     ("workcards.put_steps", "PUT", ("card_id",)), ("workcards.choose_reference", "POST", ("card_id",)),
     ("workcards.publish", "POST", ("card_id",)), ("workcards.revise", "POST", ("card_id",)),
     ("admin.change_user", "PATCH", ("user_id",)), ("video.video_feed", "GET", ("index",)),
+    ("cameras.change_camera", "PUT", ("camera",)), ("cameras.remove_camera", "DELETE", ("camera",)),
 ]
 
 

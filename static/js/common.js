@@ -1,19 +1,41 @@
-// VSION work cards: helpers shared by the work card pages (workcards.js, workcard.js, take.js,
-// replay.js). An ES module; no inline script (CSP): pages hand their data over as data- attributes.
+// VSION: the helpers every page script shares. An ES module: each page loads one entry module
+// (<script type="module">), which imports this one. No inline script (CSP): the page hands its
+// data over as body data- attributes.
+//
+// Labels: t(key, englishText, {name: value}). The server sends in <body data-labels> the
+// labels of the page's module graph only, in the page's language (web/i18n.py reads the t() calls
+// of the entry module and of every module it imports; the French texts live in
+// translations/fr/LC_MESSAGES/messages.po). So the key and the English text of t() are plain
+// double-quoted string literals.
 
-/** The page's labels (body data-labels, in the page's language). */
-export const labels = (() => {
+/** JSON from the body's data-NAME attribute; `fallback` when it is missing or not JSON. */
+export function readData(name, fallback) {
   try {
-    return JSON.parse(document.body.dataset.labels || "{}");
+    const value = JSON.parse(document.body.dataset[name] || "null");
+    return value === null ? fallback : value;
   } catch (e) {
-    return {};
+    return fallback;
   }
-})();
-
-/** A label with {name} placeholders filled in; the key itself when the label is missing. */
-export function L(key, values) {
-  return (labels[key] || key).replace(/\{(\w+)\}/g, (m, name) => (values && name in values ? values[name] : m));
 }
+
+const LABELS = readData("labels", {});
+
+/** `text` with its {name} placeholders filled in from `values` (unknown names are left as they are). */
+function fill(text, values) {
+  return String(text).replace(/\{(\w+)\}/g, (m, name) => (values && name in values ? String(values[name]) : m));
+}
+
+/**
+ * The label `key` in the page's language, {name} placeholders filled in from `values`; the
+ * English text when the page did not get the label. Write both strings as literals: they are
+ * extracted from the source (pybabel, and the server for the page's labels).
+ */
+export function t(key, english, values) {
+  return fill(Object.prototype.hasOwnProperty.call(LABELS, key) ? LABELS[key] : english, values);
+}
+
+/** The element with this id. */
+export const $ = (id) => document.getElementById(id);
 
 /** The CSRF token for state-changing requests (<meta name="csrf-token">, else body data-csrf). */
 export function csrfToken() {
@@ -37,7 +59,7 @@ export async function api(method, url, body) {
   try {
     response = await fetch(url, init);
   } catch (e) {
-    return { ok: false, status: 0, message: labels.wc_offline || "offline" };
+    return { ok: false, status: 0, message: t("wc_offline", "The server cannot be reached: check the connection and try again.") };
   }
   let data = null;
   try {
@@ -47,9 +69,9 @@ export async function api(method, url, body) {
   }
   if (response.ok) return { ok: true, status: response.status, data };
   let message = data && (data.error || data.message);
-  if (response.status === 401) message = labels.wc_login_again;
-  else if (response.status === 400 && message && /csrf/i.test(message)) message = labels.wc_csrf_expired;
-  else if (!message) message = L("wc_server_error", { status: response.status });
+  if (response.status === 401) message = t("wc_login_again", "Session expired: sign in again (reload the page).");
+  else if (response.status === 400 && message && /csrf/i.test(message)) message = t("wc_csrf_expired", "This page is too old: reload it and try again.");
+  else if (!message) message = t("wc_server_error", "server error ({status}); try again, and if it persists look at its log", { status: response.status });
   return { ok: false, status: response.status, message, data };
 }
 
@@ -101,18 +123,18 @@ export function duration(seconds) {
 
 const LANG = document.documentElement.lang || "fr";
 
-/** A number in the page's language (decimal comma in French). */
+/** A number with `digits` decimals in the page's language (decimal comma in French); "–" when missing. */
 export function number(value, digits) {
-  if (!Number.isFinite(Number(value))) return "–";
+  if (value === null || value === undefined || value === "" || !Number.isFinite(Number(value))) return "–";
   return Number(value).toLocaleString(LANG, { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-/** An ISO date and time, short, in the page's language ("" when missing). */
-export function when(iso) {
+/** An ISO date and time in the page's language ("" when missing); the Intl date and time styles. */
+export function when(iso, dateStyle = "short", timeStyle = "short") {
   if (!iso) return "";
   const d = new Date(iso);
   if (isNaN(d)) return String(iso);
-  return d.toLocaleString(LANG, { dateStyle: "short", timeStyle: "short" });
+  return d.toLocaleString(LANG, { dateStyle, timeStyle });
 }
 
 /** A 0-100 score as text ("–" when missing). */
@@ -128,10 +150,18 @@ export function scoreClass(score) {
   return "score-poor";
 }
 
-/** A processing stage as the user reads it (the live page's job_stage_* labels, then the work cards' own). */
-export function stageLabel(stage) {
-  const key = String(stage || "").toLowerCase().replace(/[^a-z0-9]+/g, "_");
-  return labels["job_stage_" + key] || labels["wc_stage_" + key] || String(stage || "");
+/** The 2D context of `canvas` for a `w` x `h` CSS px box: its pixels sized to the screen's pixel
+ *  ratio, drawing in CSS px, cleared. */
+export function canvasContext(canvas, w, h) {
+  const dpr = window.devicePixelRatio || 1;
+  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(h * dpr);
+  }
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+  return ctx;
 }
 
 /** Show `message` in an alert element (hidden when empty). */
@@ -141,23 +171,4 @@ export function say(node, message, kind) {
   node.hidden = !message;
   node.classList.toggle("error", kind !== "ok" && kind !== "info");
   node.classList.toggle("ok", kind === "ok");
-}
-
-/** The status shown on a card: published, draft, or a published card being revised. */
-export function statusOf(card) {
-  if (card.status === "published") return { key: "published", text: labels.wc_status_published };
-  if (Number(card.version) > 0) return { key: "revising", text: labels.wc_status_revising };
-  return { key: "draft", text: labels.wc_status_draft };
-}
-
-/** Tags typed as "a, b; c": trimmed, de-duplicated, at most 20 of at most 40 characters. */
-export function parseTags(text) {
-  const tags = [];
-  String(text || "").split(/[,;]/).map((s) => s.trim()).filter(Boolean).forEach((tag) => {
-    if (!tags.includes(tag)) tags.push(tag);
-  });
-  if (tags.length > 20) return { error: labels.wc_too_many_tags };
-  const long = tags.find((tag) => tag.length > 40);
-  if (long) return { error: L("wc_tag_too_long", { tag: long }) };
-  return { tags };
 }

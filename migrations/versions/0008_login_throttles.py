@@ -5,21 +5,18 @@ account lock anyone could trigger (``users.failed_logins`` and ``users.locked_un
 An existing database with two names equal but for case keeps both accounts: the newer one's key
 gets a suffix (``#<id>``), and it still signs in with its exact name.
 
-Revision ID: 0006_login_throttles
-Revises: 0005_job_history
+Revision ID: 0008_login_throttles
+Revises: 0007_ergonomics
 Create Date: 2026-12-02
 """
 import logging
 import unicodedata
-from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_login_throttles"
-# After the job history (0005); on a tree without that revision yet, straight after 0004.
-down_revision = ("0005_job_history" if (Path(__file__).parent / "0005_job_history.py").is_file()
-                 else "0004_processing_cancelled")
+revision = "0008_login_throttles"
+down_revision = "0007_ergonomics"
 branch_labels = None
 depends_on = None
 

@@ -11,13 +11,15 @@ from config.schema import (
     CameraTuning,
     ConfigError,
     JobsConfig,
+    LimitsConfig,
     PreviewConfig,
     RecordingConfig,
     SecurityConfig,
+    ServerConfig,
     Settings,
 )
 
 __all__ = ["CAMERA_NAME", "LOG_FORMAT", "MAX_CAMERAS", "BoardConfig", "CameraConfig", "CameraTuning", "ConfigError",
-           "JobsConfig", "MaskSecretsFilter", "PreviewConfig", "RecordingConfig", "SecurityConfig", "Settings",
+           "JobsConfig", "LimitsConfig", "MaskSecretsFilter", "PreviewConfig", "RecordingConfig", "SecurityConfig", "ServerConfig", "Settings",
            "describe_cameras", "dump_settings", "load_settings", "mask_secrets", "parse_settings", "register_secrets",
            "safe_url", "seal_config", "set_camera_url", "setup_logging"]

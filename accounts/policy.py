@@ -23,7 +23,7 @@ from database.models import ROLES, JobRecord, Take, User, WorkCard, WorkCardVers
 
 __all__ = ["ROLES", "Action", "allows", "can_annotate_take", "can_edit_card", "card_takes_shown", "deletion_refusal",
            "may_stop_take", "promotion_refusal", "recording_kind_refusal", "reprocess_refusal", "roles_for",
-           "sees_all_takes", "sees_results_of", "visible_cards", "visible_jobs", "visible_takes"]
+           "sees_all_takes", "sees_job_of", "sees_results_of", "sees_take_of", "visible_cards", "visible_jobs", "visible_takes"]
 
 
 class Action(enum.StrEnum):
@@ -99,6 +99,18 @@ def visible_takes(user: User):
     if user.role == "technician":
         seen.append(Take.kind == "free")
     return sa.or_(*seen)
+
+
+def sees_take_of(viewer, owner_id: int | None, kind: str | None) -> bool:
+    """May ``viewer`` (a user, or anything with its ``id`` and ``role``) know of a take of
+    ``owner_id`` and ``kind`` (its id, owner, label, progress, result)? The rule of
+    :func:`visible_takes` for one take, without the published references (a take being recorded
+    or processed is none yet). What broadcasts about takes and jobs ask."""
+    if sees_all_takes(viewer):
+        return True
+    if owner_id is not None and getattr(viewer, "id", None) == owner_id:
+        return True
+    return _role(viewer) == "technician" and kind == "free"
 
 
 def card_takes_shown(user: User, take: Take, reference_in_force: str | None) -> bool:
@@ -190,6 +202,15 @@ def visible_jobs(user: User):
         return sa.true()
     return sa.or_(JobRecord.take_id.in_(sa.select(Take.id).where(Take.user_id == user.id)),
                   JobRecord.queued_by_id == user.id)
+
+
+def sees_job_of(viewer, owner_id: int | None, queued_by: int | None) -> bool:
+    """May ``viewer`` (a user, or anything with its ``id`` and ``role``) hear of a job on a take of
+    ``owner_id`` that ``queued_by`` queued? The rule of :func:`visible_jobs` for one job."""
+    if sees_all_takes(viewer):
+        return True
+    me = getattr(viewer, "id", None)
+    return me is not None and me in (owner_id, queued_by)
 
 
 def sees_results_of(viewer: User, user: User) -> bool:

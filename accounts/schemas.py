@@ -6,10 +6,9 @@ from typing import Literal
 from pydantic import ConfigDict, Field, StrictBool, model_validator
 
 from accounts.audit import MAX_PAGE
+from accounts.passwords import MAX_PASSWORD, MIN_PASSWORD
 from common.payloads import Payload
 from database.models import ROLES
-
-MIN_PASSWORD, MAX_PASSWORD = 8, 200
 
 
 class NewUser(Payload):
@@ -25,7 +24,7 @@ class UserChange(Payload):
     role: Literal[ROLES] | None = None
     active: StrictBool | None = None
     password: str | None = Field(default=None, min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)  # a reset
-    unlock: Literal[True] | None = None  # clear the lock and the count of wrong passwords
+    unlock: Literal[True] | None = None  # let every address held back by wrong passwords try again now
 
     @model_validator(mode="after")
     def _something(self):

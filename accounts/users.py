@@ -1,16 +1,16 @@
-"""User accounts: creation, password checks (argon2), lockout after repeated failures, administration.
+"""User accounts: names, passwords (argon2 hashes), sessions, administration.
 
-Lockout trade-off: a name that matches no account always gets the same answer as a wrong
-password, so the login form does not tell which names exist; an existing account that is
-locked says so (and until when), whatever password is typed, so a locked account does not
-reveal whether a guess was right. Saying "locked" does reveal that the name exists: the
-usual price for telling a real user why their right password is refused.
+Names are compared without regard to case or Unicode form (:func:`name_key`: NFKC, case
+folded), so ``ADMIN`` or a full-width ``ａｄｍｉｎ`` cannot be created beside ``admin`` and sign
+in as it. Passwords are checked by :func:`accounts.passwords.password_problem`. Wrong passwords
+are throttled per account and client address (:mod:`accounts.throttle`).
 """
 from __future__ import annotations
 
 import logging
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from accounts.schemas import MIN_PASSWORD
+from accounts.passwords import password_problem
 from common.errors import ServiceError
 from database.base import db
-from database.models import ROLES, LoginSession, User
+from database.models import ROLES, LoginSession, LoginThrottle, User, name_key
 
 logger = logging.getLogger(__name__)
 
@@ -35,121 +35,71 @@ class UserError(ServiceError):
     """A user request that cannot be honoured; the message says why."""
 
 
+def normal_name(name) -> str | None:
+    """``name`` in Unicode NFKC form and stripped, or None when it cannot be a user name."""
+    if not isinstance(name, str) or len(name) > 256:
+        return None
+    name = unicodedata.normalize("NFKC", name).strip()
+    return name if USERNAME.match(name) else None
+
+
 def create_user(username: str, password: str, role: str) -> User:
-    """Create and commit a user. Raises :class:`UserError` on a bad name, role or password."""
-    if not USERNAME.match(username or ""):
+    """Create and commit a user (the name stored in NFKC form). Raises :class:`UserError` on a
+    bad name or role, a name taken (whatever its case), or a weak password (the reason)."""
+    name = normal_name(username)
+    if name is None:
         raise UserError("user name: 2 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
-    if len(password or "") < MIN_PASSWORD:
-        raise UserError(f"password: at least {MIN_PASSWORD} characters")
-    if db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none():
-        raise UserError(f"user {username!r} already exists")
-    user = User(username=username, password_hash=_hasher.hash(password), role=role)
+    taken = db.session.execute(db.select(User).filter_by(username_key=name_key(name))).scalar_one_or_none()
+    if taken is not None:
+        raise UserError(f"user {name!r} already exists" + (f" (as {taken.username!r}: names are compared "
+                                                            "without regard to case)" if taken.username != name else ""))
+    problem = password_problem(password, (name,))
+    if problem:
+        raise UserError(problem)
+    user = User(username=name, username_key=name_key(name), password_hash=_hasher.hash(password), role=role)
     db.session.add(user)
     db.session.commit()
-    logger.info("user %s created with role %s", username, role)
+    logger.info("user %s created with role %s", name, role)
     return user
 
 
-def _by_name(username) -> User | None:
-    """The account called ``username``; None, without asking the database, for a string that
-    cannot be a user name (control or NUL characters, too long: PostgreSQL refuses NUL)."""
-    if not isinstance(username, str) or not USERNAME.match(username):
+def by_name(username) -> User | None:
+    """The account called ``username`` (its exact name, else the same name in another case or
+    form); None, without asking the database, for a string that cannot be a user name (control
+    or NUL characters, too long: PostgreSQL refuses NUL)."""
+    name = normal_name(username)
+    if name is None:
         return None
-    return db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
+    exact = db.session.execute(db.select(User).filter_by(username=name)).scalar_one_or_none()
+    return exact or db.session.execute(db.select(User).filter_by(username_key=name_key(name))).scalar_one_or_none()
 
 
-def _verify(user: User | None, password: str) -> bool:
-    """Check ``password`` against the user's hash, or a dummy one: the same work either way."""
+def verify_password(user: User | None, password: str) -> bool:
+    """Check ``password`` against the user's hash, or a dummy one: the same work either way. A
+    right password with an outdated hash is hashed again (committed by the caller)."""
     try:
-        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "") and user is not None
+        right = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "") and user is not None
     except (VerificationError, InvalidHashError):
         return False
-
-
-def _is_locked(user: User, now: datetime) -> bool:
-    return user.locked_until is not None and user.locked_until > now
+    if right and _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return right
 
 
 def authenticate(username: str, password: str) -> User | None:
-    """The active, unlocked user with this name and password, or None (timing does not reveal
-    which was wrong). A check only: no failure is counted (see :func:`login_attempt`)."""
-    user = _by_name(username)
-    if not _verify(user, password) or not user.active or _is_locked(user, datetime.now(UTC)):
+    """The active user with this name and password, or None (timing does not reveal which was
+    wrong). A check only: no wrong password is counted (see :func:`accounts.throttle.login_attempt`)."""
+    user = by_name(username)
+    if not verify_password(user, password) or not user.active:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-        db.session.commit()
+    db.session.commit()  # a hash made again with today's parameters
     return user
 
 
-@dataclass(frozen=True)
-class LoginResult:
-    """What a login attempt gave.
-
-    ``user`` is set only on success. ``account`` is the existing account the name refers to
-    (None for an unknown name: never echo that name anywhere, it may be a mistyped password).
-    ``reason``: ``ok``, ``unknown``, ``password``, ``disabled`` or ``locked``. ``locked_until``
-    (UTC) is set when the account is locked now; ``lock_started`` when this attempt locked it.
-    """
-
-    reason: str
-    user: User | None = None
-    account: User | None = None
-    failures: int = 0
-    locked_until: datetime | None = None
-    lock_started: bool = False
-
-
-def login_attempt(username: str, password: str, max_failures: int = 5, lock_minutes: float = 15,
-                  now: datetime | None = None) -> LoginResult:
-    """Check a login and keep the account's count of consecutive wrong passwords.
-
-    After ``max_failures`` wrong passwords in a row the account is locked for ``lock_minutes``;
-    while locked, every password (the right one too) is refused. A lock that has run out is
-    forgotten (count back to 0). Success resets the count and sets ``last_login_at``. The
-    password hash is checked in every case, so timing does not tell the cases apart. Counts are
-    updated in SQL (``failed_logins + 1``) so concurrent attempts are all counted.
-    """
-    now = now or datetime.now(UTC)
-    user = _by_name(username)
-    right = _verify(user, password)
-    if user is None:
-        return LoginResult("unknown")
-    if user.locked_until is not None and not _is_locked(user, now):  # the lock ran out: a fresh start
-        user.locked_until, user.failed_logins = None, 0
-        db.session.commit()
-    if not user.active:
-        return LoginResult("disabled", account=user, failures=user.failed_logins)
-    if _is_locked(user, now):
-        return LoginResult("locked", account=user, failures=user.failed_logins, locked_until=user.locked_until)
-    if right:
-        user.failed_logins, user.last_login_at = 0, now
-        if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = _hasher.hash(password)
-        db.session.commit()
-        return LoginResult("ok", user=user, account=user)
-    db.session.execute(sa.update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
-    db.session.commit()
-    db.session.refresh(user)
-    if user.failed_logins < max_failures:
-        return LoginResult("password", account=user, failures=user.failed_logins)
-    until = now + timedelta(minutes=lock_minutes)
-    # Only the attempt that sets the lock starts it (and is audited as such), even under concurrency.
-    started = db.session.execute(sa.update(User).where(User.id == user.id, User.locked_until.is_(None))
-                                 .values(locked_until=until)).rowcount == 1
-    db.session.commit()
-    db.session.refresh(user)
-    if started:
-        logger.warning("user %s locked until %s after %d wrong passwords", user.username,
-                       until.isoformat(timespec="seconds"), user.failed_logins)
-    return LoginResult("locked", account=user, failures=user.failed_logins, locked_until=user.locked_until,
-                       lock_started=started)
-
-
 def user_exists(username: str) -> bool:
-    return _by_name(username) is not None
+    return by_name(username) is not None
 
 
 def list_users() -> list[User]:
@@ -192,11 +142,6 @@ def close_sessions(user: User | None = None, session_id: str | None = None) -> N
     db.session.commit()
 
 
-def is_locked(user: User, now: datetime | None = None) -> bool:
-    """Whether ``user`` may not log in now because of repeated wrong passwords."""
-    return _is_locked(user, now or datetime.now(UTC))
-
-
 @dataclass(frozen=True)
 class Change:
     """One change :func:`update_user` made: an audit action (``user.role``...) and its details
@@ -222,8 +167,9 @@ def update_user(user: User, actor: User, role: str | None = None, active: bool |
     changes: list[Change] = []
     if role is not None and role not in ROLES:
         raise UserError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
-    if password is not None and len(password) < MIN_PASSWORD:
-        raise UserError(f"password: at least {MIN_PASSWORD} characters")
+    problem = password_problem(password, (user.username,)) if password is not None else None
+    if problem:
+        raise UserError(problem)
     if user.id == actor.id and ((role is not None and role != "admin") or active is False):
         raise UserError("you cannot demote or disable your own account: ask another administrator")
     was_admin = user.role == "admin" and user.active
@@ -239,9 +185,13 @@ def update_user(user: User, actor: User, role: str | None = None, active: bool |
     if any(c.action in ("user.disable", "user.password_reset") for c in changes):
         # The account's open sessions end (a role change applies to them at their next request).
         db.session.execute(sa.delete(LoginSession).where(LoginSession.user_id == user.id))
-    if unlock and (user.locked_until is not None or user.failed_logins):
-        changes.append(Change("user.unlock", {"username": user.username, "failed_logins": user.failed_logins}))
-        user.locked_until, user.failed_logins = None, 0
+    throttles = db.session.scalars(sa.select(LoginThrottle).where(LoginThrottle.user_id == user.id)).all() \
+        if unlock else []
+    if throttles:  # every address may try again at once
+        changes.append(Change("user.unlock", {"username": user.username, "addresses": len(throttles),
+                                              "failed_logins": sum(t.failures for t in throttles)}))
+        for row in throttles:
+            db.session.delete(row)
     # Counted after the change, in the same transaction, so two administrators demoting each
     # other at once cannot both succeed.
     db.session.flush()

@@ -130,6 +130,9 @@ class VideoProcessor:
         # Called (from the take monitor's thread) with the take.json of a take VSION stopped by
         # itself, e.g. when the disk fills up; the take's stop_message says why.
         self.on_auto_stop: Callable[[dict], None] | None = None
+        # Asked by the take monitor besides the disk and the length: (reason, message) to stop
+        # the take now, or None (the take lifecycle's rules, e.g. its starter went away).
+        self.stop_rule: Callable[[Recording], tuple[str, str] | None] | None = None
         self._monitor: threading.Thread | None = None
         self._monitor_stop = threading.Event()
         self._started = False
@@ -194,7 +197,7 @@ class VideoProcessor:
 
     # ---- lifecycle
     def start(self) -> VideoProcessor:
-        self.takes_dir.mkdir(parents=True, exist_ok=True)
+        self.takes_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.interrupted = recover_interrupted(self.takes_dir)
         with self._control:
             for channel in self._channels:
@@ -343,7 +346,7 @@ class VideoProcessor:
         take = self.take
         if take is None:
             return {"recording": False, "last_take": self.last_take}
-        return {"recording": True, "take_id": take.id, "folder": str(take.dir), "started_at": take.start_wall / 1e9,
+        return {"recording": True, "take_id": take.id, "started_at": take.start_wall / 1e9,
                 "elapsed_s": (time.monotonic_ns() - take.start_mono) / 1e9, "cameras": [w.name for w in take.writers]}
 
     # ---- recording
@@ -366,7 +369,7 @@ class VideoProcessor:
         take_dir = self.takes_dir / take_id
         writers = [CameraWriter(take_dir, c.handler, self.settings.recording, mono) for c in self._channels]
         try:
-            take_dir.mkdir(parents=True)
+            take_dir.mkdir(mode=0o700, parents=True)
             calibration = self.settings.calibration_path
             if calibration.is_file():
                 shutil.copy2(calibration, take_dir / CALIBRATION_FILE)
@@ -410,7 +413,11 @@ class VideoProcessor:
         if free < cfg.stop_free_mb or any(w.disk_full for w in take.writers):
             return "disk_full", (f"recording stopped: the disk is almost full ({free:.1f} MB free, the limit is "
                                  f"{cfg.stop_free_mb:.1f} MB); the take is kept up to this point")
-        return None
+        if (time.monotonic_ns() - take.start_mono) / 1e9 >= cfg.max_take_s:
+            return "max_length", (f"recording stopped: a take lasts at most {cfg.max_take_s / 60:g} min "
+                                  "(recording.max_take_s); the take is kept up to this point")
+        rule = self.stop_rule
+        return rule(take) if rule is not None else None
 
     def _watch_take(self, take: Recording) -> None:
         """While ``take`` records: rewrite its take.json (so a killed server leaves it current),

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask import cli as flask_cli
+from pydantic import ValidationError
 
 from accounts.policy import ROLES
 from accounts.users import create_user, user_exists
@@ -23,19 +24,67 @@ from capture import demo
 from cli.common import load, user_data_dir
 from common.files import write_text
 from config.edit import dump_settings
-from config.loader import parse_settings
-from config.schema import ConfigError, Settings
-from web.extensions import socketio
+from config.loader import describe_error, parse_settings
+from config.schema import ConfigError, ServerConfig, Settings
+from database.base import db
 from web.factory import create_app, prepare_app, start_app, stop_app
+from web.serving import ServeOptions, serve_debug, serve_production
+from web.tls import TlsFiles, auto_certificate, fingerprint, site_certificate
 
 logger = logging.getLogger("vsion")
 
 DEMO_CAMERAS = 4
 
 
-def serve(app: Flask, host: str, port: int) -> None:
-    """Start the app's running system and serve until Ctrl-C or SIGTERM, then shut every thread
-    down cleanly."""
+def with_flags(settings: Settings, **flags) -> Settings:
+    """``settings`` with the ``server`` values given on the command line (None: from the file)."""
+    given = {key: value for key, value in flags.items() if value is not None}
+    if not given:
+        return settings
+    try:
+        server = ServerConfig.model_validate({**settings.server.model_dump(), **given})
+    except ValidationError as exc:
+        raise click.ClickException(describe_error(exc, "command line", ("server",))) from None
+    return settings.model_copy(update={"server": server})
+
+
+def tls_files(settings: Settings) -> TlsFiles | None:
+    """The certificate and key to serve HTTPS with (made for ``tls_cert: auto``); None for HTTP."""
+    server = settings.server
+    try:
+        if server.tls_cert == "auto":
+            return auto_certificate(settings.data_dir, server.host)
+        if server.tls_cert is not None:
+            return site_certificate(server.tls_cert, server.tls_key)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"HTTPS: {exc}") from None
+    return None
+
+
+def _announce(options: ServeOptions) -> None:
+    if options.tls is None:
+        return
+    click.echo(f"HTTPS certificate {options.tls.cert} SHA-256 {fingerprint(options.tls.cert)}")
+    if options.tls.ca is not None:
+        click.echo(f"  signed by this VSION's authority {options.tls.ca} (install it on the tablets once) "
+                   f"SHA-256 {fingerprint(options.tls.ca)}")
+
+
+def serve(app: Flask, debug: bool = False) -> None:
+    """Serve ``app`` as its settings say (``server``) until Ctrl-C or SIGTERM, then shut every
+    thread down cleanly: gunicorn (one worker process, threads), or Werkzeug with ``debug``."""
+    settings: Settings = app.extensions["vsion"].settings
+    os.umask(0o077)  # everything VSION writes (database, takes, keys) is private to its account
+    prepare_app(app)  # the database at the newest schema before serving: a problem stops the start here
+    with app.app_context():
+        db.engine.dispose()  # no connection crosses into the server's worker process
+    server = settings.server
+    options = ServeOptions(server.host, server.port, tls_files(settings), server.http_redirect_port, server.threads,
+                           debug)
+    _announce(options)
+    if not debug:
+        serve_production(app, options, start=lambda: start_app(app), stop=lambda: stop_app(app))
+        return
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
@@ -43,28 +92,39 @@ def serve(app: Flask, host: str, port: int) -> None:
     signal.signal(signal.SIGTERM, on_term)
     start_app(app)
     flask_cli.show_server_banner = lambda *args, **kwargs: None  # VSION logs its own address
-    logger.info("VSION listening on http://%s:%d", host, port)
     try:
-        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
-    except KeyboardInterrupt:
-        pass
+        serve_debug(app, options)
     finally:
         logger.info("shutting down")
         stop_app(app)
 
 
+def server_options(fn):
+    """The ``server`` flags ``serve`` and ``demo`` share; each overrides config.yaml's ``server``."""
+    for option in reversed((
+            click.option("--host", default=None, help="Address to listen on (config server.host; default 127.0.0.1)."),
+            click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (config server.port; 5000)."),
+            click.option("--tls-cert", default=None, help="'auto' (self-signed, made once) or a PEM certificate."),
+            click.option("--tls-key", default=None, help="The private key of --tls-cert."),
+            click.option("--http-redirect-port", default=None, type=click.IntRange(1, 65535),
+                         help="Also listen on this plain HTTP port, redirecting to HTTPS."),
+            click.option("--debug", is_flag=True, help="Werkzeug's development server instead of gunicorn."))):
+        fn = option(fn)
+    return fn
+
+
 @click.command("serve")
 @click.option("--config", "config", default="config.yaml", show_default=True, help="Configuration file.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-def serve_cmd(config, host, port):
+@server_options
+def serve_cmd(config, host, port, tls_cert, tls_key, http_redirect_port, debug):
     """Start the web app."""
-    settings = load(config, seal=True)
+    settings = with_flags(load(config, seal=True), host=host, port=port, tls_cert=tls_cert, tls_key=tls_key,
+                          http_redirect_port=http_redirect_port)
     try:
         app = create_app(settings, config_path=config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    serve(app, host, port)
+    serve(app, debug)
 
 
 def demo_dir() -> Path:
@@ -77,7 +137,7 @@ def _demo_logins(folder: Path) -> list[tuple[str, str, str]]:
     logins = folder / "demo-logins.txt"
     if logins.is_file():
         return [tuple(line.split(" ", 2)) for line in logins.read_text().splitlines() if line.strip()]
-    users = [(role, role, secrets.token_urlsafe(9)) for role in ROLES]
+    users = [(role, role, secrets.token_urlsafe(15)) for role in ROLES]  # 20 characters
     write_text(logins, "".join(f"{name} {role} {password}\n" for name, role, password in users), mode=0o600)
     return users
 
@@ -119,9 +179,9 @@ def _demo_config(folder: Path) -> Path:
 
 
 @click.command("demo")
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@server_options
 @click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
-def demo_cmd(port, no_browser):
+def demo_cmd(host, port, tls_cert, tls_key, http_redirect_port, debug, no_browser):
     """Start VSION on the built-in demo cameras (no hardware needed)."""
     folder = demo_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -129,12 +189,15 @@ def demo_cmd(port, no_browser):
     click.echo("Preparing the demo cameras (the first time, this downloads and converts the demo videos)...")
     for n in range(demo.DEMO_VIDEOS):
         demo.demo_video(n)
-    demo_settings = load(str(config), seal=True)
+    demo_settings = with_flags(load(str(config), seal=True), host=host, port=port, tls_cert=tls_cert,
+                               tls_key=tls_key, http_redirect_port=http_redirect_port)
     _demo_calibration(demo_settings)
     app = create_app(demo_settings, config_path=config)
     prepare_app(app)
     users = _demo_users(app, folder)
-    url = f"http://127.0.0.1:{port}/"
+    server = demo_settings.server
+    url = f"{'https' if server.tls else 'http'}://{'127.0.0.1' if server.host in ('0.0.0.0', '::') else server.host}" \
+          f":{server.port}/"
     click.echo(f"VSION demo: {url}  (configuration {config})")
     click.echo("Demo logins (user / password):")
     for name, role, password in users:
@@ -143,4 +206,4 @@ def demo_cmd(port, no_browser):
         import webbrowser
 
         threading.Timer(1.5, webbrowser.open, args=(url,)).start()
-    serve(app, "127.0.0.1", port)
+    serve(app, debug)

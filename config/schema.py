@@ -123,6 +123,10 @@ class RecordingConfig(_Strict):
     # stops cleanly, with its files closed, when the free space falls below stop_free_mb.
     min_free_mb: Annotated[float, Field(ge=0)] = 1024
     stop_free_mb: Annotated[float, Field(ge=0)] = 256
+    # A take stops by itself after max_take_s, and orphan_stop_s after the last page or script of
+    # the user who started it went away (a user who comes back in time keeps it running).
+    max_take_s: Annotated[float, Field(ge=5, le=24 * 3600)] = 1800
+    orphan_stop_s: Annotated[float, Field(ge=2, le=24 * 3600)] = 30
 
     @model_validator(mode="after")
     def _thresholds(self):
@@ -142,16 +146,69 @@ class CameraTuning(_Strict):
 
 
 class SecurityConfig(_Strict):
-    """Login throttling, account lockout and session lifetime."""
+    """Login throttling and session lifetime."""
 
     # Flask-Limiter notation, per client address, for POST /login.
     login_rate_limit: Annotated[str, Field(pattern=r"^\d+ ?(/|per) ?(second|minute|hour|day)$")] = "10/minute"
-    lockout_failures: Annotated[int, Field(ge=1, le=100)] = 5     # consecutive wrong passwords
+    # Wrong passwords for one account from one client address before that address must wait
+    # between tries: 1 s, then twice as long after each further wrong password, up to
+    # lockout_minutes. Other addresses are never held back by them.
+    lockout_failures: Annotated[int, Field(ge=1, le=100)] = 5
     lockout_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15
     session_idle_minutes: Annotated[float, Field(gt=0, le=7 * 24 * 60)] = 60
     session_max_hours: Annotated[float, Field(gt=0, le=7 * 24)] = 12
     # Secure cookies: "auto" marks them Secure whenever the request came over HTTPS.
     secure_cookies: Literal["auto", "always", "never"] = "auto"
+
+
+class ServerConfig(_Strict):
+    """Where and how the web server listens (command-line flags override it).
+
+    ``tls_cert``: None (plain HTTP), ``auto`` (a self-signed certificate made once in
+    ``data_dir/tls/``), or the path of the site's certificate (PEM, chain included) with
+    ``tls_key`` its private key. ``http_redirect_port``: a second, plain HTTP listener that
+    only redirects to HTTPS. ``trusted_proxies``: how many reverse proxies in front of VSION
+    set ``X-Forwarded-For`` / ``-Proto`` / ``-Host`` (0: those headers are ignored).
+    ``threads``: the production server's worker threads (each open page holds one for its
+    Socket.IO link, each MJPEG viewer one).
+    """
+
+    host: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.:\[\]_-]+$")] = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 5000
+    tls_cert: Literal["auto"] | Path | None = None
+    tls_key: Path | None = None
+    http_redirect_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    trusted_proxies: Annotated[int, Field(ge=0, le=5)] = 0
+    threads: Annotated[int, Field(ge=16, le=1000)] = 100
+    hsts_max_age_s: Annotated[int, Field(ge=0, le=2 * 365 * 86400)] = 365 * 86400
+
+    @model_validator(mode="after")
+    def _tls(self):
+        if isinstance(self.tls_cert, Path) and self.tls_key is None:
+            raise ValueError("tls_key: the private key of tls_cert is needed")
+        if self.tls_key is not None and not isinstance(self.tls_cert, Path):
+            raise ValueError("tls_key goes with a tls_cert path (tls_cert: auto makes its own key)")
+        if self.http_redirect_port is not None and self.tls_cert is None:
+            raise ValueError("http_redirect_port redirects to HTTPS: set tls_cert too")
+        if self.http_redirect_port == self.port:
+            raise ValueError("http_redirect_port must differ from port")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+
+class LimitsConfig(_Strict):
+    """What one user or one client address may hold at once. Past a limit the request is refused
+    with a message saying which limit (HTTP 429, or 503 when the whole server is full)."""
+
+    takes_per_hour: Annotated[int, Field(ge=1, le=10_000)] = 30      # takes one user starts in an hour
+    jobs_per_user: Annotated[int, Field(ge=1, le=1000)] = 5          # one user's takes waiting for processing
+    sockets_per_address: Annotated[int, Field(ge=1, le=1000)] = 20   # Socket.IO links from one address
+    sockets_per_user: Annotated[int, Field(ge=1, le=1000)] = 10      # Socket.IO links of one signed-in user
+    mjpeg_per_user: Annotated[int, Field(ge=1, le=1000)] = 12        # live previews one user watches
+    mjpeg_total: Annotated[int, Field(ge=1, le=1000)] = 36           # live previews served at once
 
 
 _JOB_SCHEMES = ("redis", "rediss", "amqp", "amqps", "sentinel", "memory", "cache+memory")
@@ -191,6 +248,10 @@ class JobsConfig(_Strict):
     __str__ = __repr__
 
 
+def _under(base: Path, path: Path) -> Path:
+    return path if path.is_absolute() else (base / path).resolve()
+
+
 def _video_file(url: str, base: Path, key: str) -> str:
     """A camera's video file path made absolute (relative to ``base``); ValueError when missing."""
     path = Path(url.removeprefix("file://"))
@@ -215,6 +276,16 @@ class Settings(_Strict):
     camera_tuning: CameraTuning = Field(default=CameraTuning(), alias="camera")
     jobs: JobsConfig = JobsConfig()
     security: SecurityConfig = SecurityConfig()
+    server: ServerConfig = ServerConfig()
+    limits: LimitsConfig = LimitsConfig()
+
+    @model_validator(mode="after")
+    def _threads_for_viewers(self):
+        # Previews and Socket.IO links each hold a server thread: keep some for plain requests.
+        if self.limits.mjpeg_total + 16 > self.server.threads:
+            raise ValueError(f"server.threads ({self.server.threads}) must be at least limits.mjpeg_total + 16 "
+                             f"({self.limits.mjpeg_total + 16})")
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self):
@@ -233,8 +304,12 @@ class Settings(_Strict):
         cameras = [cam.model_copy(update={key: _video_file(getattr(cam, key), base, f"cameras.{i}.{key}")
                                           for key in ("url", "preview_url") if is_file_url(getattr(cam, key))})
                    for i, cam in enumerate(self.cameras)]
+        server = self.server
+        if isinstance(server.tls_cert, Path):
+            server = server.model_copy(update={"tls_cert": _under(base, server.tls_cert),
+                                               "tls_key": _under(base, server.tls_key)})
         return self.model_copy(update={"data_dir": data_dir.resolve(), "calibration": calibration,
-                                       "cameras": cameras})
+                                       "cameras": cameras, "server": server})
 
     @property
     def calibration_path(self) -> Path:

@@ -7,6 +7,7 @@ the migrations in ``migrations/``; a change here needs a new revision there.
 """
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -55,6 +56,15 @@ def _choice(name: str, values: tuple[str, ...]) -> sa.Enum:
                    length=16)
 
 
+def name_key(name: str) -> str:
+    """The form two user names are compared in: NFKC, case folded ("ADMIN" and "ａｄｍｉｎ" are "admin")."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
+def _username_key(context) -> str:
+    return name_key(context.get_current_parameters()["username"])
+
+
 class User(db.Model):
     """A person who logs in. ``role`` is one of :data:`ROLES`; the password is an argon2 hash.
 
@@ -65,12 +75,12 @@ class User(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    # The name compared (:func:`name_key`), so "ADMIN" cannot join "admin"; made from username by default.
+    username_key: Mapped[str] = mapped_column(String(64), unique=True, nullable=False, default=_username_key)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     active: Mapped[bool] = mapped_column(default=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, nullable=False)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # no login before this time
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     is_anonymous = False
@@ -236,6 +246,23 @@ class LoginSession(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True, nullable=False)
+
+
+class LoginThrottle(db.Model):
+    """Wrong passwords for one account from one client address: past ``security.lockout_failures``
+    of them, that address waits until ``blocked_until`` before its next try (the wait doubles with
+    each further wrong password). Other addresses are not held back. A right password from the
+    address, or an administrator, deletes the row."""
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (UniqueConstraint("user_id", "address", name="uq_login_throttles_user_id_address"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
+    address: Mapped[str] = mapped_column(String(45), nullable=False)
+    failures: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuditEvent(db.Model):

@@ -10,20 +10,29 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from accounts.policy import may_stop_take
 from capture.group import RecordingError, VideoProcessor
-from capture.takefile import TakeMeta
+from capture.takefile import Recording, TakeMeta
 from common.errors import ServiceError
 from database.models import User
 from jobs.base import Job, JobFailure, JobRunner
 from takes.history import close_interrupted_jobs, record_job_change
 from takes.library import PROCESSED_STATUSES, reprocess_params
 from takes.results import job_params, record_job
-from takes.service import TakeBusy, interrupted_takes, recording_purpose, register_recorded_take, set_processing
+from takes.service import (
+    TakeBusy,
+    interrupted_takes,
+    recording_purpose,
+    register_recorded_take,
+    set_processing,
+    takes_started_since,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +49,13 @@ class TakeEvents(Protocol):
     def job_status(self, job: Job) -> None:
         """A take's background job changed."""
 
+    def present(self, user_id: int | None) -> bool:
+        """Has ``user_id`` a page or script connected now?"""
+
+
+class LimitReached(ServiceError):
+    """A user reached one of their limits (``limits`` in config.yaml); the message says which."""
+
 
 class TakeLifecycle:
     """Starts, stops, registers, processes and resumes takes. Thread-safe: the camera group
@@ -48,8 +64,10 @@ class TakeLifecycle:
     def __init__(self, processor: VideoProcessor, jobs: JobRunner, session: Callable[[], contextlib.AbstractContextManager],
                  events: TakeEvents):
         self.processor, self.jobs, self.session, self.events = processor, jobs, session, events
+        self._owner_gone_at: float | None = None  # monotonic s since the take's starter has no link open
         self._submitting = threading.Lock()  # "is it busy?" and "queue it" as one step
         processor.on_auto_stop = self.take_auto_stopped
+        processor.stop_rule = self._orphaned
 
     @property
     def takes_dir(self) -> Path:
@@ -71,8 +89,10 @@ class TakeLifecycle:
         is registered at once, so a crash cannot leave it unknown."""
         with self.session():
             card, kind = recording_purpose(user, work_card_id, kind)
+            self._check_limits(user)
             meta = TakeMeta(user_id=user.id, created_by=user.username, label=label,
                             work_card=card.id if card is not None else None, kind=kind)
+        self._owner_gone_at = None
         state = self.processor.start_recording(meta)
         logger.info("user %s started take %s (%s%s)", user.username, state["take_id"], kind,
                     f", work card {meta.work_card}" if meta.work_card is not None else "")
@@ -80,6 +100,42 @@ class TakeLifecycle:
         state = {**state, "work_card_id": meta.work_card, "kind": kind, "user_id": user.id}
         self.events.recording_status(state)
         return state
+
+    def _check_jobs(self, user: User) -> None:
+        """Raise :class:`LimitReached` when ``user`` has ``limits.jobs_per_user`` jobs waiting or
+        running (of their takes, or queued by them)."""
+        limit = self.processor.settings.limits.jobs_per_user
+        waiting = sum(1 for job in self.jobs.jobs() if not job.finished
+                      and user.id in (job.params.get("user_id"), job.params.get("queued_by")))
+        if waiting >= limit:
+            raise LimitReached(f"{waiting} of your takes are still waiting to be processed (at most {limit}, "
+                               "limits.jobs_per_user): try again once they are done")
+
+    def _check_limits(self, user: User) -> None:
+        """Raise :class:`LimitReached` when ``user`` has too many takes waiting for processing or
+        started too many takes in the last hour (``limits`` in config.yaml)."""
+        self._check_jobs(user)
+        limit = self.processor.settings.limits.takes_per_hour
+        started = takes_started_since(user.id, datetime.now(UTC) - timedelta(hours=1))
+        if started >= limit:
+            raise LimitReached(f"you started {started} takes in the last hour (at most {limit}, "
+                               "limits.takes_per_hour): wait a while, or ask an administrator")
+
+    def _orphaned(self, take: Recording) -> tuple[str, str] | None:
+        """The take monitor's rule (every 0.5 s): stop a take whose starter has had no page or
+        script connected for ``recording.orphan_stop_s``; a link back in time keeps it."""
+        if self.events.present(take.meta.user_id):
+            self._owner_gone_at = None
+            return None
+        now = time.monotonic()
+        if self._owner_gone_at is None:
+            self._owner_gone_at = now
+            logger.info("take %s: the user who started it has no page open any more", take.id)
+        limit = self.processor.settings.recording.orphan_stop_s
+        if now - self._owner_gone_at < limit:
+            return None
+        return "orphaned", (f"recording stopped: the page that started this take was closed {limit:g} s ago "
+                            "(recording.orphan_stop_s); the take is kept up to this point")
 
     def stop_take(self, user: User, take_id: str | None = None) -> dict:
         """Stop the take recording (trainees: only their own), register it and queue its
@@ -98,8 +154,7 @@ class TakeLifecycle:
         """The ``recording status`` state of a take that just stopped (its take.json in ``take``);
         ``stop_reason`` and ``message`` say why when VSION stopped it by itself."""
         meta = TakeMeta.from_json(take)
-        return {"recording": False, "take_id": take["id"], "folder": str(self.takes_dir / take["id"]),
-                "status": take["status"], "take": take, "work_card_id": meta.work_card, "kind": meta.kind,
+        return {"recording": False, "take_id": take["id"], "status": take["status"], "take": take, "work_card_id": meta.work_card, "kind": meta.kind,
                 "user_id": meta.user_id, "stop_reason": take.get("stop_reason"), "message": take.get("stop_message")}
 
     def take_auto_stopped(self, take: dict) -> None:
@@ -162,9 +217,10 @@ class TakeLifecycle:
     def reprocess(self, user: User, take_id: str) -> Job:
         """Queue take ``take_id`` for processing again, asked by ``user``; the job reports its
         progress as any other (``job status`` events, the job history). Raises ServiceError
-        ("take not found"), :class:`~takes.library.TakeRefused` or :class:`TakeBusy` (recorded,
-        queued or processed now: asking twice queues one job)."""
+        ("take not found"), :class:`~takes.library.TakeRefused`, :class:`TakeBusy` (recorded,
+        queued or processed now: asking twice queues one job) or :class:`LimitReached`."""
         with self._submitting:
+            self._check_jobs(user)
             if self.busy(take_id):
                 raise TakeBusy("this take is being recorded or processed: wait until it is finished, then process "
                                "it again")

@@ -17,6 +17,8 @@ Notes = Annotated[str, StringConstraints(max_length=MAX_NOTES, pattern=PRINTABLE
 DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 MAX_PER_PAGE = 200
 SORTS = ("created_at", "label", "owner", "kind", "status", "processing", "duration_s", "work_card")
+# The original VSION client sends {"data": "start record!"} (and "stop record!"): accepted, ignored.
+LegacyText = Annotated[str, StringConstraints(max_length=200)] | None
 
 
 class StartRecording(Payload):
@@ -24,10 +26,12 @@ class StartRecording(Payload):
     label: Label | None = None
     work_card_id: int | None = Field(default=None, ge=1, le=2**31 - 1, strict=True)
     kind: Literal["reference", "attempt", "free"] | None = None
+    data: LegacyText = None
 
 
 class StopRecording(Payload):
     take_id: TakeId | None = None
+    data: LegacyText = None
 
 
 class TakeChanges(Payload):

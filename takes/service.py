@@ -334,3 +334,9 @@ def delete_take(user: User, take: Take, takes_dir: Path | str, busy: bool = Fals
     except OSError:
         logger.exception("take %s: deleted from the database but its folder could not be removed", gone["id"])
     return gone
+
+
+def takes_started_since(user_id: int, since: datetime) -> int:
+    """How many takes ``user_id`` started at or after ``since`` (UTC), deleted ones aside."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Take)
+                             .where(Take.user_id == user_id, Take.created_at >= since)) or 0

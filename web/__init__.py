@@ -2,29 +2,44 @@
 input with its schema, asks the policy, calls one service, and answers. No math, no threads."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import abort, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from accounts.policy import Action, allows
+from common import jsonsafe
 from web import admin, api, audit, auth, calibration, cameras, events, i18n, onboarding, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
 from web.access import PUBLIC_ENDPOINTS, login_gate  # noqa: F401 - PUBLIC_ENDPOINTS: the open routes
+from web.state import system
 
 BLUEPRINTS = (auth, pages, api, video, cameras, calibration, workcards, takes, admin, audit, onboarding)
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
                            "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
 
+# The largest body each route reads (bytes); every other route: JSON_BODY_BYTES. A larger body
+# is refused with 413 before anything reads it (a 16 MB JSON body would cost ~375 MB to parse).
+JSON_BODY_BYTES = 64 * 1024
+IMPORT_BODY_BYTES = 1024 * 1024 + 64 * 1024  # a 1 MB calibration file and its form
+BODY_LIMITS = {"calibration.import_set": IMPORT_BODY_BYTES}
+MAX_BODY_BYTES = max(JSON_BODY_BYTES, *BODY_LIMITS.values())
+
+
 class SafeJSONProvider(DefaultJSONProvider):
-    """JSON too deeply nested for the parser is a bad request body like any other (a ValueError,
-    which ``get_json(silent=True)`` answers with 400), not a RecursionError and a 500."""
+    """Request bodies are read by :func:`common.jsonsafe.loads`: too deep, NaN, infinite or huge
+    numbers are a ValueError like broken JSON (``get_json(silent=True)`` answers 400), never a 500."""
 
     def loads(self, s, **kwargs):
-        try:
-            return super().loads(s, **kwargs)
-        except RecursionError:
-            raise ValueError("JSON nested too deeply") from None
+        return jsonsafe.loads(s, **kwargs)
+
+
+def _limit_body():
+    """``before_request``, first of all: refuse a body larger than its route reads, unread."""
+    limit = BODY_LIMITS.get(request.endpoint, JSON_BODY_BYTES)
+    request.max_content_length = limit
+    if request.content_length is not None and request.content_length > limit:
+        abort(413, f"the request body is too large (at most {limit // 1024} KB here)")
 
 
 def _api_errors_as_json(error):
@@ -44,6 +59,10 @@ def _security_headers(response):
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    if request.is_secure:  # over HTTPS, browsers keep to HTTPS for this site from now on
+        max_age = system().settings.server.hsts_max_age_s
+        if max_age:
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={max_age}")
     return response
 
 
@@ -53,6 +72,7 @@ def register(app) -> None:
     i18n.init_app(app)
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
+    app.before_request_funcs.setdefault(None, []).insert(0, _limit_body)  # before the CSRF check reads a form
     app.before_request(login_gate)
     app.register_error_handler(HTTPException, _api_errors_as_json)
     app.context_processor(_policy_helpers)

@@ -8,13 +8,18 @@ from flask_login import current_user
 
 from accounts.policy import ROLES, Action
 from accounts.schemas import NewUser, UserChange
-from accounts.users import UserError, create_user, get_user, is_locked, update_user
+from accounts.throttle import throttles
+from accounts.users import UserError, create_user, get_user, update_user
 from accounts.users import list_users as all_users
 from common.errors import ServiceError
 from common.payloads import PayloadError, validate
 from database.models import User
 from web.access import requires
 from web.auditing import audit
+from web.extensions import socketio
+from web.notify import ROOM_ACTIONS
+from web.sockets import disconnect_user, regroup_user
+from web.state import links
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +31,18 @@ def _iso(moment) -> str | None:
 
 
 def _user(user: User) -> dict:
-    """A user as the API shows it: never the password hash."""
+    """A user as the API shows it: never the password hash. ``throttled``: the client addresses
+    counting wrong passwords for this account (``waits_until``: until when one must wait);
+    ``locked`` / ``locked_until`` / ``failed_logins`` sum them up (some address waits, the
+    latest end of a wait, their wrong passwords)."""
+    rows = throttles(user)
+    waits = [row["waits_until"] for row in rows if row["waits_until"] is not None]
     return {"id": user.id, "username": user.username, "role": user.role, "active": bool(user.active),
-            "created_at": _iso(user.created_at), "locked": is_locked(user), "locked_until": _iso(user.locked_until),
-            "failed_logins": user.failed_logins or 0, "last_login_at": _iso(user.last_login_at)}
+            "created_at": _iso(user.created_at), "locked": bool(waits), "locked_until": _iso(max(waits, default=None)),
+            "failed_logins": sum(row["failures"] for row in rows), "last_login_at": _iso(user.last_login_at),
+            "throttled": [{"address": row["address"], "failures": row["failures"],
+                           "last_failure_at": _iso(row["last_failure_at"]), "waits_until": _iso(row["waits_until"])}
+                          for row in rows]}
 
 
 @bp.route("/admin/users")
@@ -75,4 +88,14 @@ def change_user(user_id: int):
         return jsonify(error=str(exc)), 400
     for change in changes:
         audit(change.action, "user", user.id, **change.detail)
+    _apply_to_links(user, {change.action for change in changes})
     return jsonify(_user(user))
+
+
+def _apply_to_links(user: User, actions: set[str]) -> None:
+    """A disabled account or a reset password ends the user's open Socket.IO links now; a role
+    change takes them out of the rooms the new role may not hear."""
+    if actions & {"user.disable", "user.password_reset"}:
+        disconnect_user(socketio, links(), user.id)
+    elif "user.role" in actions:
+        regroup_user(socketio, links(), user.id, user.role, ROOM_ACTIONS)

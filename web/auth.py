@@ -19,11 +19,13 @@ from flask_wtf.csrf import CSRFError
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from accounts.users import close_sessions, get_user, login_attempt, open_session, session_open
+from accounts.throttle import login_attempt
+from accounts.users import close_sessions, get_user, open_session, session_open
 from web.access import PUBLIC_ENDPOINTS, wants_json
 from web.auditing import audit
-from web.extensions import limiter, login_manager
-from web.state import EXTENSION, system
+from web.extensions import limiter, login_manager, socketio
+from web.sockets import disconnect_session
+from web.state import EXTENSION, links, system
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -99,6 +101,7 @@ def end_expired_session():
     if current_user.is_authenticated:
         logger.info("session of user %s reached its maximum age", current_user.username)
         audit("logout", "user", current_user.id, reason="session_max_age")
+        disconnect_session(socketio, links(), session.get(SESSION_ID))
     logout_user()
     _fresh_session()
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
@@ -133,11 +136,12 @@ def _too_many_logins(limit):
     return response
 
 
-def _refusal(result) -> str:
-    if result.reason == "locked" and result.locked_until is not None:
-        return gettext("Account locked after too many wrong passwords, until {time}. An administrator can unlock "
-                       "it.").format(time=result.locked_until.astimezone().strftime("%H:%M"))
-    return gettext("Wrong user name or password.")
+def _refusal(result) -> tuple[str, int]:
+    """The login page's message and status for a refused attempt."""
+    if result.reason == "throttled":
+        return gettext("Too many wrong passwords for this account from this computer: try again in {seconds} s. "
+                       "An administrator can lift this wait.").format(seconds=max(1, round(result.retry_after_s))), 429
+    return gettext("Wrong user name or password."), 401
 
 
 def _audit_failure(result) -> None:
@@ -148,9 +152,9 @@ def _audit_failure(result) -> None:
         return
     account = result.account
     logger.warning("failed login for %s from %s (%s)", account.username, request.remote_addr, result.reason)
-    if result.lock_started:
-        audit("login.locked", "user", account.id, user=account, failures=result.failures,
-              until=result.locked_until.isoformat(timespec="seconds"))
+    if result.throttle_started:
+        audit("login.throttled", "user", account.id, user=account, failures=result.failures,
+              wait_s=result.retry_after_s)
     audit("login.failed", "user", account.id, user=account, reason=result.reason, failures=result.failures)
 
 
@@ -173,8 +177,8 @@ def login():
         error = gettext("Session expired: please sign in again.")
     if form.validate_on_submit():
         security = _security()
-        result = login_attempt(form.username.data, form.password.data, security.lockout_failures,
-                               security.lockout_minutes)
+        result = login_attempt(form.username.data, form.password.data, request.remote_addr,
+                               security.lockout_failures, security.lockout_minutes * 60)
         if result.user is not None:
             _fresh_session()
             login_user(result.user)
@@ -185,7 +189,11 @@ def login():
             audit("login.success", "user", result.user.id, user=result.user)
             return redirect(_safe_next(request.args.get("next")))
         _audit_failure(result)
-        error, status = _refusal(result), 401
+        error, status = _refusal(result)
+        if status == 429:
+            response = make_response(render_template("login.html", form=form, error=error), 429)
+            response.headers["Retry-After"] = str(max(1, round(result.retry_after_s)))
+            return response
     elif request.method == "POST":
         error, status = gettext("Wrong user name or password."), 401
     return render_template("login.html", form=form, error=error), status
@@ -196,7 +204,8 @@ def logout():
     if current_user.is_authenticated:
         logger.info("user %s logged out", current_user.username)
         audit("logout", "user", current_user.id)
-        close_sessions(session_id=session.get(SESSION_ID))  # a copied cookie and this session's sockets die too
+        close_sessions(session_id=session.get(SESSION_ID))  # a copied cookie dies too
+        disconnect_session(socketio, links(), session.get(SESSION_ID))  # and this session's open links, now
     logout_user()
     _fresh_session()
     return redirect(url_for("auth.login"))

@@ -8,8 +8,9 @@ from __future__ import annotations
 import functools
 import logging
 
-from flask import request
+from flask import request, session
 from flask_login import current_user
+from flask_socketio import ConnectionRefusedError as RefusedLink
 from flask_socketio import emit, join_room, leave_room
 from pydantic import BaseModel, ValidationError
 
@@ -19,11 +20,12 @@ from common.errors import ServiceError
 from common.payloads import explain
 from live.schemas import LivePoseToggle
 from takes.schemas import StartRecording, StopRecording
+from web import sockets
 from web.auditing import audit
-from web.auth import session_expired
+from web.auth import LOGIN_AT, SESSION_ID, session_expired
 from web.extensions import socketio
-from web.notify import POSE_ROOM, join_audiences
-from web.state import system
+from web.notify import POSE_ROOM, join_audiences, recording_view
+from web.state import links, system
 
 logger = logging.getLogger(__name__)
 
@@ -75,13 +77,27 @@ def recording_event(name: str, model: type[BaseModel]):
     return socket_event(name, model, Action.RECORD, "recording error", (RecordingError, ServiceError))
 
 
+def _refuse_link(message: str):
+    """Refuse this Socket.IO connection with ``message``, and close the link under it soon."""
+    sockets.close_refused(socketio, request.sid)
+    raise RefusedLink(message)
+
+
 @socketio.on("connect")
 def on_connect(auth=None):
     if not current_user.is_authenticated or session_expired():
-        raise ConnectionRefusedError("login required")
+        _refuse_link("login required")
+    limit = system().settings.limits.sockets_per_user
+    if len(links().of_user(current_user.id)) >= limit:
+        logger.warning("Socket.IO link refused: user %s already holds %d (limits.sockets_per_user)",
+                       current_user.username, limit)
+        _refuse_link(f"too many open pages for this account (at most {limit}): close some")
+    client = sockets.Client(request.sid, current_user.id, current_user.role, session.get(SESSION_ID),
+                            session.get(LOGIN_AT) or 0.0, request.remote_addr)
+    links().add(client)
     join_audiences()
     running = system()
-    emit("recording status", running.takes.recording_state())
+    emit("recording status", recording_view(running.takes.recording_state(), client))
     emit("camera status", running.camera_status())
 
 
@@ -104,6 +120,7 @@ def stop_recording(data: StopRecording) -> dict:
 
 @socketio.on("disconnect")
 def on_disconnect(*args):
+    links().remove(request.sid)
     system().live_pose.forget(request.sid)
 
 

@@ -10,7 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from common import jsonsafe
 from common.files import write_text
 from common.resources import resource
 from config.loader import load_settings, register_secrets
@@ -18,14 +20,16 @@ from config.schema import Settings
 from database.base import db, normalize_url
 from database.migrate import upgrade_database
 from system import System, build_system
-from web import register
+from system.storage import make_private
+from web import MAX_BODY_BYTES, register
 from web.auth import SessionInterface, session_config
 from web.extensions import csrf, limiter, login_manager, socketio
 from web.notify import WebNotifier
-from web.state import EXTENSION, system
+from web.sockets import AddressCap, SocketRegistry, guard_packets
+from web.state import EXTENSION, LINKS, system
 
-MAX_BODY_BYTES = 16 * 1024 * 1024
 SECRET_KEY_FILE = "secret_key"
+SOCKET_PACKET_BYTES = 64 * 1024  # the largest Socket.IO message VSION reads (its events are small)
 
 
 def _secret_key(data_dir: Path) -> str | None:
@@ -46,7 +50,8 @@ def _flask_config(settings: Settings) -> dict:
         # Idle expiry: a permanent session's cookie is renewed by each request and refused when older.
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.security.session_idle_minutes),
         WTF_CSRF_TIME_LIMIT=None,
-        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,  # per route: web.BODY_LIMITS
+        MAX_FORM_PARTS=32,
     )
 
 
@@ -58,8 +63,20 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)  # POST /login only: security.login_rate_limit per client address
     app.session_interface = SessionInterface()  # Secure cookie per security.secure_cookies
     # Our loggers (not python-socketio's own handlers) so the masking filter sees their lines.
+    # Packets are read by the bounded JSON decoder, and are small.
     socketio.init_app(app, async_mode="threading", logger=logging.getLogger("socketio.server"),
-                      engineio_logger=logging.getLogger("engineio.server"))
+                      engineio_logger=logging.getLogger("engineio.server"), json=jsonsafe,
+                      max_http_buffer_size=SOCKET_PACKET_BYTES)
+    guard_packets(socketio)
+
+
+def _wrap_wsgi(app: Flask, settings: Settings) -> None:
+    """Cap the Socket.IO links per client address; behind ``server.trusted_proxies`` reverse
+    proxies, read the client's address, scheme and host from their X-Forwarded-* headers."""
+    app.wsgi_app = AddressCap(app.wsgi_app, settings.limits.sockets_per_address)
+    hops = settings.server.trusted_proxies
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
 def create_app(settings: Settings | None = None, test_config: dict | None = None,
@@ -77,8 +94,11 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     if test_config:
         app.config.update(test_config)
     _init_extensions(app)
+    _wrap_wsgi(app, settings)
     register(app)
-    app.extensions[EXTENSION] = build_system(settings, WebNotifier(), app.app_context,
+    links = app.extensions[LINKS] = SocketRegistry()
+    notifier = WebNotifier(links, settings.security.session_max_hours * 3600)
+    app.extensions[EXTENSION] = build_system(settings, notifier, app.app_context,
                                              Path(config_path) if config_path else None)
     return app
 
@@ -88,7 +108,7 @@ def prepare_app(app: Flask) -> System:
     installation) and the database at the newest schema. Idempotent."""
     running = app.extensions[EXTENSION]
     data_dir = running.settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         key = _secret_key(data_dir)
         if key is None:
@@ -96,6 +116,7 @@ def prepare_app(app: Flask) -> System:
             write_text(data_dir / SECRET_KEY_FILE, key, mode=0o600)
         app.config["SECRET_KEY"] = key
     upgrade_database(app, resource("migrations"))
+    make_private(data_dir)
     running.sync_calibrations()
     return running
 

@@ -23,6 +23,7 @@ from reconstruction.exports import ExportError
 from takes import ergonomics, library, views
 from takes import files as takefiles
 from takes import service as takes
+from takes.lifecycle import LimitReached
 from takes.results import comparison_view
 from takes.schemas import ProcessTake, PromoteTake, TakeChanges, TakeQuery
 from web.access import requires
@@ -56,9 +57,10 @@ def folder_or_404(take):
 @bp.errorhandler(ServiceError)
 def refused(error: ServiceError):
     """A request the services refuse, with their message: 409 while the take is busy, 403 for
-    what the policy refuses this user, else 400."""
+    what the policy refuses this user, 429 past a user's limit (``limits``), else 400."""
     status = 409 if isinstance(error, takes.TakeBusy) else \
-        403 if isinstance(error, library.TakeRefused | takes.DeleteRefused) else 400
+        403 if isinstance(error, library.TakeRefused | takes.DeleteRefused) else \
+        429 if isinstance(error, LimitReached) else 400
     return jsonify(error=str(error)), status
 
 

@@ -39,6 +39,7 @@ import { roleName } from "./roles.js";
       "login.success": t("audit_action_login.success", "Signed in"),
       "login.failed": t("audit_action_login.failed", "Sign-in refused"),
       "login.locked": t("audit_action_login.locked", "Account locked"),
+      "login.throttled": t("audit_action_login.throttled", "A computer must wait"),
       logout: t("audit_action_logout", "Signed out"),
       "user.create": t("audit_action_user.create", "Account created"),
       "user.role": t("audit_action_user.role", "Role changed"),

@@ -41,7 +41,7 @@ attachLiveView();
     if (!on && state && state.take_id) {
       const frames = (state.take && state.take.cameras || []).map((c) => c.name + ": " + c.frames).join(", ");
       recTake.textContent = t("take_saved", "Take saved") + " " + state.take_id + (frames ? " (" + frames + " " + t("frames", "frames") + ")" : "");
-      recTake.title = t("folder", "Folder") + ": " + (state.folder || "");
+      recTake.title = state.take_id;  // the take id names its folder: no event carries a server path
     } else if (on) {
       recTake.textContent = state && state.take_id ? state.take_id : "";
     }

@@ -17,7 +17,8 @@ import { roleName } from "./roles.js";
   function stateCell(user) {
     const cell = el("td", { class: "user-state" });
     if (user.locked && user.locked_until) {
-      cell.append(el("strong", { class: "error user-locked", text: t("users_locked_until", "Locked until {time}", { time: timeOfDay(user.locked_until) }) }));
+      const addresses = (user.throttled || []).filter((row) => row.waits_until).map((row) => row.address).join(", ");
+      cell.append(el("strong", { class: "error user-locked", text: t("users_locked_until", "Waiting until {time} ({addresses})", { time: timeOfDay(user.locked_until), addresses }) }));
     } else if (user.failed_logins > 0) {
       cell.append(el("span", { class: "warning", text: t("users_failed_logins", "{n} wrong password(s)", { n: user.failed_logins }) }));
     }
@@ -58,14 +59,14 @@ import { roleName } from "./roles.js";
     active.setAttribute("aria-label", t("users_active", "Active") + " " + user.username);
     active.addEventListener("change", () => change({ active: active.checked }));
 
-    const password = el("input", { type: "password", class: "user-new-password", minLength: 8, maxLength: 200,
+    const password = el("input", { type: "password", class: "user-new-password", minLength: 12, maxLength: 200,
       autocomplete: "new-password", placeholder: t("users_new_password", "New password") });
     password.setAttribute("aria-label", t("users_new_password", "New password") + " " + user.username);
     const reset = el("button", { type: "submit", class: "outline small user-reset-button", text: t("users_reset_password", "Reset the password") });
     const resetForm = el("form", { class: "user-reset", autocomplete: "off", noValidate: true }, [password, reset]);
     resetForm.addEventListener("submit", (event) => {
       event.preventDefault();
-      if (password.value.length < 8) { say(error, t("users_password_hint", "At least 8 characters; give it to the person face to face.")); return; }
+      if (password.value.length < 12) { say(error, t("users_password_hint", "At least 12 characters, hard to guess; give it to the person face to face.")); return; }
       change({ password: password.value }, t("users_password_reset_done", "Password reset."));
     });
     const actions = el("td", { class: "user-actions" }, [resetForm]);

@@ -251,7 +251,7 @@ def take(server):
                               and j["status"] in ("done", "failed"), timeout=240)
     finally:
         client.close()
-    return Path(stopped["folder"]), job
+    return server.data / "demo" / "takes" / stopped["take_id"], job
 
 
 def test_a_take_is_processed_in_the_background(take):

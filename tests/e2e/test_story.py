@@ -22,7 +22,7 @@ PROCESSING_S = 300  # a 4 s take on two shared cores, with live pose off
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = DemoServer(tmp_path_factory.mktemp("story"))
+    server = DemoServer(tmp_path_factory.mktemp("story"), tls=True)  # as a site serves it: HTTPS
     try:
         yield server.start()
         assert server.terminate() == 0, server.log()

@@ -35,7 +35,8 @@ class SignedIn:
                  prefix: str = ""):
         from playwright.sync_api import expect
 
-        self.context = browser.new_context(viewport=viewport or {"width": 1366, "height": 768}, locale=locale)
+        self.context = browser.new_context(viewport=viewport or {"width": 1366, "height": 768}, locale=locale,
+                                           ignore_https_errors=True)  # the demo's own authority
         self.page = self.context.new_page()
         self.problems: list[str] = []
         self.page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)

@@ -11,7 +11,6 @@ import contextlib
 import csv
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import threading
@@ -130,9 +129,7 @@ def app_kill(workdir: Path, streams: list[Path], before_s: float = 5.0) -> dict:
         assert started["ok"], started
         time.sleep(before_s)
         killed_wall = time.time_ns()
-        vsion.proc.send_signal(signal.SIGKILL)
-        vsion.proc.wait(10)
-        vsion.stop()
+        vsion.crash()  # the master and the worker that records
         take_dir = vsion.data_dir / "takes" / started["take_id"]
         cameras = []
         for i in range(3):

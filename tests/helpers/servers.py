@@ -21,6 +21,7 @@ from pathlib import Path
 import requests
 import socketio
 import yaml
+from requests.adapters import HTTPAdapter
 
 from tests.helpers.paths import ROOT
 
@@ -44,13 +45,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def form_login(url: str, name: str, password: str) -> requests.Session:
-    """A requests session logged in through the real form (CSRF token included)."""
+class SourceAddress(HTTPAdapter):
+    """Connections from a chosen local address (e.g. 127.0.0.2: another client of a loopback server)."""
+
+    def __init__(self, address: str):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def client_session(address: str | None = None, verify=True) -> requests.Session:
+    """A requests session, connecting from ``address`` when given, checking TLS with ``verify``
+    (True, False, or the path of a CA certificate)."""
     session = requests.Session()
+    session.verify = verify
+    session.trust_env = not isinstance(verify, str)  # else REQUESTS_CA_BUNDLE would replace this authority
+    if address:
+        for prefix in ("http://", "https://"):
+            session.mount(prefix, SourceAddress(address))
+    return session
+
+
+def login_form(session: requests.Session, url: str, name: str, password: str) -> requests.Response:
+    """Post the real login form (CSRF token included) with ``session``; the answer, not followed.
+    The session sends this site as its Referer from now on, as a browser does (over HTTPS, the
+    CSRF check wants it)."""
+    session.headers["Referer"] = url + "/"
     page = session.get(url + "/login", timeout=10).text
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    reply = session.post(url + "/login", data={"username": name, "password": password, "csrf_token": token},
-                         timeout=10, allow_redirects=False)
+    return session.post(url + "/login", data={"username": name, "password": password, "csrf_token": token},
+                        timeout=10, allow_redirects=False)
+
+
+def form_login(url: str, name: str, password: str, verify=True) -> requests.Session:
+    """A requests session logged in through the real form (CSRF token included)."""
+    session = client_session(verify=verify)
+    reply = login_form(session, url, name, password)
     assert reply.status_code == 302, reply.text[:500]
     return session
 
@@ -108,8 +141,8 @@ class VsionServer:
     """``python app.py serve`` in its own process, on a free port, with its own config and data."""
 
     def __init__(self, workdir: Path, cameras: list[dict], extra: dict | None = None, port: int | None = None,
-                 users: dict[str, str] | None = None):
-        self.workdir, self.port = Path(workdir), port or free_port()
+                 users: dict[str, str] | None = None, args: tuple[str, ...] = ()):
+        self.workdir, self.port, self.args = Path(workdir), port or free_port(), tuple(args)
         self.config = self.workdir / "config.yaml"
         self.log = self.workdir / "server.log"
         self.data_dir = self.workdir / "data"
@@ -118,10 +151,16 @@ class VsionServer:
         self.users = users if users is not None else {"tech": "technician"}
         self.passwords: dict[str, str] = {}
         self.proc: subprocess.Popen | None = None
+        self.tls = bool((extra or {}).get("server", {}).get("tls_cert"))
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self):
+        """What a client checks this server's certificate with: its own authority (tls_cert: auto)."""
+        return str(self.data_dir / "tls" / "ca.pem") if self.tls else True
 
     def create_users(self) -> None:
         for name, role in self.users.items():
@@ -136,16 +175,16 @@ class VsionServer:
             self.create_users()
         self._log = open(self.log, "a")
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--config", str(self.config),
-                                      "--port", str(self.port)], stdout=self._log, stderr=subprocess.STDOUT,
-                                     cwd=self.workdir)
+                                      "--port", str(self.port), *self.args], stdout=self._log,
+                                     stderr=subprocess.STDOUT, cwd=self.workdir)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"VSION exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
             try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                if client_session(verify=self.verify).get(self.url + "/healthz", timeout=2).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, OSError):
                 pass
             time.sleep(0.2)
         self.stop()
@@ -155,14 +194,17 @@ class VsionServer:
         deadline = time.monotonic() + timeout
         health = {}
         while time.monotonic() < deadline:
-            health = requests.get(self.url + "/healthz", timeout=5).json()
+            health = client_session(verify=self.verify).get(self.url + "/healthz", timeout=5).json()
             if health["connected"] >= count:
                 return health
             time.sleep(0.25)
         raise AssertionError(f"only {health.get('connected')} of {count} cameras connected: {health}")
 
     def login(self, name: str = "tech") -> requests.Session:
-        return form_login(self.url, name, self.passwords[name])
+        return form_login(self.url, name, self.passwords[name], self.verify)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
 
     def socket(self, session: requests.Session) -> EventClient:
         return EventClient(self.url, session)
@@ -182,8 +224,29 @@ class VsionServer:
         self._log.close()
         return code
 
+    def crash(self) -> None:
+        """SIGKILL every process of this server at once, as a power cut would: gunicorn's master and
+        its worker (which holds the cameras and recordings; killed alone, the master would leave
+        the worker to finish cleanly by itself), and what they started."""
+        import psutil
+
+        if self.proc is None:
+            return
+        family = [psutil.Process(self.proc.pid)]
+        try:
+            family += family[0].children(recursive=True)
+        except psutil.NoSuchProcess:
+            pass
+        for proc in family:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(family, timeout=10)
+        self.stop()
+
     def kill(self) -> None:
-        self.stop(signal.SIGKILL)
+        self.crash()
 
 
 def mjpeg_viewer(url: str, session: requests.Session, stop: threading.Event, out: list):
@@ -211,8 +274,9 @@ class EventClient:
     def __init__(self, url: str, session: requests.Session):
         self.events: list[tuple[str, object]] = []
         self._cond = threading.Condition()
-        self.client = socketio.Client(reconnection=False)
+        self.client = socketio.Client(reconnection=False, http_session=session)
         self.client.on("*", self._on_any)
+        self.client.on("disconnect", lambda *args: self._on_any("disconnect", args))
         cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
         self.client.connect(url, headers={"Cookie": cookie}, transports=["websocket"], wait_timeout=10)
 
@@ -272,10 +336,11 @@ class DemoServer:
 
     ``command`` starts another VSION instead of ``python app.py`` (the built executable, say)."""
 
-    def __init__(self, data, command: list[str] | None = None):
-        self.data, self.port = data, free_port()
+    def __init__(self, data, command: list[str] | None = None, tls: bool = False):
+        self.data, self.port, self.tls = data, free_port(), tls
         self.command = command or [sys.executable, str(ROOT / "app.py")]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.verify = str(data / "demo" / "tls" / "ca.pem") if tls else True
         self.log_path = data / "server.log"
         self.logins: dict[str, str] = {}
         self.proc: subprocess.Popen | None = None
@@ -283,7 +348,8 @@ class DemoServer:
     def start(self, timeout: float = 300.0) -> DemoServer:
         env = {**os.environ, "VSION_DATA": str(self.data)}
         with open(self.log_path, "w") as log:  # a file, not a pipe: a full pipe would block the server
-            self.proc = subprocess.Popen([*self.command, "demo", "--port", str(self.port), "--no-browser"],
+            tls = ["--tls-cert", "auto"] if self.tls else []
+            self.proc = subprocess.Popen([*self.command, "demo", "--port", str(self.port), "--no-browser", *tls],
                                          stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.data)
         deadline = time.monotonic() + timeout
         while len(self.logins) < len(DEMO_ROLES):
@@ -294,8 +360,8 @@ class DemoServer:
 
         def ready():
             try:
-                return requests.get(self.url + "/healthz", timeout=5).json()["connected"] == 4
-            except requests.ConnectionError:
+                return client_session(verify=self.verify).get(self.url + "/healthz", timeout=5).json()["connected"] == 4
+            except (requests.ConnectionError, OSError):
                 return False
 
         assert wait_until(ready, timeout=max(1.0, deadline - time.monotonic()), step=0.5), self.log()
@@ -305,7 +371,7 @@ class DemoServer:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def login(self, role: str) -> requests.Session:
-        return form_login(self.url, role, self.logins[role])
+        return form_login(self.url, role, self.logins[role], self.verify)
 
     def terminate(self, timeout: float = 60.0) -> int:
         """SIGTERM, as a service manager would stop it; the exit code."""

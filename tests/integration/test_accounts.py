@@ -114,95 +114,134 @@ def test_rate_limit_is_per_client_address(make_app):
     assert reply.status_code == 302
 
 
-# --------------------------------------------------------------------------- lockout
-def test_lockout_after_repeated_failures_and_admin_unlock(make_app):
+# --------------------------------------------------------------------------- throttling of wrong passwords
+def throttle_rows(app, username):
+    from accounts.throttle import throttles
+    from accounts.users import by_name
+
+    with app.app_context():
+        return throttles(by_name(username))
+
+
+def hold(app, username, seconds):
+    """Make every address counting wrong passwords for ``username`` wait ``seconds`` more from now."""
+    from accounts.users import by_name
+    from database.base import db
+    from database.models import LoginThrottle
+
+    with app.app_context():
+        db.session.execute(db.update(LoginThrottle).where(LoginThrottle.user_id == by_name(username).id)
+                           .values(blocked_until=datetime.now(UTC) + timedelta(seconds=seconds)))
+        db.session.commit()
+
+
+def test_wrong_passwords_make_that_address_wait_and_admin_lifts_it(make_app):
     app = make_app(lockout_failures=3, lockout_minutes=15, login_rate_limit="100/minute")
     client = app.test_client()
     for _ in range(2):
         reply = post_login(client, "expert", "wrong-password-1")
         assert reply.status_code == 401 and "Identifiant ou mot de passe incorrect" in reply.get_data(as_text=True)
-    assert user_row(app, "expert").failed_logins == 2
-    reply = post_login(client, "expert", "wrong-password-1")  # the third one locks
-    page = reply.get_data(as_text=True)
-    assert reply.status_code == 401 and "Compte verrouillé" in page
-    locked = user_row(app, "expert")
-    assert locked.locked_until is not None
-    assert timedelta(minutes=14) < locked.locked_until - datetime.now(UTC) <= timedelta(minutes=15)
-    assert locked.locked_until.astimezone().strftime("%H:%M") in page
+    assert [(r["address"], r["failures"], r["waits_until"]) for r in throttle_rows(app, "expert")] == [
+        ("127.0.0.1", 2, None)]
+    reply = post_login(client, "expert", "wrong-password-1")  # the third one: this address now waits
+    assert reply.status_code == 401
+    from database.base import db
+    from database.models import LoginThrottle
 
-    right = post_login(client, "expert", PASSWORDS["expert"])  # the right password is refused too
-    assert right.status_code == 401 and "Compte verrouillé" in right.get_data(as_text=True)
+    with app.app_context():
+        row = db.session.scalars(db.select(LoginThrottle)).one()
+        assert row.failures == 3 and row.blocked_until - row.last_failure_at == timedelta(seconds=1)
+
+    hold(app, "expert", 60)  # the waits double up to lockout_minutes: say this address is one minute from its next try
+    right = post_login(client, "expert", PASSWORDS["expert"])  # while it waits, the right password is refused too
+    page = right.get_data(as_text=True)
+    assert right.status_code == 429 and "Trop de mots de passe erronés" in page and 50 <= int(right.headers["Retry-After"]) <= 60
     assert client.get("/api/cameras").status_code == 401
-    # Locked: a wrong and the right password get the same answer, so a guess is not confirmed.
+    # Waiting: a wrong and the right password get the same answer, so a guess is not confirmed.
     wrong = post_login(client, "expert", "wrong-password-1")
-    strip = lambda html: re.sub(r'(value|content)="[^"]*"', "", html)  # noqa: E731 - CSRF tokens differ
-    assert strip(wrong.get_data(as_text=True)) == strip(right.get_data(as_text=True))
-    # An unknown name gets the generic answer, never a lock.
+    strip = lambda html: re.sub(r'(value|content)="[^"]*"|\d+ s', "", html)  # noqa: E731 - tokens, seconds
+    assert wrong.status_code == 429 and strip(wrong.get_data(as_text=True)) == strip(page)
+    assert throttle_rows(app, "expert")[0]["failures"] == 3  # tries while waiting are not counted
+    # Another address signs in at once.
+    other = post_login(app.test_client(), "expert", PASSWORDS["expert"], environ_base={"REMOTE_ADDR": "192.0.2.9"})
+    assert other.status_code == 302
+    # An unknown name gets the generic answer, never a wait, and is never recorded.
     for _ in range(4):
         unknown = post_login(client, "ghost", "wrong-password-1")
-        assert "Identifiant ou mot de passe incorrect" in unknown.get_data(as_text=True)
-        assert "verrouillé" not in unknown.get_data(as_text=True)
+        assert unknown.status_code == 401 and "Identifiant ou mot de passe incorrect" in unknown.get_data(as_text=True)
 
     admin = app.test_client()
     login(admin, "admin")
-    row = patch(admin, locked.id, {"unlock": True})
+    expert_id = user_ids(admin)["expert"]
+    listed = admin.get("/api/users").get_json()["users"]
+    shown = next(u for u in listed if u["username"] == "expert")
+    assert shown["locked"] is True and shown["failed_logins"] == 3 and shown["throttled"][0]["address"] == "127.0.0.1"
+    row = patch(admin, expert_id, {"unlock": True})
     assert row.status_code == 200
-    assert row.get_json()["locked"] is False and row.get_json()["failed_logins"] == 0
+    assert row.get_json()["locked"] is False and row.get_json()["failed_logins"] == 0 and row.get_json()["throttled"] == []
     assert post_login(client, "expert", PASSWORDS["expert"]).status_code == 302
 
-    assert len(audit_rows(app, "login.locked")) == 1
+    assert len(audit_rows(app, "login.throttled")) == 1
     failed = audit_rows(app, "login.failed")
     assert [e["user"] for e in failed].count("expert") == 5
     assert [e["user"] for e in failed].count(None) == 4  # the unknown name is not recorded
     assert not any("ghost" in str(e) for e in audit_rows(app))
-    assert {e["detail"]["reason"] for e in failed if e["user"] == "expert"} == {"password", "locked"}
+    assert {e["detail"]["reason"] for e in failed if e["user"] == "expert"} == {"password", "throttled"}
     unlock = audit_rows(app, "user.unlock")
-    assert unlock[0]["user"] == "admin" and unlock[0]["target_id"] == str(locked.id)
+    assert unlock[0]["user"] == "admin" and unlock[0]["target_id"] == str(expert_id)
+    assert unlock[0]["detail"]["addresses"] == 1
 
 
-def test_lock_runs_out(make_app):
+def test_the_wait_grows_and_is_capped():
+    from accounts.throttle import wait_s
+
+    assert [wait_s(n, 5, 900) for n in range(1, 9)] == [0, 0, 0, 0, 1, 2, 4, 8]
+    assert wait_s(20, 5, 900) == 900 and wait_s(10**6, 5, 60) == 60
+
+
+def test_the_wait_runs_out(make_app):
     from database.base import db
-    from database.models import User
+    from database.models import LoginThrottle
 
     app = make_app(lockout_failures=2)
     client = app.test_client()
     for _ in range(2):
         post_login(client, "trainee", "wrong-password-1")
-    assert post_login(client, "trainee", PASSWORDS["trainee"]).status_code == 401
+    hold(app, "trainee", 60)
+    assert post_login(client, "trainee", PASSWORDS["trainee"]).status_code == 429
     with app.app_context():
-        db.session.execute(db.update(User).where(User.username == "trainee")
-                           .values(locked_until=datetime.now(UTC) - timedelta(seconds=1)))
+        db.session.execute(db.update(LoginThrottle).values(blocked_until=datetime.now(UTC) - timedelta(seconds=1)))
         db.session.commit()
     before = datetime.now(UTC)
     assert post_login(client, "trainee", PASSWORDS["trainee"]).status_code == 302
-    user = user_row(app, "trainee")
-    assert user.failed_logins == 0 and user.locked_until is None and user.last_login_at >= before - timedelta(seconds=1)
+    assert throttle_rows(app, "trainee") == []  # a right password clears this address's count
+    assert user_row(app, "trainee").last_login_at >= before - timedelta(seconds=1)
 
 
-def test_a_wrong_password_after_a_lock_ran_out_starts_a_new_count(make_app):
+def test_failures_of_a_day_ago_are_forgotten(make_app):
     from database.base import db
-    from database.models import User
+    from database.models import LoginThrottle
 
     app = make_app(lockout_failures=2)
     client = app.test_client()
     for _ in range(2):
         post_login(client, "trainee", "wrong-password-1")
     with app.app_context():
-        db.session.execute(db.update(User).where(User.username == "trainee")
-                           .values(locked_until=datetime.now(UTC) - timedelta(seconds=1)))
+        db.session.execute(db.update(LoginThrottle).values(blocked_until=None,
+                                                           last_failure_at=datetime.now(UTC) - timedelta(days=2)))
         db.session.commit()
     reply = post_login(client, "trainee", "wrong-password-1")
-    assert "verrouillé" not in reply.get_data(as_text=True)
-    assert user_row(app, "trainee").failed_logins == 1
+    assert reply.status_code == 401
+    assert throttle_rows(app, "trainee")[0]["failures"] == 1
 
 
-def test_success_resets_the_count(make_app):
+def test_success_clears_the_count(make_app):
     app = make_app(lockout_failures=3)
     client = app.test_client()
     for _ in range(2):
         post_login(client, "technician", "wrong-password-1")
     assert post_login(client, "technician", PASSWORDS["technician"]).status_code == 302
-    assert user_row(app, "technician").failed_logins == 0
+    assert throttle_rows(app, "technician") == []
     assert audit_rows(app, "login.success")[0]["user"] == "technician"
 
 
@@ -352,6 +391,8 @@ def test_patch_user_fields(make_app):
     ({"role": "boss"}, "role"),
     ({"active": "false"}, "active"),
     ({"password": "short"}, "password"),
+    ({"password": "aaaaaaaaaaaa"}, "too easy to guess"),
+    ({"password": "password1234"}, "too easy to guess"),
     ({"unlock": False}, "unlock"),
     ({"username": "renamed"}, "username"),
 ])
@@ -446,7 +487,7 @@ def test_no_password_in_audit_rows_or_logs(make_app, caplog):
                headers={"X-CSRFToken": token})
     admin.post("/logout", data={"csrf_token": token})
     rows = audit_rows(app)
-    assert {"login.failed", "login.locked", "login.success", "user.unlock", "user.password_reset", "user.create",
+    assert {"login.failed", "login.throttled", "login.success", "user.unlock", "user.password_reset", "user.create",
             "logout"} <= {e["action"] for e in rows}
     for secret in SECRETS:
         assert secret not in str(rows)

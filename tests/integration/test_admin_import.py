@@ -20,18 +20,25 @@ def _token(client, path: str) -> str:
 def test_admin_creates_users_others_may_not(client):
     login(client, "admin")
     token = _token(client, "/admin/users")
-    reply = client.post("/api/users", json={"username": "paul", "role": "expert", "password": "long enough"},
+    reply = client.post("/api/users", json={"username": "paul", "role": "expert", "password": "long enough to sign in"},
                         headers={"X-CSRFToken": token})
     assert reply.status_code == 201 and reply.get_json()["role"] == "expert"
     assert "paul" in [u["username"] for u in client.get("/api/users").get_json()["users"]]
-    for payload, message in [({"username": "paul", "role": "expert", "password": "long enough"}, "already exists"),
-                             ({"username": "x", "role": "expert", "password": "long enough"}, "username"),
-                             ({"username": "anne", "role": "boss", "password": "long enough"}, "role"),
+    for payload, message in [({"username": "paul", "role": "expert", "password": "long enough to sign in"}, "already exists"),
+                             ({"username": "x", "role": "expert", "password": "long enough to sign in"}, "username"),
+                             ({"username": "anne", "role": "boss", "password": "long enough to sign in"}, "role"),
                              ({"username": "anne", "role": "trainee", "password": "short"}, "password"),
-                             ({"username": "anne", "role": "trainee", "password": "long enough", "admin": True}, "admin")]:
+                             ({"username": "PAUL", "role": "expert", "password": "long enough to sign in"},
+                              "already exists"),
+                             ({"username": "\uff30\uff41\uff55\uff4c", "role": "expert",  # full-width "Paul"
+                               "password": "long enough to sign in"}, "already exists"),
+                             ({"username": "anne", "role": "admin", "password": "aaaaaaaaaa"}, "password"),
+                             ({"username": "anne", "role": "admin", "password": "aaaaaaaaaaaaaaaa"},
+                              "too easy to guess"),
+                             ({"username": "anne", "role": "trainee", "password": "long enough to sign in", "admin": True}, "admin")]:
         reply = client.post("/api/users", json=payload, headers={"X-CSRFToken": token})
         assert reply.status_code == 400 and message in reply.get_json()["error"], (payload, reply.get_json())
-    assert client.post("/api/users", json={"username": "anne", "role": "trainee", "password": "long enough"}).status_code == 400
+    assert client.post("/api/users", json={"username": "anne", "role": "trainee", "password": "long enough to sign in"}).status_code == 400
     assert "password" not in str(client.get("/api/users").get_json())
 
 

@@ -40,7 +40,7 @@ from workcards.service import (
     update_work_card,
 )
 
-HEAD = "0007_ergonomics"
+HEAD = "0008_login_throttles"
 PASSWORD = "correct-horse-1"
 STEPS = [{"name": "Pick up the part", "start_s": 0.5, "end_s": 3.0, "instructions": "Both hands."},
          {"name": "Fit it", "start_s": 3.0, "end_s": 7.5},

@@ -14,6 +14,17 @@ GOOD = {"cameras": [{"name": "cam1", "url": "rtsp://user:pass@192.0.2.10:554/str
         "data_dir": "data", "board": {"cols": 9, "rows": 6, "square_mm": 115}, "preview": {"width": 640, "fps": 15}}
 
 
+def test_serving_defaults_and_paths(tmp_path):
+    """CONTRACT: server {host: 127.0.0.1, port: 5000, tls_cert: null, tls_key: null}; recording
+    {max_take_s: 1800, orphan_stop_s: 30}; a certificate path is taken relative to the file's folder."""
+    s = parse_settings(GOOD, base=tmp_path)
+    assert (s.server.host, s.server.port, s.server.tls_cert, s.server.tls_key) == ("127.0.0.1", 5000, None, None)
+    assert (s.recording.max_take_s, s.recording.orphan_stop_s) == (1800, 30) and not s.server.tls
+    site = parse_settings({**GOOD, "server": {"tls_cert": "tls/site.pem", "tls_key": "tls/site.key"}}, base=tmp_path)
+    assert site.server.tls_cert == (tmp_path / "tls" / "site.pem").resolve() and site.server.tls
+    assert parse_settings({**GOOD, "server": {"tls_cert": "auto"}}, base=tmp_path).server.tls_cert == "auto"
+
+
 def test_contract_example_is_valid(tmp_path):
     s = parse_settings(GOOD, base=tmp_path)
     assert [c.name for c in s.cameras] == ["cam1", "cam2", "cam3"]
@@ -37,6 +48,18 @@ def test_contract_example_is_valid(tmp_path):
     ({"cameras": [{"name": "c", "url": "demo:x"}]}, "demo:N"),
     ({"cameras": [{"name": "c", "url": 99}]}, "'cameras.0.url'"),
     ({"cameras": [{"name": "c"}]}, "'cameras.0.url'"),
+    ({"server": {"tls_cert": "site.pem"}}, "tls_key"),
+    ({"server": {"tls_cert": "auto", "tls_key": "k.pem"}}, "tls_key goes with a tls_cert path"),
+    ({"server": {"http_redirect_port": 80}}, "set tls_cert too"),
+    ({"server": {"tls_cert": "auto", "http_redirect_port": 5000}}, "must differ from port"),
+    ({"server": {"port": 70000}}, "'server.port'"),
+    ({"server": {"host": "0.0.0.0; rm -rf /"}}, "'server.host'"),
+    ({"server": {"trusted_proxies": 9}}, "'server.trusted_proxies'"),
+    ({"server": {"threads": 40}, "limits": {"mjpeg_total": 36}}, "limits.mjpeg_total + 16"),
+    ({"recording": {"max_take_s": 0}}, "'recording.max_take_s'"),
+    ({"recording": {"orphan_stop_s": -1}}, "'recording.orphan_stop_s'"),
+    ({"limits": {"takes_per_hour": 0}}, "'limits.takes_per_hour'"),
+    ({"limits": {"sockets": 3}}, "unknown key 'limits.sockets'"),
 ])
 def test_bad_values_name_their_key(change, needle):
     with pytest.raises(ConfigError) as err:

@@ -181,7 +181,13 @@ def test_users_create_cli(runner, app, tmp_path):
     assert again.exit_code != 0 and "already exists" in again.output
     short = cli.invoke(app_module.cli, ["users", "create", "paul", "--role", "expert", "--config", str(cfg)],
                        input="short\n")
-    assert short.exit_code != 0 and "at least 8 characters" in short.output
+    assert short.exit_code != 0 and "at least 12 characters" in short.output
+    weak = cli.invoke(app_module.cli, ["users", "create", "paul", "--role", "admin", "--config", str(cfg)],
+                      input="aaaaaaaaaaaa\n")
+    assert weak.exit_code != 0 and "too easy to guess" in weak.output
+    twin = cli.invoke(app_module.cli, ["users", "create", "MARIE", "--role", "admin", "--config", str(cfg)],
+                      input="another-long-password-9\n")
+    assert twin.exit_code != 0 and "already exists" in twin.output
     role = cli.invoke(app_module.cli, ["users", "create", "paul", "--role", "boss", "--config", str(cfg)],
                       input="a-long-password\n")
     assert role.exit_code != 0 and "boss" in role.output

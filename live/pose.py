@@ -42,7 +42,8 @@ from live.workers import MAX_SIDE, PoseWorker, close_all, collect
 
 logger = logging.getLogger(__name__)
 
-ANSWER_TIMEOUT_S = 1.5    # a worker slower than this on one frame set is left out of it
+ANSWER_TIMEOUT_S = 5.0    # a worker slower than this on one frame set is left out of it
+STRAGGLER_S = 1.0         # nor is a worker this much slower than the first to answer waited for
 IDLE_STOP_S = 30.0        # workers are stopped after this long without a viewer
 SIZE_TOLERANCE = 0.02
 STALE_NS = 1_000_000_000  # a camera whose newest frame is older is skipped
@@ -85,7 +86,7 @@ class LivePose:
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
-            self._thread.join(ANSWER_TIMEOUT_S + 3)
+            self._thread.join(5.0)  # it checks the stop flag at least every 0.25 s
         self._close_workers()
 
     def enable(self, client: str, on: bool) -> dict:
@@ -241,7 +242,7 @@ class LivePose:
         given, sizes, oldest = self._submit(frames)
         if not given:
             return None
-        answers = collect(given, self.seq, ANSWER_TIMEOUT_S)
+        answers = collect(given, self.seq, ANSWER_TIMEOUT_S, STRAGGLER_S, self._stop)
         if not answers:
             return None
         group = self.calibration()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -191,23 +192,26 @@ def close_all(workers: list[PoseWorker | None]) -> None:
         worker.close(deadline)
 
 
-def collect(workers: dict[int, PoseWorker], seq: int, timeout: float) -> dict[int, Answer]:
+def collect(workers: dict[int, PoseWorker], seq: int, timeout: float, straggler: float,
+            stop: threading.Event | None = None) -> dict[int, Answer]:
     """The answers about picture set ``seq`` of ``workers`` (index -> worker given a picture of
-    it) that come within ``timeout`` s. Those that have not answered by then are left out and
-    stay busy: the caller drops their answer when it comes (its seq is older)."""
+    it) that come within ``timeout`` s, and within ``straggler`` s of the first answer (a slow
+    worker does not hold the others back long); ``stop`` set: return at once. Those that have not
+    answered by then are left out and stay busy: the caller drops their answer when it comes."""
     answers: dict[int, Answer] = {}
     deadline = time.monotonic() + timeout
     waiting = dict(workers)
-    while waiting:
+    while waiting and not (stop is not None and stop.is_set()):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        ready = wait([w.conn for w in waiting.values()], remaining)
+        ready = wait([w.conn for w in waiting.values()], min(remaining, 0.25))
         for i, worker in list(waiting.items()):
             if worker.conn in ready:
                 answer = worker.receive()
-                if worker.idle:
+                if worker.idle or not worker.process.is_alive():
                     waiting.pop(i)
                 if answer is not None and answer.seq == seq:
                     answers[i] = answer
+                    deadline = min(deadline, time.monotonic() + straggler) if len(answers) == 1 else deadline
     return answers

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -179,9 +179,13 @@ class Followed:
     track: int
 
 
+WALK_MPS = 1.5  # live updates come a fraction of a second apart: the gate widens by a walk's distance between two
+
+
 class OnlineTracker:
     """:func:`track_people` one frame at a time, for live use: the same motion model, gates and
-    confirmation, counted in updates (``rate_hz`` tells how far apart they are).
+    confirmation, counted in updates (``rate_hz`` tells how far apart they are; the gate widens by
+    :data:`WALK_MPS` / ``rate_hz``, the way a person walks between two updates).
 
     A confirmed person gets the smallest id (from 1) that no other living person holds, and
     keeps it until they are unseen for ``max_missed_s``. Not thread-safe: one caller feeds it.
@@ -196,7 +200,7 @@ class OnlineTracker:
 
     def reset(self) -> None:
         """Forget everybody (the next update starts from nobody)."""
-        self.__init__(self.options)
+        self._tracks, self._ids, self._frame = [], {}, -1
 
     def update(self, centres: np.ndarray, cameras: np.ndarray, rate_hz: float) -> list[Followed | None]:
         """Link this instant's candidates (``centres`` (K, 3) m, NaN for none; ``cameras`` (K, C)
@@ -207,8 +211,9 @@ class OnlineTracker:
         self._frame += 1
         f = self._frame
         merged: list[tuple[int, int, int]] = []
+        options = replace(self.options, gate_m=self.options.gate_m + WALK_MPS / rate_hz)
         self._tracks = _step(f, self._tracks, np.asarray(centres, np.float64), np.asarray(cameras, bool),
-                             self.options, rate_hz, merged, self._numbers)
+                             options, rate_hz, merged, self._numbers)
         self._name_confirmed()
         out: list[Followed | None] = [None] * len(centres)
         for t in self._tracks:

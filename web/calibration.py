@@ -17,6 +17,7 @@ from live.wizard import WizardError, rig_summary
 from takes import workarea
 from web.access import requires
 from web.auditing import audit
+from web.bodies import Empty as EmptyBody
 from web.bodies import payload
 from web.events import socket_event
 from web.notify import CALIBRATION_ROOM
@@ -156,6 +157,7 @@ def set_work_area():
 @requires(Action.CALIBRATE)
 def reset_work_area():
     """Back to the default work area (the middle of the calibrated volume)."""
+    payload(EmptyBody)
     return _work_area_answer(None)
 
 

@@ -141,6 +141,7 @@ def detail(take_id: str):
         cam["video_url"] = url_for("takes.video", take_id=take.id, camera=cam["name"])
     data["downloads"] = {what: url_for("takes.download", take_id=take.id, what=what) for what in DOWNLOADS}
     data["can_delete"] = takes.can_delete(current_user, take)
+    data["can_process"] = library.may_reprocess(current_user, take)
     return jsonify(data)
 
 

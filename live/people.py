@@ -78,7 +78,7 @@ class WorkerChoice:
         self._worker: int | None = None
         self._since: dict[str, float] = {}    # problem key -> when it was first met (monotonic s)
         self._samples: collections.deque = collections.deque(maxlen=int(KEEP_S / SAMPLE_S))
-        self._last_sample = 0.0
+        self._next_sample_ns = 0
 
     @property
     def chosen(self) -> int | None:
@@ -140,13 +140,13 @@ class WorkerChoice:
 
     def _keep_sample(self, instant: Instant, chosen: int | None, now_ns: int) -> None:
         person = instant.by_id(chosen) if chosen is not None else None
-        if person is None or now_ns / 1e9 - self._last_sample < SAMPLE_S:
+        if person is None or now_ns < self._next_sample_ns:
             return
         x, y = (float(v) for v in person.floor)
         if np.isfinite([x, y]).all():
             with self._lock:
                 self._samples.append((now_ns, x, y))
-            self._last_sample = now_ns / 1e9
+            self._next_sample_ns = now_ns + int(SAMPLE_S * 1e9)
 
     def _problems(self, people: list[InstantPerson], inside: tuple[int, ...], chosen: int | None,
                   area: WorkArea | None, lone: list[str], now: float) -> list[dict]:

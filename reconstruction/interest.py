@@ -231,13 +231,15 @@ def nearest_to_hint(floor: dict[int, np.ndarray], hint: np.ndarray, fps: float) 
 
 @dataclass(frozen=True)
 class Problem:
-    """A doubtful case worth telling: ``code`` for programs, ``message`` one line for people."""
+    """A doubtful case worth telling: ``code`` for programs, ``message`` one line for people,
+    ``camera`` the camera it is about (None: the take as a whole)."""
 
     code: str
     message: str
+    camera: str | None = None  # the camera it is about, if one
 
     def as_dict(self) -> dict:
-        return {"code": self.code, "message": self.message}
+        return {"code": self.code, "message": self.message, **({"camera": self.camera} if self.camera else {})}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ export function problemText(problem, live) {
       : t("people_several_in_area_take", "Several people were in the work area together: the one in it the longest was taken as the worker.");
   }
   if (code === "seen_by_one_camera") {
-    const camera = problem.camera || (String(problem.message || "").split(" ")[0]);
+    const camera = problem.camera || "?";
     return live ? t("people_seen_by_one_camera", "{camera} sees a person that no other camera sees: they cannot be placed in 3D.", { camera })
       : t("people_seen_by_one_camera_take", "{camera} saw a person that no other camera saw: they could not be reconstructed.", { camera });
   }

@@ -89,13 +89,14 @@ function drawTag(ctx, box, text, colour) {
 /**
  * Draw over its preview ``overlay.people`` ([{id, points, worker}]: every person, the worker in the
  * side colours and thicker, the others in their own colour), else ``overlay.points`` ([[x, y,
- * score] x 33], normalized: one person). Sets ``overlay.drawn`` and ``overlay.boxes`` (id -> box,
- * for clicks).
+ * score] x 33], normalized: one person). Sets ``overlay.drawn``, ``overlay.boxes`` (id -> box, for
+ * clicks) and the frame's data-boxes ({id: [x0, y0, x1, y1]} CSS px).
  */
 export function drawOverlay(overlay) {
   const ctx = canvasContext(overlay.canvas, overlay.frame.clientWidth, overlay.frame.clientHeight);
   overlay.drawn = false;
   overlay.boxes = new Map();
+  delete overlay.frame.dataset.boxes;
   const people = Array.isArray(overlay.people) ? overlay.people : null;
   const r = (people ? people.length : overlay.points) && pictureRect(overlay);
   if (!r) return;
@@ -113,6 +114,9 @@ export function drawOverlay(overlay) {
     overlay.boxes.set(person.id, box);
     drawTag(ctx, box, (person.worker ? "★ " : "") + person.id, person.worker ? "#fde047" : personColour(person.id));
   });
+  // Where each person is drawn (CSS px in the frame), for a browser test to click them.
+  overlay.frame.dataset.boxes = JSON.stringify(Object.fromEntries([...overlay.boxes].map(([id, b]) =>
+    [id, [b.x0, b.y0, b.x1, b.y1].map(Math.round)])));
   overlay.drawn = true;
 }
 

@@ -238,10 +238,11 @@ LOGIN_LINE = re.compile(r"\s+(admin|technician|expert|trainee)\s+(\S+)\s+\(")
 class DemoServer:
     """``python app.py demo`` on a free port with its data in ``data``; output in ``data/server.log``.
 
-    ``command`` starts another VSION instead of ``python app.py`` (the built executable, say)."""
+    ``command`` starts another VSION instead of ``python app.py`` (the built executable, say);
+    ``args`` are more options of ``demo`` (``--people``)."""
 
-    def __init__(self, data, command: list[str] | None = None):
-        self.data, self.port = data, free_port()
+    def __init__(self, data, command: list[str] | None = None, args: tuple[str, ...] = ()):
+        self.data, self.port, self.args = data, free_port(), tuple(args)
         self.command = command or [sys.executable, str(ROOT / "app.py")]
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data / "server.log"
@@ -251,7 +252,7 @@ class DemoServer:
     def start(self, timeout: float = 300.0) -> DemoServer:
         env = {**os.environ, "VSION_DATA": str(self.data)}
         with open(self.log_path, "w") as log:  # a file, not a pipe: a full pipe would block the server
-            self.proc = subprocess.Popen([*self.command, "demo", "--port", str(self.port), "--no-browser"],
+            self.proc = subprocess.Popen([*self.command, "demo", "--port", str(self.port), "--no-browser", *self.args],
                                          stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.data)
         deadline = time.monotonic() + timeout
         while len(self.logins) < len(DEMO_ROLES):

@@ -2,7 +2,7 @@
 // worker stands), shown on the 3D rig view, typed in or drawn on the floor with two clicks, saved
 // with the calibration (PUT /api/calibration/work-area) or set back to its default (DELETE).
 // An ES module imported by calibration.js, which owns the 3D view (show(rig, caption, area)).
-import { $, api, number, t } from "./common.js";
+import { $, api, number, say, t } from "./common.js";
 import { onRigFloorClick, showRigArea } from "./rig3d.js";
 
 const KEYS = ["x0", "y0", "x1", "y1"];
@@ -17,9 +17,9 @@ export function attachWorkArea(show) {
   const corners = () => fields.map((f) => Number(f.value));
   const valid = (c) => c.every((v) => Number.isFinite(v)) && c[0] < c[2] && c[1] < c[3];
 
-  function say(text, bad) {
-    error.textContent = bad ? text : "";
-    error.hidden = !bad;
+  /** A hint under the card, or an error (`bad`); one at a time. */
+  function tell(text, bad) {
+    say(error, bad ? text : "");
     hint.textContent = bad ? "" : text || "";
   }
 
@@ -47,21 +47,21 @@ export function attachWorkArea(show) {
 
   async function load() {
     const r = await api("GET", "/api/calibration/work-area");
-    if (!r.ok) { say(r.message, true); return; }
+    if (!r.ok) { tell(r.message, true); return; }
     state = r.data;
     fill(state.work_area);
     describe();
   }
 
   async function send(method, body) {
-    say("");
+    tell("");
     const r = await api(method, "/api/calibration/work-area", body);
-    if (!r.ok) { say(r.message, true); return; }
+    if (!r.ok) { tell(r.message, true); return; }
     state = r.data;
     fill(state.work_area);
     describe();
     showActive();
-    say(t("work_area_done", "Work area kept with the calibration in force: the live view uses it now, and the takes recorded from now on."));
+    tell(t("work_area_done", "Work area kept with the calibration in force: the live view uses it now, and the takes recorded from now on."));
   }
 
   fields.forEach((f) => f.addEventListener("input", () => { if (valid(corners())) showRigArea({ corners: corners(), dashed: true }); }));
@@ -69,21 +69,21 @@ export function attachWorkArea(show) {
   $("work-area-draw").addEventListener("click", () => {
     showActive();
     clicks = [];
-    say(t("work_area_draw_hint", "Click two opposite corners of the work area on the floor of the 3D view."));
+    tell(t("work_area_draw_hint", "Click two opposite corners of the work area on the floor of the 3D view."));
   });
   onRigFloorClick((point) => {
     if (!clicks || !point) return;
     clicks.push(point);
-    if (clicks.length < 2) { say(t("work_area_draw_second", "Now the opposite corner.")); return; }
+    if (clicks.length < 2) { tell(t("work_area_draw_second", "Now the opposite corner.")); return; }
     const [a, b] = clicks, round = (v) => Math.round(v * 100) / 100;
     fill([round(Math.min(a[0], b[0])), round(Math.min(a[1], b[1])), round(Math.max(a[0], b[0])), round(Math.max(a[1], b[1]))]);
     clicks = null;
     showRigArea({ corners: corners(), dashed: true });
-    say(t("work_area_draw_done", "Drawn: check the numbers, then save."));
+    tell(t("work_area_draw_done", "Drawn: check the numbers, then save."));
   });
   $("work-area-save").addEventListener("click", () => {
     const c = corners();
-    if (!valid(c)) { say(t("work_area_bad", "Give four numbers with From below To, in x and in y."), true); return; }
+    if (!valid(c)) { tell(t("work_area_bad", "Give four numbers with From below To, in x and in y."), true); return; }
     send("PUT", { x0: c[0], y0: c[1], x1: c[2], y1: c[3] });
   });
   $("work-area-default").addEventListener("click", () => send("DELETE"));

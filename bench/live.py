@@ -17,6 +17,16 @@ and prints one JSON object:
 ``--setup sub`` gives every camera a 640x360 preview sub-stream (``preview_url``), so previews
 decode it and the main streams are only remuxed into the take; ``both`` (default) runs one after
 the other with the same streams, viewers and duration, for a side-by-side comparison.
+
+``--live-pose`` measures the live skeleton instead, on the demo's four cameras with one person
+(``demo``) and with two (``demo --people``): the live 3D rate (``pose3d`` events a second, and the
+rate the server reports), the people per frame set, and the glass-to-skeleton latency p50 / p95:
+from the arrival of the oldest frame used (host monotonic clock) to the ``pose3d`` event being
+sent (``latency_ms``, measured by VSION) and to it being received by the client. It also times
+the live pose workers as threads against processes (``--workers-only``: that alone), four
+estimators on Pose2Sim's Demo_MultiPerson frames side by side: frame sets a second and the
+wake-up delay of another thread of the same process (p99, what the cameras' threads would feel).
+The machine's load average is printed with the figures.
 """
 from __future__ import annotations
 
@@ -149,5 +159,119 @@ def main():
     print(json.dumps(result, indent=2))
 
 
+# --------------------------------------------------------------------------- the live skeleton
+def _percentiles(values: list[float]) -> dict:
+    if not values:
+        return {"p50": None, "p95": None}
+    return {"p50": round(float(np.percentile(values, 50)), 1), "p95": round(float(np.percentile(values, 95)), 1)}
+
+
+def _pose_run(people: bool, seconds: float) -> dict:
+    """The live skeleton of ``demo`` (one person) or ``demo --people`` (two) for ``seconds``."""
+    from tests.helpers.servers import DemoServer, EventClient
+
+    received: list[tuple[int, dict]] = []
+    server = DemoServer(Path(tempfile.mkdtemp(prefix="vsion-bench-pose-")), args=("--people",) if people else ())
+    try:
+        server.start()
+        client = EventClient(server.url, server.login("technician"))
+        client.client.on("pose3d", lambda data: received.append((time.monotonic_ns(), data)))
+        client.call("live pose", {"enabled": True})
+        client.wait_for("pose3d", lambda e: bool(e.get("points3d")), timeout=600)
+        time.sleep(5)  # workers warm
+        start, t0 = len(received), time.monotonic()
+        time.sleep(seconds)
+        events = received[start:]
+        elapsed = time.monotonic() - t0
+        client.call("live pose", {"enabled": False})
+        client.close()
+    finally:
+        server.kill()
+    return {"people_expected": 2 if people else 1, "seconds": round(elapsed, 1), "events": len(events),
+            "live_3d_hz": round(len(events) / elapsed, 2),
+            "reported_rate_hz": events[-1][1]["rate"] if events else None,
+            "people_per_event": round(float(np.mean([len(d.get("people") or []) for _, d in events])), 2) if events else 0,
+            "with_3d_pct": round(100 * sum(1 for _, d in events if d["points3d"]) / max(1, len(events)), 1),
+            "latency_to_sent_ms": _percentiles([d["latency_ms"] for _, d in events]),
+            "latency_to_received_ms": _percentiles([(r - d["frame_ns"]) / 1e6 for r, d in events])}
+
+
+def _heartbeat(stop: threading.Event, lags: list[float]) -> None:
+    while not stop.is_set():
+        t = time.perf_counter()
+        time.sleep(0.001)
+        lags.append(time.perf_counter() - t - 0.001)
+
+
+def _estimate_frames(frames: list[np.ndarray]) -> float:
+    from reconstruction.pose_runtime import MultiPoseEstimator
+
+    estimator = MultiPoseEstimator()
+    t0 = time.perf_counter()
+    for rgb in frames:
+        estimator.process(rgb)
+    return time.perf_counter() - t0
+
+
+def _workers_round(cameras: list[list[np.ndarray]], mode: str) -> dict:
+    """Four estimators as threads or as processes (started beforehand), timed on the same frames."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    stop, lags = threading.Event(), []
+    beat = threading.Thread(target=_heartbeat, args=(stop, lags))
+    if mode == "threads":
+        pool = cf.ThreadPoolExecutor(len(cameras))
+    else:
+        pool = cf.ProcessPoolExecutor(len(cameras), mp_context=multiprocessing.get_context("spawn"))
+        list(pool.map(_estimate_frames, [c[:1] for c in cameras]))  # processes started and warm
+    beat.start()
+    t0 = time.perf_counter()
+    list(pool.map(_estimate_frames, cameras))
+    wall = time.perf_counter() - t0
+    stop.set()
+    beat.join()
+    pool.shutdown()
+    return {"frame_sets_per_s": round(len(cameras[0]) / wall, 2),
+            "other_thread_wakeup_delay_ms_p99": round(float(np.percentile(lags, 99)) * 1000, 2)}
+
+
+def workers_comparison(rounds: int = 2, frames: int = 40) -> dict:
+    """Live pose workers as threads against processes, alternated ``rounds`` times."""
+    import av
+    import cv2
+
+    from capture import demo
+
+    cameras = []
+    for i in range(1, 5):
+        with av.open(str(demo.pose2sim_file(f"videos/cam0{i}.mp4", demo.POSE2SIM_MULTI_DEMO))) as container:
+            images = [f.to_ndarray(format="rgb24") for _, f in zip(range(frames), container.decode(video=0))]
+        cameras.append([cv2.resize(img, (360, 640)) for img in images])
+    runs = {"threads": [], "processes": []}
+    for k in range(rounds):
+        for mode in (("threads", "processes") if k % 2 == 0 else ("processes", "threads")):
+            runs[mode].append(_workers_round(cameras, mode))
+    return {mode: {key: float(np.median([r[key] for r in values])) for key in values[0]} for mode, values in runs.items()}
+
+
+def pose_main(seconds: float, workers_only: bool) -> None:
+    result = {"benchmark": "live pose", "cpu_count": psutil.cpu_count(), "load_average_before": os.getloadavg(),
+              "workers_threads_vs_processes": workers_comparison()}
+    if not workers_only:
+        result["one_person"] = _pose_run(False, seconds)
+        result["two_people"] = _pose_run(True, seconds)
+    result["load_average_after"] = os.getloadavg()
+    print(json.dumps(result, indent=2))
+
+
 if __name__ == "__main__":
-    main()
+    if "--live-pose" in sys.argv or "--workers-only" in sys.argv:
+        options = argparse.ArgumentParser(description="live skeleton benchmark")
+        options.add_argument("--live-pose", action="store_true")
+        options.add_argument("--workers-only", action="store_true")
+        options.add_argument("--seconds", type=float, default=60.0)
+        parsed = options.parse_args()
+        pose_main(parsed.seconds, parsed.workers_only)
+    else:
+        main()

@@ -89,6 +89,9 @@ Labels = Annotated[list[Text], Field(max_length=10_000)]
 Distortions = Annotated[list[Finite], Field(max_length=14)]
 CameraNames = Annotated[list[Name], Field(max_length=MAX_CAMERAS)]
 SetId = Annotated[str, StringConstraints(pattern="^" + SET_ID.pattern + "$")]
+FloorRectangle = Annotated[list[Finite], Field(min_length=4, max_length=4)]
+
+WORK_AREA_KEY = "work_area"  # a calibration's work area: [x0, y0, x1, y1] m on the floor of its world frame
 
 
 class _Typed(BaseModel):
@@ -136,6 +139,7 @@ class CalibrationMetadata(_Typed):
     qualisys_avg_residual_mm: PerCameraFloat | None = None
     error: Finite | None = None  # anipose, Pose2Sim and FreeMoCap: the calibration's mean error (px)
     adjusted: bool | None = None  # anipose: bundle-adjusted or not
+    work_area: FloorRectangle | None = None  # where the worker stands: x0, y0, x1, y1 (m), set on the Calibration page
 
 
 class SetRecord(_Typed):

@@ -30,7 +30,16 @@ import numpy as np
 
 from calibration.camera import CameraGroup
 from calibration.io import CalibrationFileError, load_calibration, load_toml, save_toml, scan_nesting
-from calibration.metadata import MAX_FILE_NAME, MAX_TEXT, SET_ID, MetadataError, SetRecord, check_text, typed
+from calibration.metadata import (
+    MAX_FILE_NAME,
+    MAX_TEXT,
+    SET_ID,
+    WORK_AREA_KEY,
+    MetadataError,
+    SetRecord,
+    check_text,
+    typed,
+)
 from common.files import write_bytes, write_json, write_text
 
 logger = logging.getLogger(__name__)
@@ -231,6 +240,30 @@ def activate(root: Path, set_id: str, active_path: Path) -> None:
     active_path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(active_path, (folder / "calibration.toml").read_bytes(), mode=_mode(active_path))
     write_text(Path(root) / "active", set_id, mode=_mode(Path(root) / "active"))
+
+
+def save_work_area(root: Path, active_path: Path, area: list[float] | None) -> str | None:
+    """Keep the work area ``area`` ([x0, y0, x1, y1] m, checked by the caller) in the ``[metadata]``
+    of the calibration in force: its set's file, then the active copy (None removes it). The
+    cameras are left as they are. Returns the set's id (None when the calibration in force came
+    from no set: the active file alone is changed). CalibrationFileError when there is no
+    calibration in force or it cannot be written."""
+    set_id = active_id(root)
+    source = Path(root) / set_id / "calibration.toml" if set_id is not None else Path(active_path)
+    if set_id is not None and not source.is_file():
+        set_id, source = None, Path(active_path)
+    if not source.is_file():
+        raise CalibrationFileError("no calibration is in force: calibrate the cameras first")
+    group = load_toml(source)
+    metadata = {key: value for key, value in group.metadata.items() if key != WORK_AREA_KEY}
+    if area is not None:
+        metadata[WORK_AREA_KEY] = [float(v) for v in area]
+    save_toml(CameraGroup(group.cameras, metadata), source)
+    if set_id is not None:
+        activate(root, set_id, active_path)
+    logger.info("work area of the calibration in force%s: %s", f" ({set_id})" if set_id else "",
+                area if area is not None else "removed (the default applies)")
+    return set_id
 
 
 def _mode(path: Path) -> int:

@@ -2,7 +2,8 @@
 
 ``demo:N`` cameras play the four synchronized videos of the Pose2Sim demo
 (``pose2sim==0.10.49`` wheel on PyPI, folder ``Pose2Sim/Demo_SinglePerson/videos``,
-BSD-3-Clause, by David Pagnon). The wheel is fetched once into the cache with
+BSD-3-Clause, by David Pagnon). The several-people demo (``app.py demo --people``) plays
+``Pose2Sim/Demo_MultiPerson/videos`` (:func:`demo_people_video`). The wheel is fetched once into the cache with
 ``pip download --no-deps``, its SHA-256 is checked, and each video is converted once into
 an H.264 file without B-frames at 30 fps (a keyframe every second), so that a demo camera
 behaves like an IP camera: it is remuxed, not re-encoded, when recorded. Without network
@@ -95,24 +96,39 @@ def pose2sim_file(member: str, folder: str = POSE2SIM_DEMO) -> Path:
     return target
 
 
-def transcode_h264(src: Path, dst: Path, fps: int = DEMO_FPS, gop: int = DEMO_FPS) -> Path:
-    """Convert a video to H.264 MP4 without B-frames at ``fps`` (frames are picked by time)."""
-    tmp = dst.with_suffix(".part.mp4")
-    with av.open(str(src)) as inp, av.open(str(tmp), "w") as out:
+def _frames_at(src: Path, fps: int):
+    """The frames of ``src`` picked by time to reach ``fps`` (frames/s), as yuv420p VideoFrames."""
+    with av.open(str(src)) as inp:
         vin = inp.streams.video[0]
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = vin.width, vin.height, "yuv420p"
-        stream.options = {"preset": "fast", "crf": "20", "g": str(gop), "bf": "0"}
         n = 0
         for frame in inp.decode(vin):
             if frame.time is not None and frame.time + 1e-6 < n / fps:
                 continue  # drop frames to reach the target rate
-            frame = frame.reformat(format="yuv420p")
+            yield frame.reformat(format="yuv420p")
+            n += 1
+
+
+def transcode_h264(src: Path, dst: Path, fps: int = DEMO_FPS, gop: int = DEMO_FPS, bounce: bool = False) -> Path:
+    """Convert a video to H.264 MP4 without B-frames at ``fps`` (frames are picked by time).
+
+    ``bounce``: the video is played forward, then backward, so that looping it has no jump (people
+    seen in it do not teleport at the seam)."""
+    tmp = dst.with_suffix(".part.mp4")
+    frames = _frames_at(src, fps)
+    if bounce:
+        frames = list(frames)
+        frames = frames + frames[-2:0:-1]
+    with av.open(str(tmp), "w") as out:
+        stream = None
+        for n, frame in enumerate(frames):
+            if stream is None:
+                stream = out.add_stream("libx264", rate=fps)
+                stream.width, stream.height, stream.pix_fmt = frame.width, frame.height, "yuv420p"
+                stream.options = {"preset": "fast", "crf": "20", "g": str(gop), "bf": "0"}
             frame.pts, frame.time_base = n, Fraction(1, fps)
             for packet in stream.encode(frame):
                 out.mux(packet)
-            n += 1
-        for packet in stream.encode(None):
+        for packet in stream.encode(None) if stream is not None else ():
             out.mux(packet)
     tmp.replace(dst)
     return dst
@@ -151,6 +167,23 @@ def write_test_pattern(path: Path, label: str, width: int = 1280, height: int = 
             out.mux(packet)
     tmp.replace(path)
     return path
+
+
+def demo_people_video(n: int) -> Path:
+    """The video that camera ``n`` (0..3) of the several-people demo plays: Pose2Sim's
+    ``Demo_MultiPerson`` (two people, 1088x1920) at 30 fps, played forward then backward,
+    prepared once (thread-safe). RuntimeError (or OSError) when the Pose2Sim wheel cannot be had."""
+    if not 0 <= n < DEMO_VIDEOS:
+        raise ValueError(f"the several-people demo has cameras 0..{DEMO_VIDEOS - 1}, not {n}")
+    folder = cache_dir() / "demo-people"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"cam{n + 1:02d}.mp4"
+    with _lock:
+        if not target.is_file():
+            src = pose2sim_file(f"videos/cam{n + 1:02d}.mp4", POSE2SIM_MULTI_DEMO)
+            logger.info("preparing camera %d of the several-people demo from %s", n, src.name)
+            transcode_h264(src, target, bounce=True)
+    return target
 
 
 def demo_video(n: int) -> Path:

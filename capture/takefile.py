@@ -23,6 +23,7 @@ import av
 from capture.recorder import CameraWriter
 from common.files import atomic_write, write_json
 from common.takefolder import TAKE_JSON, TIMESTAMP_COLUMNS, timestamps_name, video_name
+from reconstruction.interest import PeopleError, checked_hint
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,16 @@ def _str_or_none(value) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _hint_or_none(value) -> tuple[tuple[float, float, float], ...] | None:
+    if not isinstance(value, list) or not value:
+        return None
+    try:
+        return tuple(tuple(float(v) for v in row) for row in checked_hint(value))
+    except PeopleError:
+        logger.warning("take.json: a chosen worker's places are not valid: ignored")
+        return None
+
+
 @dataclass(frozen=True)
 class TakeMeta:
     """What a take is for, kept in its ``take.json`` from its start.
@@ -46,7 +57,10 @@ class TakeMeta:
     ``user_id`` and ``created_by`` say who started it, ``work_card`` (an id) and ``kind`` what it
     is for (``free`` outside a work card, a card's ``reference``, or a trainee's ``attempt``),
     ``label`` the user's own name for it, ``calibration`` the file name of the calibration
-    copied into the take folder when one was in force (else None).
+    copied into the take folder when one was in force (else None). ``person_hint``: where the
+    person chosen as the worker stood (chosen with a click in the live view while the take
+    recorded, or in its replay), rows (time s from the take's start, x m, y m): its processing
+    takes the person found there as the worker (None: the work area decides).
     """
 
     user_id: int | None = None
@@ -55,6 +69,7 @@ class TakeMeta:
     work_card: int | None = None
     kind: Kind = "free"
     calibration: str | None = None
+    person_hint: tuple[tuple[float, float, float], ...] | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -65,7 +80,8 @@ class TakeMeta:
         kind = data.get("kind")
         return cls(user_id=_int_or_none(data.get("user_id")), created_by=_str_or_none(data.get("created_by")),
                    label=_str_or_none(data.get("label")), work_card=_int_or_none(data.get("work_card")),
-                   kind=kind if kind in TAKE_KINDS else "free", calibration=_str_or_none(data.get("calibration")))
+                   kind=kind if kind in TAKE_KINDS else "free", calibration=_str_or_none(data.get("calibration")),
+                   person_hint=_hint_or_none(data.get("person_hint")))
 
 
 def stamp(mono_ns: int, wall_ns: int) -> dict:

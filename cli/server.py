@@ -8,6 +8,7 @@ import secrets
 import signal
 import sys
 import threading
+import zipfile
 from pathlib import Path
 
 import click
@@ -152,46 +153,63 @@ def _demo_users(app: Flask, folder: Path) -> list[tuple[str, str, str]]:
     return users
 
 
-def _demo_calibration(settings: Settings) -> None:
-    """Install the demo videos' own calibration (Pose2Sim's Qualisys file) once, so that live
-    3D works at once; the technician can replace it from the Calibration page."""
+def _demo_calibration(settings: Settings, folder: str = demo.POSE2SIM_DEMO) -> None:
+    """Install the demo videos' own calibration (Pose2Sim's Qualisys file of ``folder``) once, so
+    that live 3D works at once; the technician can replace it from the Calibration page."""
     if settings.calibration_path.is_file():
         return
     try:
-        group = load_qca(demo.pose2sim_file("calibration/Calib.qca.txt"))
+        group = load_qca(demo.pose2sim_file("calibration/Calib.qca.txt", folder))
     except (RuntimeError, OSError, KeyError, ValueError) as exc:
         logger.warning("demo calibration unavailable (%s): live 3D needs a calibration", exc)
         return
     names = [c.name for c in settings.cameras]
     cams = [dataclasses.replace(cam, name=name) for name, cam in zip(names, group.cameras)]
     root = settings.data_dir / "calibration" / "sets"
-    meta = save_set(root, CameraGroup(cams, dict(group.metadata)), note="demo cameras (Pose2Sim, Qualisys)")
+    meta = save_set(root, CameraGroup(cams, dict(group.metadata)),
+                    note=f"demo cameras (Pose2Sim {folder.rsplit('/', 1)[-1]}, Qualisys)")
     activate(root, meta["id"], settings.calibration_path)
 
 
-def _demo_config(folder: Path) -> Path:
-    """The demo's ``config.yaml``, made on first start: four ``demo:N`` cameras."""
+def _demo_config(folder: Path, people: bool = False) -> Path:
+    """The demo's ``config.yaml``, made on first start: four ``demo:N`` cameras, or for the
+    several-people demo four cameras playing its videos (files in the cache)."""
     config = folder / "config.yaml"
     if not config.is_file():
-        cameras = [{"name": f"cam{i + 1}", "url": f"demo:{i}"} for i in range(DEMO_CAMERAS)]
+        urls = [str(demo.demo_people_video(i)) if people else f"demo:{i}" for i in range(DEMO_CAMERAS)]
+        cameras = [{"name": f"cam{i + 1}", "url": url} for i, url in enumerate(urls)]
         dump_settings(parse_settings({"cameras": cameras, "data_dir": "."}, base=folder), config)
     return config
+
+
+def _prepare_videos(people: bool) -> None:
+    click.echo("Preparing the demo cameras (the first time, this downloads and converts the demo videos)...")
+    if not people:
+        for n in range(demo.DEMO_VIDEOS):
+            demo.demo_video(n)
+        return
+    try:
+        for n in range(demo.DEMO_VIDEOS):
+            demo.demo_people_video(n)
+    except (RuntimeError, OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise click.ClickException(f"the several-people demo needs the Pose2Sim videos, which cannot be had "
+                                   f"here ({exc}); `demo` without --people runs on test patterns") from None
 
 
 @click.command("demo")
 @server_options
 @click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
-def demo_cmd(host, port, tls_cert, tls_key, http_redirect_port, debug, no_browser):
+@click.option("--people", is_flag=True, help="Several people in view: the cameras play Pose2Sim's Demo_MultiPerson "
+              "(two people) with its own calibration; data in a folder of its own (demo-people).")
+def demo_cmd(host, port, tls_cert, tls_key, http_redirect_port, debug, no_browser, people):
     """Start VSION on the built-in demo cameras (no hardware needed)."""
-    folder = demo_dir()
+    folder = demo_dir() if not people else user_data_dir() / "demo-people"
     folder.mkdir(parents=True, exist_ok=True)
-    config = _demo_config(folder)
-    click.echo("Preparing the demo cameras (the first time, this downloads and converts the demo videos)...")
-    for n in range(demo.DEMO_VIDEOS):
-        demo.demo_video(n)
+    _prepare_videos(people)
+    config = _demo_config(folder, people)
     demo_settings = with_flags(load(str(config), seal=True), host=host, port=port, tls_cert=tls_cert,
                                tls_key=tls_key, http_redirect_port=http_redirect_port)
-    _demo_calibration(demo_settings)
+    _demo_calibration(demo_settings, demo.POSE2SIM_MULTI_DEMO if people else demo.POSE2SIM_DEMO)
     app = create_app(demo_settings, config_path=config)
     prepare_app(app)
     users = _demo_users(app, folder)

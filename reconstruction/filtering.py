@@ -10,10 +10,24 @@ import warnings
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
+from .landmarks import INDEX
+
 DEFAULT_MAX_GAP = 10
 DEFAULT_CUTOFF_HZ = 6.0
 DEFAULT_ORDER = 4
 DEFAULT_SPIKE_M = 0.1
+SPIKE_WINDOW_S = 0.25          # the neighbourhood a point is judged against: 7 frames at 30 fps, 15 at 60
+DEFAULT_BONE_TOLERANCE = 0.2   # a limb more than 20 % off its usual length is a wrong joint
+MIN_BONE_FRAMES = 10           # frames needed to know a limb's usual length
+
+# Limbs as (proximal joint, distal joint, the joints that hang on the distal one): when a limb's
+# length is wrong, its distal end is (the proximal one is checked by the limb above it).
+_SIDES = ("left", "right")
+LIMBS: tuple[tuple[int, int, tuple[int, ...]], ...] = tuple(
+    (INDEX[f"{s}_{a}"], INDEX[f"{s}_{b}"], tuple(INDEX[f"{s}_{h}"] for h in hanging))
+    for s in _SIDES for a, b, hanging in (
+        ("shoulder", "elbow", ()), ("elbow", "wrist", ("pinky", "index", "thumb")),
+        ("hip", "knee", ()), ("knee", "ankle", ("heel", "foot_index"))))
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -27,7 +41,8 @@ def remove_spikes(points: np.ndarray, window: int = 7, threshold_m: float = DEFA
 
     A joint cannot jump 10 cm away from where it was a few frames before and after; such a
     point comes from views that agreed by chance on a wrong position. The median runs over
-    ``window`` frames centred on each point (NaN ignored, the point itself included).
+    ``window`` frames centred on each point (NaN ignored, the point itself included);
+    :func:`smooth` spans :data:`SPIKE_WINDOW_S` (:func:`spike_window`).
     """
     out = np.array(points, dtype=np.float64, copy=True)
     F = out.shape[0]
@@ -42,6 +57,37 @@ def remove_spikes(points: np.ndarray, window: int = 7, threshold_m: float = DEFA
     far = np.linalg.norm(out - median, axis=-1) > threshold_m
     out[far] = np.nan
     return out
+
+
+def remove_bone_outliers(points: np.ndarray, tolerance: float = DEFAULT_BONE_TOLERANCE) -> np.ndarray:
+    """Drop (set NaN) the distal end of every limb (:data:`LIMBS`) whose length is more than
+    ``tolerance`` (fraction) away from its median over the trajectory (F, J, 3) m, with the
+    joints hanging on it (a wrist takes its hand's points, an ankle its foot's).
+
+    Limbs do not stretch: a forearm twice its length is a wrist that two views placed wrongly
+    together (a two-view solution fits both views exactly, however wrong), which the spike
+    filter misses when such a joint stays wrong for several frames. Limbs seen on fewer than
+    :data:`MIN_BONE_FRAMES` frames are left alone. Upper limbs first, so an elbow found wrong is
+    not used to judge its wrist.
+    """
+    out = np.array(points, dtype=np.float64, copy=True)
+    for proximal, distal, hanging in LIMBS:
+        length = np.linalg.norm(out[:, proximal] - out[:, distal], axis=-1)
+        seen = np.isfinite(length)
+        if seen.sum() < MIN_BONE_FRAMES:
+            continue
+        usual = float(np.median(length[seen]))
+        with np.errstate(invalid="ignore"):
+            wrong = np.abs(length - usual) > tolerance * usual
+        out[np.ix_(wrong, (distal, *hanging))] = np.nan
+    return out
+
+
+def spike_window(fps: float) -> int:
+    """Frames (odd, at least 7) that span :data:`SPIKE_WINDOW_S` at ``fps``: a wrong joint that
+    lasts a few frames (two views that agree by chance for a moment) is then outnumbered by the
+    frames around it, whatever the frame rate."""
+    return max(7, 2 * int(SPIKE_WINDOW_S * fps / 2) + 1)
 
 
 def fill_gaps(points: np.ndarray, max_gap: int = DEFAULT_MAX_GAP) -> np.ndarray:
@@ -91,10 +137,11 @@ def lowpass(points: np.ndarray, fps: float, cutoff_hz: float = DEFAULT_CUTOFF_HZ
 
 def smooth(points: np.ndarray, fps: float, cutoff_hz: float | None = DEFAULT_CUTOFF_HZ,
            max_gap: int = DEFAULT_MAX_GAP) -> np.ndarray:
-    """The whole treatment of a triangulated trajectory (F, J, 3) m: spikes removed, gaps of at
-    most ``max_gap`` frames filled, then (unless ``cutoff_hz`` is None, or under 4 frames) the
-    zero-phase low-pass. Raises ValueError if the cutoff is not below half of ``fps``."""
-    out = fill_gaps(remove_spikes(points), max_gap)
+    """The whole treatment of a triangulated trajectory (F, J, 3) m: joints that stretch a limb
+    and spikes removed, gaps of at most ``max_gap`` frames filled, then (unless ``cutoff_hz`` is
+    None, or under 4 frames) the zero-phase low-pass. Raises ValueError if the cutoff is not
+    below half of ``fps``."""
+    out = fill_gaps(remove_spikes(remove_bone_outliers(points), spike_window(fps)), max_gap)
     if cutoff_hz is not None and len(out) >= 4:
         out = lowpass(out, fps, cutoff_hz)
     return out

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibration.camera import CameraGroup
+from calibration.metadata import WORK_AREA_KEY
+
+from .landmarks import INDEX
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +28,10 @@ STANDING_M = (0.05, 1.75)   # heights (m) of the feet and the head of a standing
 GRID_STEP_M = 0.05
 MIN_SIDE_M = 1.0            # the default work area is at least this wide and deep
 CROWD_S = 1.0               # two people in the work area together this long is a problem
+AREA_LIMIT_M = 100.0        # a work area corner farther than this from the origin is a typo
+MIN_AREA_SIDE_M = 0.2       # nobody works in a narrower area
+HINT_RADIUS_M = 1.0         # a person further than this from the chosen points is somebody else
+MAX_HINT = 20_000           # points of a choice kept (a 30-minute take at 10 a second)
 
 
 class PeopleError(ValueError):
@@ -42,10 +49,26 @@ class WorkArea:
 
     def __post_init__(self) -> None:
         values = (self.x0, self.y0, self.x1, self.y1)
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values):
             raise PeopleError(f"work area {values}: four finite numbers (m) are needed")
         if not (self.x0 < self.x1 and self.y0 < self.y1):
             raise PeopleError(f"work area {values}: x0 < x1 and y0 < y1 are needed")
+
+    @classmethod
+    def checked(cls, values) -> WorkArea:
+        """A work area from user input ``values`` (x0, y0, x1, y1) m: PeopleError unless four finite
+        numbers within :data:`AREA_LIMIT_M` of the origin make a rectangle at least
+        :data:`MIN_AREA_SIDE_M` wide and deep."""
+        try:
+            x0, y0, x1, y1 = (v for v in values)
+        except (TypeError, ValueError):
+            raise PeopleError("a work area is four numbers x0, y0, x1, y1 (m)") from None
+        area = cls(x0, y0, x1, y1)
+        if max(abs(v) for v in (x0, y0, x1, y1)) > AREA_LIMIT_M:
+            raise PeopleError(f"work area {area.describe()}: its corners must be within {AREA_LIMIT_M:g} m of the origin")
+        if min(x1 - x0, y1 - y0) < MIN_AREA_SIDE_M:
+            raise PeopleError(f"work area {area.describe()}: it must be at least {MIN_AREA_SIDE_M:g} m wide and deep")
+        return area
 
     def contains(self, xy: np.ndarray) -> np.ndarray:
         """(...) bool for floor points ``xy`` (..., 2) m; False for NaN."""
@@ -132,21 +155,97 @@ def default_work_area(group: CameraGroup, step_m: float = GRID_STEP_M) -> WorkAr
     return WorkArea(round(cx - half_w, 3), round(cy - half_d, 3), round(cx + half_w, 3), round(cy + half_d, 3))
 
 
+def saved_work_area(metadata: dict) -> WorkArea | None:
+    """The work area a calibration's metadata keeps (:data:`WORK_AREA_KEY`), None when it keeps
+    none or a bad one (a warning says so)."""
+    value = metadata.get(WORK_AREA_KEY) if isinstance(metadata, dict) else None
+    if value is None:
+        return None
+    try:
+        return WorkArea.checked(value)
+    except PeopleError as exc:
+        logger.warning("the calibration's work area is not used: %s", exc)
+        return None
+
+
+def work_area_for(group: CameraGroup) -> tuple[WorkArea | None, str]:
+    """The work area of a calibration and where it comes from: the one saved with it
+    (``"saved"``), else :func:`default_work_area` (``"default"``); ``(None, "none")`` when the
+    calibration has neither (no floor seen whole by two cameras)."""
+    area = saved_work_area(group.metadata)
+    if area is not None:
+        return area, "saved"
+    try:
+        return default_work_area(group), "default"
+    except PeopleError as exc:
+        logger.warning("no default work area: %s", exc)
+        return None, "none"
+
+
+def checked_hint(values) -> np.ndarray:
+    """A choice of person made while recording or replaying, as (N, 3) float64 rows (time s on the
+    take's timeline, x m, y m) of where they stood; PeopleError for anything else (at most
+    :data:`MAX_HINT` finite rows, times not negative)."""
+    try:
+        hint = np.asarray(values, dtype=np.float64).reshape(-1, 3) if len(values) else np.zeros((0, 3))
+    except (TypeError, ValueError):
+        raise PeopleError("a chosen person's places are rows of three numbers: time (s), x, y (m)") from None
+    if len(hint) > MAX_HINT or not np.isfinite(hint).all() or (hint[:, 0] < 0).any():
+        raise PeopleError(f"a chosen person's places: at most {MAX_HINT} rows of finite numbers, times from 0 s")
+    return hint
+
+
+def hint_from(points: np.ndarray, times: np.ndarray, every_s: float = 0.5) -> list[list[float]]:
+    """Where a person of a processed take stood, as :func:`checked_hint` rows (time s, x m, y m):
+    their pelvis (mid-hips) every ``every_s`` s, from ``points`` (F, 33, 3) m (NaN where absent)
+    and ``times`` (F,) s; at most :data:`MAX_HINT` rows."""
+    hips = (points[:, INDEX["left_hip"], :2] + points[:, INDEX["right_hip"], :2]) / 2
+    rows, next_t = [], -np.inf
+    for t, xy in zip(times, hips):
+        if t >= next_t and np.isfinite(xy).all():
+            rows.append([round(float(t), 3), round(float(xy[0]), 3), round(float(xy[1]), 3)])
+            next_t = t + every_s
+    step = max(1, -(-len(rows) // MAX_HINT))
+    return rows[::step]
+
+
+def nearest_to_hint(floor: dict[int, np.ndarray], hint: np.ndarray, fps: float) -> int | None:
+    """The person who stood where the user's chosen person stood: ``hint`` (N, 3) rows (time s,
+    x m, y m); ``floor`` person id -> pelvis floor position (F, 2) m per frame, NaN when absent.
+    Each person's median distance to the hint, over the hint's times they are present at (at
+    least half of them), must be under :data:`HINT_RADIUS_M`; the nearest wins. None: nobody."""
+    best, best_distance = None, HINT_RADIUS_M
+    for person, xy in sorted(floor.items()):
+        if not len(xy) or not len(hint):
+            continue
+        frames = np.clip(np.round(hint[:, 0] * fps).astype(int), 0, len(xy) - 1)
+        gaps = np.linalg.norm(xy[frames] - hint[:, 1:], axis=1)
+        seen = np.isfinite(gaps)
+        if seen.sum() * 2 < len(hint):
+            continue
+        distance = float(np.median(gaps[seen]))
+        if distance < best_distance:
+            best, best_distance = person, distance
+    return best
+
+
 @dataclass(frozen=True)
 class Problem:
-    """A doubtful case worth telling: ``code`` for programs, ``message`` one line for people."""
+    """A doubtful case worth telling: ``code`` for programs, ``message`` one line for people,
+    ``camera`` the camera it is about (None: the take as a whole)."""
 
     code: str
     message: str
+    camera: str | None = None  # the camera it is about, if one
 
     def as_dict(self) -> dict:
-        return {"code": self.code, "message": self.message}
+        return {"code": self.code, "message": self.message, **({"camera": self.camera} if self.camera else {})}
 
 
 @dataclass(frozen=True)
 class Choice:
     """The person of interest: ``person`` id (None when nobody was reconstructed), how they were
-    chosen (``reason``: ``chosen``, ``work_area``, ``most_present`` or ``nobody``), the percent
+    chosen (``reason``: ``chosen``, ``hint``, ``work_area``, ``most_present`` or ``nobody``), the percent
     of the take's frames each person spent in the work area, and the problems met."""
 
     person: int | None
@@ -168,14 +267,15 @@ def _crowded(inside: dict[int, np.ndarray], fps: float) -> list[int]:
 
 
 def select_person(floor: dict[int, np.ndarray], area: WorkArea | None, fps: float,
-                  chosen: int | None = None) -> Choice:
+                  chosen: int | None = None, hint: np.ndarray | None = None) -> Choice:
     """Choose the person of interest.
 
     ``floor`` maps each person id to their pelvis floor position (F, 2) m per frame, NaN when
     absent; ``area`` the work area (None: none is known); ``fps`` frames per second; ``chosen``
-    a person id the user picked (raises PeopleError if there is no such person). Otherwise the
-    person inside the area on the most frames is chosen; nobody inside (or no area): the person
-    present on the most frames.
+    a person id the user picked (raises PeopleError if there is no such person); ``hint`` where
+    the person the user picked stood (:func:`checked_hint` rows), who is found again with
+    :func:`nearest_to_hint` (reason ``hint``). Otherwise the person inside the area on the most
+    frames is chosen; nobody inside (or no area): the person present on the most frames.
     """
     inside = {i: (area.contains(xy) if area is not None else np.zeros(len(xy), bool)) for i, xy in floor.items()}
     frames = max((len(xy) for xy in floor.values()), default=0)
@@ -185,6 +285,20 @@ def select_person(floor: dict[int, np.ndarray], area: WorkArea | None, fps: floa
             have = ", ".join(str(i) for i in sorted(floor)) or "nobody"
             raise PeopleError(f"person {chosen} does not exist (the take has {have})")
         return Choice(chosen, "chosen", pct, ())
+    lost: tuple[Problem, ...] = ()
+    if hint is not None and len(hint):
+        found = nearest_to_hint(floor, hint, fps)
+        if found is not None:
+            return Choice(found, "hint", pct, ())
+        lost = (Problem("chosen_person_not_found", "the person chosen as the worker was not found again (nobody "
+                        f"stood within {HINT_RADIUS_M:g} m of where they were): the work area decided"),)
+    choice = _by_area(floor, inside, area, fps, pct)
+    return Choice(choice.person, choice.reason, pct, lost + choice.problems)
+
+
+def _by_area(floor: dict[int, np.ndarray], inside: dict[int, np.ndarray], area: WorkArea | None, fps: float,
+             pct: dict[int, float]) -> Choice:
+    """:func:`select_person` without a user's choice: the work area decides."""
     if not floor:
         return Choice(None, "nobody", pct, (Problem("nobody", "nobody was reconstructed: no person was seen "
                                                                "by two cameras at once"),))

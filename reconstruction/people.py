@@ -89,7 +89,7 @@ class People:
             frames = int(self.lone[c].max(initial=0))
             if frames >= LONE_S * fps:
                 out.append(Problem("seen_by_one_camera", f"{name} sees a person that no other camera sees "
-                                   f"({frames / fps:.1f} s): they cannot be reconstructed"))
+                                   f"({frames / fps:.1f} s): they cannot be reconstructed", camera=name))
         return out
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from calibration.camera import CameraGroup
 
 from . import exports, filtering, metrics, pose2d, sync
-from .interest import Choice, PeopleError, WorkArea, default_work_area, select_person
+from .interest import Choice, PeopleError, WorkArea, checked_hint, select_person, work_area_for
 from .landmarks import N_JOINTS
 from .people import People, reconstruct_people
 from .tracking import DEFAULT_TRACKING, TrackingOptions
@@ -51,9 +51,12 @@ def _noop(done, total, stage):
 class Options:
     """Processing settings. ``sync`` None: timestamps when the take has them, else auto.
     ``cutoff_hz`` None disables the low-pass filter (gap filling stays). ``work_area`` the floor
-    rectangle (x0, y0, x1, y1) m where the worker stands (None: the middle of the calibrated
-    volume, :func:`reconstruction.interest.default_work_area`); ``person`` the id of the person
-    of interest when the user chose them (None: the one in the work area)."""
+    rectangle (x0, y0, x1, y1) m where the worker stands (None: the one saved with the
+    calibration, else the middle of the calibrated volume, see
+    :func:`reconstruction.interest.work_area_for`); ``person`` the id of the person of interest
+    when the user chose them (None: the one in the work area); ``person_hint`` where a person the
+    user chose stood, rows (time s on the take's timeline, x m, y m): the person found there is
+    the worker (:func:`reconstruction.interest.nearest_to_hint`; ``person`` comes first)."""
 
     sync: str | None = None
     cutoff_hz: float | None = filtering.DEFAULT_CUTOFF_HZ
@@ -64,6 +67,7 @@ class Options:
     work_area: tuple[float, float, float, float] | None = None
     person: int | None = None
     tracking: TrackingOptions = DEFAULT_TRACKING
+    person_hint: tuple[tuple[float, float, float], ...] | None = None
 
 
 # --------------------------------------------------------------------------- inputs
@@ -163,25 +167,21 @@ def _nobody(C: int, F: int) -> tuple[np.ndarray, Triangulation]:
 
 
 def _work_area(group: CameraGroup, options: Options) -> WorkArea | None:
-    """The caller's work area, else the middle of the calibrated volume (None if the calibration has none)."""
+    """The caller's work area, else the calibration's (saved, or its default; None if it has none)."""
+    if options.work_area is None:
+        return work_area_for(group)[0]
     try:
-        if options.work_area is not None:
-            return WorkArea(*(float(v) for v in options.work_area))
-        return default_work_area(group)
+        return WorkArea.checked(options.work_area)
     except PeopleError as exc:
-        if options.work_area is not None:
-            raise ProcessError(str(exc)) from None
-        logger.warning("no default work area: %s", exc)
-        return None
-    except (TypeError, ValueError):
-        raise ProcessError(f"work area {options.work_area!r}: four numbers x0, y0, x1, y1 (m) are needed") from None
+        raise ProcessError(str(exc)) from None
 
 
 def choose_worker(people: People, group: CameraGroup, options: Options, fps: float) -> tuple[Choice, WorkArea | None]:
     """The person of interest among ``people`` (see :func:`reconstruction.interest.select_person`)."""
     area = _work_area(group, options)
     try:
-        choice = select_person({p.id: p.floor() for p in people.people}, area, fps, options.person)
+        hint = checked_hint(options.person_hint) if options.person_hint is not None else None
+        choice = select_person({p.id: p.floor() for p in people.people}, area, fps, options.person, hint)
     except PeopleError as exc:
         raise ProcessError(str(exc)) from None
     return choice, area
@@ -469,5 +469,36 @@ def triangulate_file(npz_path, group: CameraGroup, out_dir, options: Options = O
     timings["total"] = round(time.perf_counter() - t_start, 3)
     progress(0, 1, "exports")
     write_outcome(out_dir, outcome, keypoints=False)
+    progress(1, 1, "exports")
+    return outcome.report
+
+
+def choose_again(out_dir, group: CameraGroup, options: Options, progress=_noop) -> dict:
+    """Choose the person of interest of a processed take again (``options.person`` or
+    ``person_hint``), from the outputs in ``out_dir`` alone: its ``keypoints2d.npz`` gives the same
+    people as before (same ids), and every output is written again for the new worker. The
+    report keeps the take's synchronization and the timings of its 2D pose. Returns the report;
+    ProcessError when ``out_dir`` holds no keypoints of a processed take."""
+    out_dir = Path(out_dir)
+    npz = out_dir / "keypoints2d.npz"
+    if not npz.is_file():
+        raise ProcessError(f"{out_dir}: no keypoints2d.npz: process the take first")
+    try:
+        kp = exports.load_keypoints(npz)
+        before = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    except (exports.ExportError, OSError, ValueError) as exc:
+        raise ProcessError(f"{out_dir}: the earlier outputs cannot be read ({exc})") from None
+    sub = cameras_for(group, list(kp.cameras), str(npz))
+    if list(sub.names) != list(kp.cameras):
+        raise ProcessError(f"{npz}: its cameras ({', '.join(kp.cameras)}) are not in the calibration's order")
+    t_start = time.perf_counter()
+    timings = {k: v for k, v in (before.get("timings_s") or {}).items() if k in ("pose2d", "sync")}
+    outcome = reconstruct(kp, sub, options, progress, timings)
+    for key in ("sync", "take"):
+        if key in before:
+            outcome.report[key] = before[key]
+    timings["total"] = round(sum(timings.get(k, 0.0) for k in ("pose2d", "sync")) + time.perf_counter() - t_start, 3)
+    progress(0, 1, "exports")
+    write_outcome(out_dir, outcome)
     progress(1, 1, "exports")
     return outcome.report

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -168,3 +168,73 @@ def _labels(tracks: list[_Track], merged: list[tuple[int, int, int]], shape: tup
         if index in number:
             labels[f, k] = number[index]
     return labels
+
+
+@dataclass(frozen=True)
+class Followed:
+    """One candidate's identity at the latest :meth:`OnlineTracker.update`: ``person`` the stable
+    id (1, 2, ...; None while the track is not confirmed yet) and ``track`` the internal track."""
+
+    person: int | None
+    track: int
+
+
+WALK_MPS = 1.5  # live updates come a fraction of a second apart: the gate widens by a walk's distance between two
+
+
+class OnlineTracker:
+    """:func:`track_people` one frame at a time, for live use: the same motion model, gates and
+    confirmation, counted in updates (``rate_hz`` tells how far apart they are; the gate widens by
+    :data:`WALK_MPS` / ``rate_hz``, the way a person walks between two updates).
+
+    A confirmed person gets the smallest id (from 1) that no other living person holds, and
+    keeps it until they are unseen for ``max_missed_s``. Not thread-safe: one caller feeds it.
+    """
+
+    def __init__(self, options: TrackingOptions = DEFAULT_TRACKING):
+        self.options = options
+        self._tracks: list[_Track] = []
+        self._numbers = itertools.count()
+        self._ids: dict[int, int] = {}   # track index -> person id
+        self._frame = -1
+
+    def reset(self) -> None:
+        """Forget everybody (the next update starts from nobody)."""
+        self._tracks, self._ids, self._frame = [], {}, -1
+
+    def update(self, centres: np.ndarray, cameras: np.ndarray, rate_hz: float) -> list[Followed | None]:
+        """Link this instant's candidates (``centres`` (K, 3) m, NaN for none; ``cameras`` (K, C)
+        bool) to the people followed so far; ``rate_hz`` the updates per second (> 0). Returns,
+        per candidate, who it is (None: nobody, e.g. a candidate without a centre)."""
+        if not rate_hz > 0:
+            raise ValueError(f"rate_hz must be positive, got {rate_hz}")
+        self._frame += 1
+        f = self._frame
+        merged: list[tuple[int, int, int]] = []
+        options = replace(self.options, gate_m=self.options.gate_m + WALK_MPS / rate_hz)
+        self._tracks = _step(f, self._tracks, np.asarray(centres, np.float64), np.asarray(cameras, bool),
+                             options, rate_hz, merged, self._numbers)
+        self._name_confirmed()
+        out: list[Followed | None] = [None] * len(centres)
+        for t in self._tracks:
+            if t.frames and t.frames[-1][0] == f:
+                out[t.frames[-1][1]] = Followed(self._ids.get(t.index), t.index)
+        for _, k, index in merged:
+            out[k] = Followed(self._ids.get(index), index)
+        for t in self._tracks:  # only the current frame is needed: keep memory bounded
+            del t.frames[:-1]
+        return out
+
+    def _name_confirmed(self) -> None:
+        alive = {t.index for t in self._tracks}
+        self._ids = {index: person for index, person in self._ids.items() if index in alive}
+        taken = set(self._ids.values())
+        for t in self._tracks:
+            if t.confirmed and t.index not in self._ids:
+                person = next(n for n in itertools.count(1) if n not in taken)
+                self._ids[t.index] = person
+                taken.add(person)
+
+    def people(self) -> list[int]:
+        """The ids of the people followed now (seen lately, confirmed), ascending."""
+        return sorted(self._ids.values())

@@ -175,6 +175,6 @@ def build_system(settings: Settings, notifier: Notifier, session: Callable[[], c
     wizard = CalibrationWizard(processor, settings, notifier.calibration)
     live_pose = LivePose(processor, settings, notifier.pose)
     jobs = job_runner(settings, None)
-    takes = TakeLifecycle(processor, jobs, session, notifier)
+    takes = TakeLifecycle(processor, jobs, session, notifier, places=live_pose.chosen_places)
     jobs.listener = takes.job_changed
     return System(settings, processor, wizard, live_pose, jobs, takes, notifier, session, config_path)

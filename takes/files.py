@@ -159,11 +159,16 @@ def pose3d(folder: Path) -> dict:
     fps = read_report(folder).get("fps")
     if not isinstance(fps, int | float) or fps <= 0:
         fps = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else None
+    frames = rounded_frames(points)
+    return {"fps": fps, "frames": len(frames), "joints": list(JOINTS), "points": frames}
+
+
+def rounded_frames(points: np.ndarray) -> list[list]:
+    """(F, 33, 3) m as lists per frame of 33 ``[x, y, z]`` rounded to 0.1 mm, None where missing."""
     rounded = np.round(points, 4)
     missing = ~np.isfinite(rounded).all(axis=2)
-    frames = [[None if missing[f, j] else rounded[f, j].tolist() for j in range(rounded.shape[1])]
-              for f in range(rounded.shape[0])]
-    return {"fps": fps, "frames": len(frames), "joints": list(JOINTS), "points": frames}
+    return [[None if missing[f, j] else rounded[f, j].tolist() for j in range(rounded.shape[1])]
+            for f in range(rounded.shape[0])]
 
 
 class _Chunks(io.RawIOBase):

@@ -162,6 +162,11 @@ def reprocess_check(user: User, take: Take) -> None:
         raise TakeRefused(refusal)
 
 
+def may_reprocess(user: User, take: Take) -> bool:
+    """May ``user`` process ``take`` again (and so choose its worker)? See :func:`reprocess_check`."""
+    return reprocess_refusal(user, take, _published_reference(take)) is None
+
+
 def _calibrate(take: Take, folder: Path, calibration_path: Path) -> None:
     """A take recorded without a calibration is processed with the one in force now: copied into
     its folder, as the recorder would have (the process job reads it there)."""

@@ -20,10 +20,13 @@ from accounts.policy import may_stop_take
 from capture.group import RecordingError, VideoProcessor
 from capture.takefile import Recording, TakeMeta
 from common.errors import ServiceError
+from common.files import write_json
+from common.takefolder import TAKE_JSON
 from database.models import User
 from jobs.base import Job, JobFailure, JobRunner
 from takes.history import close_interrupted_jobs, record_job_change
 from takes.library import PROCESSED_STATUSES, reprocess_params
+from takes.people import person_choice_params
 from takes.results import job_params, record_job
 from takes.service import (
     TakeBusy,
@@ -57,14 +60,23 @@ class LimitReached(ServiceError):
     """A user reached one of their limits (``limits`` in config.yaml); the message says which."""
 
 
+Places = Callable[[int, int], list]  # (start, stop) monotonic ns -> rows [t s, x m, y m]
+
+
 class TakeLifecycle:
     """Starts, stops, registers, processes and resumes takes. Thread-safe: the camera group
-    serialises recording; database work runs in its own ``session()`` per call."""
+    serialises recording; database work runs in its own ``session()`` per call.
+
+    ``places`` (optional) tells where the worker chosen in the live view stood between two
+    monotonic times (:meth:`live.pose.LivePose.chosen_places`): a take keeps them in its
+    ``take.json`` (``person_hint``), and its processing takes the person found there as the worker.
+    """
 
     def __init__(self, processor: VideoProcessor, jobs: JobRunner, session: Callable[[], contextlib.AbstractContextManager],
-                 events: TakeEvents):
+                 events: TakeEvents, places: Places | None = None):
         self.processor, self.jobs, self.session, self.events = processor, jobs, session, events
         self._owner_gone_at: float | None = None  # monotonic s since the take's starter has no link open
+        self.places = places
         self._submitting = threading.Lock()  # "is it busy?" and "queue it" as one step
         processor.on_auto_stop = self.take_auto_stopped
         processor.stop_rule = self._orphaned
@@ -188,6 +200,7 @@ class TakeLifecycle:
         ``<take>/processed``; an attempt is then compared with its reference). An interrupted take
         is processed too: its files are readable up to the crash. ``queued_by``: the user whose
         action queues the job (None: VSION itself)."""
+        take = self._keep_choice(take)
         params = self._register(take)
         if take.get("status") not in PROCESSED_STATUSES or not submit:
             return
@@ -197,6 +210,24 @@ class TakeLifecycle:
         except RuntimeError:  # the server is stopping (a take stopped by itself meanwhile): next start
             logger.info("take %s: the server is stopping; processed at the next start", take["id"])
             self._mark_queued(take["id"])
+
+    def _keep_choice(self, take: dict) -> dict:
+        """``take`` with the places of the worker chosen in the live view while it recorded
+        (``person_hint``), written into its take.json; unchanged when nobody was chosen."""
+        start, stop = (take.get("start") or {}).get("monotonic_ns"), (take.get("stop") or {}).get("monotonic_ns")
+        if self.places is None or not isinstance(start, int) or not isinstance(stop, int):
+            return take
+        rows = self.places(start, stop)
+        if not rows:
+            return take
+        take = {**take, "person_hint": rows}
+        try:
+            write_json(self.takes_dir / take["id"] / TAKE_JSON, take)
+        except OSError as exc:
+            logger.warning("take %s: the chosen worker's places could not be kept (%s)", take["id"], exc)
+        else:
+            logger.info("take %s: the worker chosen in the live view is kept (%d places)", take["id"], len(rows))
+        return take
 
     def job_changed(self, job: Job) -> None:
         """The job listener (called from the runner's threads): keep the job in the history, store
@@ -228,6 +259,21 @@ class TakeLifecycle:
                 params = reprocess_params(user, take_id, self.takes_dir, self.processor.settings.calibration_path)
             job = self.jobs.submit("process", take_id, params)
         logger.info("user %s: take %s queued for processing again (job %s)", user.username, take_id, job.id)
+        return job
+
+    def choose_person(self, user: User, take_id: str, person: int | None) -> Job:
+        """Make ``person`` the worker of processed take ``take_id`` (None: the work area decides),
+        asked by ``user``, and queue the job that re-exports and scores the take for them. Raises
+        as :meth:`reprocess` does, or ServiceError for a person the take does not have."""
+        with self._submitting:
+            if self.busy(take_id):
+                raise TakeBusy("this take is being recorded or processed: wait until it is finished, then choose "
+                               "its worker")
+            with self.session():
+                params = person_choice_params(user, take_id, person, self.takes_dir,
+                                              self.processor.settings.calibration_path)
+            job = self.jobs.submit("process", take_id, params)
+        logger.info("user %s: take %s queued for its new worker (job %s)", user.username, take_id, job.id)
         return job
 
     def busy(self, take_id: str) -> bool:

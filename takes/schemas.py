@@ -52,6 +52,13 @@ class ProcessTake(Payload):
     """``POST /api/takes/<id>/process``: no options (``{}`` or no body)."""
 
 
+class ChoosePerson(Payload):
+    """``POST /api/takes/<id>/person``: the person of the take's ``people.json`` who is its worker;
+    null: the work area decides again."""
+
+    person_id: DbId | None = Field(strict=True)
+
+
 class PromoteTake(Payload):
     """``POST /api/takes/<id>/promote``: the draft work card whose reference take it becomes."""
 

@@ -8,13 +8,16 @@ cluster runs the same :data:`TASKS`. Each takes JSON parameters and reports prog
 """
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from calibration.io import CalibrationFileError, load_calibration
-from common.takefolder import CALIBRATION_FILE, COMPARISON_FILE, ERGONOMICS_FILE, PROCESSED_DIR
+from capture.takefile import TakeMeta
+from common.takefolder import CALIBRATION_FILE, COMPARISON_FILE, ERGONOMICS_FILE, PROCESSED_DIR, TAKE_JSON
 from reconstruction.exports import ExportError, read_motion, write_json
-from reconstruction.pipeline import Options, ProcessError, process_take
+from reconstruction.pipeline import Options, ProcessError, choose_again, process_take
 from scoring.ergonomics import coach, ergonomics_report, steps_on_attempt
 from scoring.exports import analyse_folder
 from scoring.inputs import ErgonomicsError
@@ -23,8 +26,22 @@ from scoring.motion import Step, compare_folders
 logger = logging.getLogger(__name__)
 
 
+def _take_meta(take_dir: Path) -> TakeMeta:
+    try:
+        data = json.loads((take_dir / TAKE_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return TakeMeta()
+    return TakeMeta.from_json(data) if isinstance(data, dict) else TakeMeta()
+
+
 def process_take_task(params: dict, progress) -> dict:
-    """The ``process`` job: a take folder, its calibration, outputs in ``<take>/processed``."""
+    """The ``process`` job: a take folder, its calibration, outputs in ``<take>/processed``.
+
+    The worker is the person chosen for the take (``params["person"]``: an id of its people
+    outputs, when chosen in its replay; else the places in its ``take.json`` ``person_hint``),
+    else the one in the calibration's work area. With ``params["choose_again"]``, only the
+    person of interest changes: the earlier 2D pose and synchronization are kept
+    (:func:`reconstruction.pipeline.choose_again`)."""
     take_dir = Path(params["take_dir"])
     calibration = take_dir / CALIBRATION_FILE
     if not calibration.is_file():
@@ -34,8 +51,13 @@ def process_take_task(params: dict, progress) -> dict:
         group = load_calibration(calibration)
     except CalibrationFileError as exc:
         raise ProcessError(str(exc)) from None
-    options = Options(nice=int(params.get("nice", 10)), workers=params.get("workers"))
-    report = process_take(take_dir, group, take_dir / PROCESSED_DIR, options, progress)
+    options = Options(nice=int(params.get("nice", 10)), workers=params.get("workers"),
+                      person_hint=_take_meta(take_dir).person_hint)
+    if params.get("choose_again") and (take_dir / PROCESSED_DIR / "keypoints2d.npz").is_file():
+        # The same keypoints give the same people: the id chosen in the replay is exact.
+        report = choose_again(take_dir / PROCESSED_DIR, group, replace(options, person=params.get("person")), progress)
+    else:
+        report = process_take(take_dir, group, take_dir / PROCESSED_DIR, options, progress)
     if params.get("compare"):
         return {**report, **compare_take_task(params, progress)}
     return {**report, **ergonomics_task(take_dir / PROCESSED_DIR, params.get("ergonomics_steps"))}

@@ -12,10 +12,13 @@ from accounts.policy import Action
 from calibration import store
 from calibration.intrinsics import COVERAGE_GRID, MIN_VIEWS, CalibrationError
 from calibration.io import CalibrationFileError
-from live.schemas import Auto, CameraRef, Empty, Focus, Save, Solve
+from live.schemas import Auto, CameraRef, Empty, Focus, Save, Solve, WorkAreaBody
 from live.wizard import WizardError, rig_summary
+from takes import workarea
 from web.access import requires
 from web.auditing import audit
+from web.bodies import Empty as EmptyBody
+from web.bodies import payload
 from web.events import socket_event
 from web.notify import CALIBRATION_ROOM
 from web.state import system
@@ -121,6 +124,41 @@ def compare_sets():
     a, b = request.args.get("a", ""), request.args.get("b", "")
     (group_a, _), (group_b, _) = _load(a), _load(b)
     return jsonify({"a": a, "b": b, **store.compare(group_a, group_b)})
+
+
+# --------------------------------------------------------------------------- the work area
+def _work_area_answer(corners: list[float] | None):
+    wizard = _wizard()
+    try:
+        state = workarea.set_work_area(wizard.sets_root, wizard.active_path, wizard.board, corners)
+    except workarea.WorkAreaError as exc:
+        abort(400, str(exc))
+    audit("calibration.work_area", "calibration", state["set_id"], work_area=state["work_area"], source=state["source"])
+    return jsonify(state)
+
+
+@bp.route("/api/calibration/work-area")
+@requires(Action.CALIBRATE)
+def work_area():
+    """The work area of the calibration in force, its default and the rig to draw it on."""
+    wizard = _wizard()
+    return jsonify(workarea.work_area_state(wizard.sets_root, wizard.active_path, wizard.board))
+
+
+@bp.route("/api/calibration/work-area", methods=["PUT"])
+@requires(Action.CALIBRATE)
+def set_work_area():
+    """Keep a new work area with the calibration in force (400 for a bad rectangle)."""
+    data = payload(WorkAreaBody)
+    return _work_area_answer([data.x0, data.y0, data.x1, data.y1])
+
+
+@bp.route("/api/calibration/work-area", methods=["DELETE"])
+@requires(Action.CALIBRATE)
+def reset_work_area():
+    """Back to the default work area (the middle of the calibrated volume)."""
+    payload(EmptyBody)
+    return _work_area_answer(None)
 
 
 # --------------------------------------------------------------------------- wizard events

@@ -18,7 +18,8 @@ from accounts.policy import Action, allows
 from capture.group import RecordingError
 from common.errors import ServiceError
 from common.payloads import explain
-from live.schemas import LivePoseToggle
+from live.people import ChoiceError
+from live.schemas import LivePerson, LivePoseToggle
 from takes.schemas import StartRecording, StopRecording
 from web import sockets
 from web.auditing import audit
@@ -128,3 +129,12 @@ def on_disconnect(*args):
 def live_pose(data: LivePoseToggle) -> dict:
     (join_room if data.enabled else leave_room)(POSE_ROOM)
     return system().live_pose.enable(request.sid, data.enabled)
+
+
+@socket_event("live person", LivePerson, Action.RECORD, "live pose error", (ChoiceError,))
+def live_person(data: LivePerson) -> dict:
+    """Choose the worker in the live view (a person of the ``pose3d`` people; null: the work
+    area decides again): for every viewer, and for the takes recorded while they stay in view."""
+    answer = system().live_pose.choose(data.person_id)
+    audit("live.person", "live", None, person=data.person_id)
+    return answer

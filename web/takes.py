@@ -22,10 +22,11 @@ from common.errors import ServiceError
 from reconstruction.exports import ExportError
 from takes import ergonomics, library, views
 from takes import files as takefiles
+from takes import people as takepeople
 from takes import service as takes
 from takes.lifecycle import LimitReached
 from takes.results import comparison_view
-from takes.schemas import ProcessTake, PromoteTake, TakeChanges, TakeQuery
+from takes.schemas import ChoosePerson, ProcessTake, PromoteTake, TakeChanges, TakeQuery
 from web.access import requires
 from web.auditing import audit
 from web.bodies import payload, query
@@ -110,6 +111,18 @@ def process(take_id: str):
     return jsonify(job.to_dict()), 202
 
 
+@bp.route("/api/takes/<take_id>/person", methods=["POST"])
+def choose_person(take_id: str):
+    """Choose the take's worker among its people (202 and the queued job that re-exports and scores
+    the take for them); who may: as for processing it again."""
+    take = take_or_404(take_id)
+    library.reprocess_check(current_user, take)
+    data = payload(ChoosePerson)
+    job = system().takes.choose_person(current_user, take.id, data.person_id)
+    audit("take.person", "take", take.id, job=job.id, person=data.person_id)
+    return jsonify(job.to_dict()), 202
+
+
 @bp.route("/api/takes/<take_id>/promote", methods=["POST"])
 @requires(Action.AUTHOR)
 def promote(take_id: str):
@@ -130,6 +143,7 @@ def detail(take_id: str):
         cam["video_url"] = url_for("takes.video", take_id=take.id, camera=cam["name"])
     data["downloads"] = {what: url_for("takes.download", take_id=take.id, what=what) for what in DOWNLOADS}
     data["can_delete"] = takes.can_delete(current_user, take)
+    data["can_process"] = library.may_reprocess(current_user, take)
     return jsonify(data)
 
 
@@ -158,6 +172,12 @@ def ergonomics_report(take_id: str):
         return jsonify(ergonomics.take_report(current_user, take, _takes_dir()))
     except ergonomics.NotProcessed as exc:
         return jsonify(error=str(exc)), 409
+@bp.route("/api/takes/<take_id>/people")
+def people(take_id: str):
+    """Everybody the take's processing found (:func:`takes.people.people_view`); a take with one
+    person in view has an empty list."""
+    folder = folder_or_404(take_or_404(take_id))
+    return jsonify(takepeople.people_view(folder))
 
 
 @bp.route("/api/takes/<take_id>/video/<camera>")

@@ -7,6 +7,7 @@
 import { cameraStatus } from "./cameras.js";
 import { $, api, canvasContext, csrfToken, el, number, readData, svg, t, when } from "./common.js";
 import { resetRigView, showRig } from "./rig3d.js";
+import { attachWorkArea } from "./workarea.js";
 
 (function () {
   // ------------------------------------------------------------------ page data and helpers
@@ -809,15 +810,16 @@ import { resetRigView, showRig } from "./rig3d.js";
   // ------------------------------------------------------------------ rendering: result step
   let rigShown = null, rigCaption = "";
 
-  /** Hand a rig to the 3D view. */
-  function showRig3d(rig, caption) {
+  /** Hand a rig to the 3D view (with a work area: {corners, dashed}, or none). */
+  function showRig3d(rig, caption, area) {
     rigShown = rig;
     rigCaption = caption || "";
     $("rig3d-caption").textContent = rigCaption;
     $("rig3d-placeholder").hidden = !!rig;
     $("rig3d-current").hidden = !(caption && state.rig);
-    showRig($("rig3d"), rig);
+    showRig($("rig3d"), rig, area || null);
   }
+  attachWorkArea(showRig3d);
 
   function renderResult() {
     const rig = state.rig;

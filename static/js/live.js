@@ -4,7 +4,8 @@
 import { cameraStatus } from "./cameras.js";
 import { $, api, t } from "./common.js";
 import { PoseFeed, poseMessage, poseRate, poseUnavailable } from "./livepose.js";
-import { drawOverlay } from "./pose-overlay.js";
+import { peopleCount, problemText, workerText } from "./people.js";
+import { drawOverlay, personAt } from "./pose-overlay.js";
 import { failure, jobStatus, stageLabel } from "./processing.js";
 import { attachLiveView } from "./skeleton3d.js";
 import "./live-ergonomics.js";
@@ -103,9 +104,13 @@ attachLiveView();
   document.querySelectorAll(".camera").forEach((card) => {
     const frame = card.querySelector(".frame"), canvas = frame && frame.querySelector("canvas.pose-overlay");
     if (!canvas) return;
-    const overlay = { frame, img: frame.querySelector("img"), canvas, points: null, drawn: false };
+    const overlay = { frame, img: frame.querySelector("img"), canvas, points: null, people: null, drawn: false };
     overlays.set(Number(card.dataset.index), overlay);
     new ResizeObserver(() => drawOverlay(overlay)).observe(frame);
+    frame.addEventListener("click", (e) => {
+      const id = personAt(overlay, e.clientX, e.clientY);
+      if (id !== null) choosePerson(id);
+    });
   });
 
   let poseEnabled = true;    // the default; the user's choice is remembered in this browser
@@ -116,24 +121,71 @@ attachLiveView();
   /** Draw a pose3d payload: the 2D overlays and, through a document event, the 3D skeleton. */
   function drawLatest(latest) {
     if (!poseEnabled) return;
-    const byIndex = new Map((latest.cameras || []).map((c) => [c.index, c.points]));
+    const byIndex = new Map((latest.cameras || []).map((c) => [c.index, c]));
+    const main = Number.isInteger(latest.main) ? latest.main : null;
     overlays.forEach((overlay, index) => {
-      overlay.points = Array.isArray(byIndex.get(index)) ? byIndex.get(index) : null;
+      const cam = byIndex.get(index);
+      overlay.points = cam && Array.isArray(cam.points) ? cam.points : null;
+      overlay.people = cam && Array.isArray(cam.people) && Array.isArray(latest.people)
+        ? cam.people.map((p) => ({ id: p.id, points: p.points, worker: p.id !== null && p.id === latest.worker })) : null;
+      overlay.frame.classList.toggle("pickable", !!(overlay.people && overlay.people.some((p) => p.id)));
       drawOverlay(overlay);
     });
-    document.dispatchEvent(new CustomEvent("vsion:skeleton", { detail: { points3d: latest.points3d || null, ergonomics: latest.ergonomics || null } }));
+    // The 3D: the main person (the worker, else the one most cameras see) in the side colours, the others numbered.
+    const people = Array.isArray(latest.people) ? latest.people.map((p) => ({ ...p, worker: p.id === main })) : undefined;
+    document.dispatchEvent(new CustomEvent("vsion:skeleton", { detail: { points3d: latest.points3d || null, people,
+      worker: Number.isInteger(latest.worker) ? latest.worker : null, workArea: latest.work_area || null,
+      ergonomics: latest.ergonomics || null } }));
     showPoseState();
+    showPeople(latest);
   }
+
+  // ------------------------------------------------------------------ several people: the worker, the problems
+  const peoplePanel = $("people-panel"), workerLine = $("worker-line"), problemsList = $("people-problems");
+  const workerAuto = $("worker-auto"), choiceError = $("choice-error");
+  let shownProblems = "";
+
+  function showPeople(latest) {
+    const several = !!latest && Array.isArray(latest.people);
+    peoplePanel.hidden = !several || (!latest.people.length && !(latest.problems || []).length);
+    if (peoplePanel.hidden) return;
+    workerLine.textContent = [peopleCount(latest.people.length), workerText(latest)].filter(Boolean).join(" · ");
+    peoplePanel.dataset.worker = Number.isInteger(latest.worker) ? String(latest.worker) : "";
+    workerAuto.hidden = !Number.isInteger(latest.chosen);
+    const texts = (latest.problems || []).map((p) => [p.code, problemText(p, true)]);
+    const key = JSON.stringify(texts);
+    if (key === shownProblems) return;  // the list is rewritten only when it changes (screen readers)
+    shownProblems = key;
+    problemsList.replaceChildren(...texts.map(([code, text]) => {
+      const item = document.createElement("li");
+      item.dataset.code = code;
+      item.textContent = text;
+      return item;
+    }));
+  }
+
+  function choosePerson(id) {
+    socket.timeout(10000).emit("live person", { person_id: id }, (err, ack) => {
+      const message = err ? t("live_disconnected", "Connection to the server lost, retrying…") : (ack && !ack.ok ? ack.message : "");
+      choiceError.textContent = message || "";
+      choiceError.hidden = !message;
+    });
+  }
+
+  document.addEventListener("vsion:person-clicked", (e) => choosePerson(e.detail.id));
+  workerAuto.addEventListener("click", () => choosePerson(null));
 
   /** Wipe the overlays and the 3D skeleton (data stale, live pose off). */
   function clearPose() {
     feed.clear();
     overlays.forEach((overlay) => {
       overlay.points = null;
+      overlay.people = null;
       if (overlay.drawn) drawOverlay(overlay);
     });
     document.dispatchEvent(new CustomEvent("vsion:skeleton-clear"));
     showPoseState();
+    if (peoplePanel) peoplePanel.hidden = true;
   }
 
   function showMessage(text) {

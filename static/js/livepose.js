@@ -28,8 +28,11 @@ export class PoseFeed {
     });
   }
 
+  /** Fresh for STALE_MS, or for two and a half periods of a slower rate (a loaded machine). */
   fresh() {
-    return !!this.latest && performance.now() - this.at <= STALE_MS;
+    if (!this.latest) return false;
+    const rate = Number(this.latest.rate);
+    return performance.now() - this.at <= Math.max(STALE_MS, rate > 0 ? 2500 / rate : 0);
   }
 
   /** True once: when the payload kept has gone stale (it is then forgotten). */

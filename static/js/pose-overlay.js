@@ -34,20 +34,26 @@ export function pictureRect(overlay) {
   return { x: b.left - f.left + (b.width - w) / 2, y: b.top - f.top + (b.height - h) / 2, w, h };
 }
 
-/** Draw ``overlay.points`` ([[x, y, score] x 33], normalized) over its preview; sets ``overlay.drawn``. */
-export function drawOverlay(overlay) {
-  const ctx = canvasContext(overlay.canvas, overlay.frame.clientWidth, overlay.frame.clientHeight);
-  overlay.drawn = false;
-  const pts = overlay.points, r = pts && pictureRect(overlay);
-  if (!r) return;
-  const ok = (p) => Array.isArray(p) && p.length >= 3 && p[2] >= MIN_SCORE;
+const ok = (p) => Array.isArray(p) && p.length >= 3 && p[2] >= MIN_SCORE;
+
+/** The colour of a person of the live view who is not the worker (the worker keeps the side
+ *  colours); `id` null: a 2D person nobody in 3D was made of. */
+export const PERSON_COLOURS = ["#c084fc", "#f472b6", "#facc15", "#4ade80", "#60a5fa", "#fb923c"];
+export const NOBODY_COLOUR = "rgba(203, 213, 225, 0.75)";
+export function personColour(id) {
+  return Number.isInteger(id) && id > 0 ? PERSON_COLOURS[(id - 1) % PERSON_COLOURS.length] : NOBODY_COLOUR;
+}
+
+/** One skeleton: `pts` 33 x [x, y, score] normalized, placed in the picture rect `r`; `colour`
+ *  null for the side colours. Returns the bounding box drawn ({x0, y0, x1, y1} CSS px) or null. */
+function drawFigure(ctx, r, pts, colour, width) {
   const at = (p) => [r.x + p[0] * r.w, r.y + p[1] * r.h];
-  ctx.lineWidth = 2.5;
+  ctx.lineWidth = width;
   ctx.lineCap = "round";
   EDGES.forEach(([a, b]) => {
     if (!ok(pts[a]) || !ok(pts[b])) return;
     const [x0, y0] = at(pts[a]), [x1, y1] = at(pts[b]);
-    ctx.strokeStyle = SIDE_COLOURS[edgeSide(a, b)];
+    ctx.strokeStyle = colour || SIDE_COLOURS[edgeSide(a, b)];
     ctx.beginPath();
     ctx.moveTo(x0, y0);
     ctx.lineTo(x1, y1);
@@ -55,14 +61,74 @@ export function drawOverlay(overlay) {
   });
   ctx.lineWidth = 1;
   ctx.strokeStyle = "rgba(0, 0, 0, 0.6)";
+  let box = null;
   pts.forEach((p, i) => {
     if (!ok(p)) return;
     const [x, y] = at(p);
-    ctx.fillStyle = SIDE_COLOURS[side(i)];
+    box = box ? { x0: Math.min(box.x0, x), y0: Math.min(box.y0, y), x1: Math.max(box.x1, x), y1: Math.max(box.y1, y) }
+      : { x0: x, y0: y, x1: x, y1: y };
+    ctx.fillStyle = colour || SIDE_COLOURS[side(i)];
     ctx.beginPath();
-    ctx.arc(x, y, 3.5, 0, 2 * Math.PI);
+    ctx.arc(x, y, width + 1, 0, 2 * Math.PI);
     ctx.fill();
     ctx.stroke();
   });
+  return box;
+}
+
+/** The person's number over their head (a star for the worker). */
+function drawTag(ctx, box, text, colour) {
+  ctx.font = "bold 13px system-ui, sans-serif";
+  const w = ctx.measureText(text).width + 10, x = (box.x0 + box.x1) / 2 - w / 2, y = Math.max(2, box.y0 - 22);
+  ctx.fillStyle = "rgba(15, 23, 42, 0.8)";
+  ctx.fillRect(x, y, w, 18);
+  ctx.fillStyle = colour;
+  ctx.fillText(text, x + 5, y + 13);
+}
+
+/**
+ * Draw over its preview ``overlay.people`` ([{id, points, worker}]: every person, the worker in the
+ * side colours and thicker, the others in their own colour), else ``overlay.points`` ([[x, y,
+ * score] x 33], normalized: one person). Sets ``overlay.drawn``, ``overlay.boxes`` (id -> box, for
+ * clicks) and the frame's data-boxes ({id: [x0, y0, x1, y1]} CSS px).
+ */
+export function drawOverlay(overlay) {
+  const ctx = canvasContext(overlay.canvas, overlay.frame.clientWidth, overlay.frame.clientHeight);
+  overlay.drawn = false;
+  overlay.boxes = new Map();
+  delete overlay.frame.dataset.boxes;
+  const people = Array.isArray(overlay.people) ? overlay.people : null;
+  const r = (people ? people.length : overlay.points) && pictureRect(overlay);
+  if (!r) return;
+  if (!people) {
+    drawFigure(ctx, r, overlay.points, null, 2.5);
+    overlay.drawn = true;
+    return;
+  }
+  const order = people.filter((p) => !p.worker).concat(people.filter((p) => p.worker));
+  order.forEach((person) => {
+    if (!Array.isArray(person.points)) return;
+    const colour = person.worker ? null : personColour(person.id);
+    const box = drawFigure(ctx, r, person.points, colour, person.worker ? 3 : (person.id ? 2 : 1.5));
+    if (!box || !person.id) return;
+    overlay.boxes.set(person.id, box);
+    drawTag(ctx, box, (person.worker ? "★ " : "") + person.id, person.worker ? "#fde047" : personColour(person.id));
+  });
+  // Where each person is drawn (CSS px in the frame), for a browser test to click them.
+  overlay.frame.dataset.boxes = JSON.stringify(Object.fromEntries([...overlay.boxes].map(([id, b]) =>
+    [id, [b.x0, b.y0, b.x1, b.y1].map(Math.round)])));
   overlay.drawn = true;
+}
+
+/** The id of the person drawn under a click (client coordinates), the smallest box first; null. */
+export function personAt(overlay, clientX, clientY) {
+  if (!overlay.boxes) return null;
+  const f = overlay.frame.getBoundingClientRect(), x = clientX - f.left, y = clientY - f.top, pad = 12;
+  let best = null, area = Infinity;
+  overlay.boxes.forEach((b, id) => {
+    if (x < b.x0 - pad || x > b.x1 + pad || y < b.y0 - pad || y > b.y1 + pad) return;
+    const a = (b.x1 - b.x0 + 2 * pad) * (b.y1 - b.y0 + 2 * pad);
+    if (a < area) { best = id; area = a; }
+  });
+  return best;
 }

@@ -6,7 +6,7 @@
 // Camera frame: x right, y down in the image, z forward; so in world coordinates the rows of
 // `rotation` are the image-right, image-down and viewing directions.
 import * as THREE from "../vendor/three/three.module.min.js";
-import { showUnavailable, View3D, worldAxes } from "./view3d.js";
+import { disposeTree, showUnavailable, textSprite, View3D, workAreaObject, worldAxes } from "./view3d.js";
 
 const PALETTE = [0x2563eb, 0xdc2626, 0x16a34a, 0x9333ea, 0xea580c, 0x0891b2];
 
@@ -16,30 +16,6 @@ const vec = (a) => new THREE.Vector3(a[0], a[1], a[2]);
 function segments(points, colour) {
   const geometry = new THREE.BufferGeometry().setFromPoints(points);
   return new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ color: colour }));
-}
-
-/** A text label that always faces the viewer; `height` in metres. */
-function textSprite(text, colour, height) {
-  const canvas = document.createElement("canvas");
-  const ctx = canvas.getContext("2d");
-  const font = "bold 48px system-ui, sans-serif";
-  ctx.font = font;
-  const width = Math.ceil(ctx.measureText(text).width) + 32;
-  canvas.width = width;
-  canvas.height = 72;
-  ctx.font = font;
-  ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
-  ctx.fillStyle = "#" + colour.toString(16).padStart(6, "0");
-  ctx.textBaseline = "middle";
-  ctx.fillText(text, 16, canvas.height / 2);
-  const texture = new THREE.CanvasTexture(canvas);
-  texture.colorSpace = THREE.SRGBColorSpace;
-  const material = new THREE.SpriteMaterial({ map: texture, depthTest: false });
-  const sprite = new THREE.Sprite(material);
-  sprite.scale.set(height * (canvas.width / canvas.height), height, 1);
-  sprite.renderOrder = 10;
-  return sprite;
 }
 
 /**
@@ -97,16 +73,6 @@ function cameraObject(cam, colour, depth) {
   return group;
 }
 
-function disposeTree(object) {
-  object.traverse((o) => {
-    if (o.geometry) o.geometry.dispose();
-    if (o.material) {
-      if (o.material.map) o.material.map.dispose();
-      o.material.dispose();
-    }
-  });
-}
-
 /** A three.js scene in `container`, drawn on demand (no animation loop: two shared cores). */
 class RigView extends View3D {
   constructor(container) {
@@ -114,6 +80,17 @@ class RigView extends View3D {
     this.content = new THREE.Group();
     this.scene.add(this.content);
     this.box = new THREE.Box3(new THREE.Vector3(-1, -1, 0), new THREE.Vector3(1, 1, 1));
+    this.area = null;  // {corners: [x0, y0, x1, y1], dashed} or null
+    this.onClick((e) => { if (floorListener) floorListener(this.floorPoint(e.clientX, e.clientY)); });
+  }
+
+  /** Draw the work area (`area` {corners, dashed}, or null for none) over the rig. */
+  setArea(area) {
+    this.area = area && Array.isArray(area.corners) ? area : null;
+    const old = this.content.getObjectByName("work-area");
+    if (old) { disposeTree(old); this.content.remove(old); }
+    if (this.area) this.content.add(workAreaObject(this.area.corners, !!this.area.dashed));
+    this.render();
   }
 
   clear() {
@@ -139,6 +116,7 @@ class RigView extends View3D {
     const spread = this.box.getSize(new THREE.Vector3()).length();
     const depth = Math.min(0.6, Math.max(0.15, spread * 0.08));
     cams.forEach((cam, i) => this.content.add(cameraObject(cam, PALETTE[i % PALETTE.length], depth)));
+    if (this.area) this.content.add(workAreaObject(this.area.corners, !!this.area.dashed));
     this.frame();
   }
 
@@ -149,13 +127,15 @@ class RigView extends View3D {
   }
 }
 
-let view = null, unavailable = false;
+let view = null, unavailable = false, floorListener = null;
 
-/** Draw `rig` in `container` (one view per page). Returns false when WebGL is not available. */
-export function showRig(container, rig) {
+/** Draw `rig` in `container` (one view per page), with the work area `area` ({corners:
+ *  [x0, y0, x1, y1] m, dashed}) or none. Returns false when WebGL is not available. */
+export function showRig(container, rig, area = null) {
   if (unavailable) return false;
   try {
     if (!view || view.container !== container) view = new RigView(container);
+    view.area = area && Array.isArray(area.corners) ? area : null;
     view.show(rig);
     return true;
   } catch (e) {
@@ -163,6 +143,16 @@ export function showRig(container, rig) {
     showUnavailable(container, "rig3d-unavailable");
     return false;
   }
+}
+
+/** Redraw only the work area of the rig shown (see showRig). */
+export function showRigArea(area) {
+  if (view) view.setArea(area);
+}
+
+/** `fn([x, y] m | null)` on every click of the rig view's floor (null: the click missed the floor). */
+export function onRigFloorClick(fn) {
+  floorListener = fn;
 }
 
 /** Frame the whole rig again. */

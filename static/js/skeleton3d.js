@@ -3,14 +3,15 @@
 // skeleton over as DOM events on `document`:
 //   "vsion:skeleton"        detail {points3d: [[x, y, z] | null, ... 33] | null}  one pose3d event drawn
 //   "vsion:skeleton-clear"  no detail                                           data went stale / live pose off
-// #skeleton-view carries data-points (non-null points last drawn) and data-frames (pose3d events
-// drawn) so that a browser test can see the view is alive.
+// #skeleton-view carries data-points (non-null points last drawn), data-frames (pose3d events
+// drawn), data-people (people drawn) and data-worker (the worker's id) so that a browser test can
+// see the view is alive.
 // The replay player (replay.js) imports createSkeletonView for its own view, and draws a second
 // skeleton in another colour with updateOverlay (a reference over an attempt).
 import * as THREE from "../vendor/three/three.module.min.js";
-import { showUnavailable, View3D, worldAxes } from "./view3d.js";
+import { disposeTree, showUnavailable, textSprite, View3D, workAreaObject, worldAxes } from "./view3d.js";
 
-import { EDGES, edgeSide, N_POINTS, side } from "./pose-overlay.js";
+import { EDGES, edgeSide, N_POINTS, personColour, side } from "./pose-overlay.js";
 
 export { EDGES, edgeSide, N_POINTS, side };
 
@@ -105,6 +106,11 @@ class SkeletonView extends View3D {
     this.figure = new Figure(null, 1);
     this.figure.add(this.scene);
     this.overlay = null;  // created on first use: the live page never pays for it
+    this.others = new Map();  // person id -> {figure, tag}: the people who are not the worker
+    this.workerTag = null;
+    this.workerId = null;
+    this.area = null;
+    this.areaKey = "";
 
     this.lastBox = new THREE.Box3();
     this.hasBox = false;
@@ -141,6 +147,79 @@ class SkeletonView extends View3D {
 
   clear() {
     this.update(null);
+    this.updatePeople([], null, null);
+  }
+
+  /** A person's number over their head (made once per person, moved after). */
+  tag(text, colour) {
+    const sprite = textSprite(text, new THREE.Color(colour).getHex(), 0.16);
+    this.scene.add(sprite);
+    return sprite;
+  }
+
+  static place(tag, figure, shown) {
+    tag.visible = shown && !figure.box.isEmpty();
+    if (tag.visible) tag.position.set((figure.box.min.x + figure.box.max.x) / 2, (figure.box.min.y + figure.box.max.y) / 2,
+      figure.box.max.z + 0.18);
+  }
+
+  /** Draw every person but the worker (the worker is update()'s figure), each in their colour and
+   *  numbered, and the work area `area` ([x0, y0, x1, y1] m or null). Returns how many are drawn. */
+  updatePeople(people, worker, area) {
+    const list = Array.isArray(people) ? people : [];
+    const seen = new Set();
+    list.forEach((p) => {
+      if (p.worker || !Number.isInteger(p.id)) return;
+      seen.add(p.id);
+      let entry = this.others.get(p.id);
+      if (!entry) {
+        entry = { figure: new Figure(new THREE.Color(personColour(p.id)), 0.85), tag: this.tag(String(p.id), personColour(p.id)) };
+        entry.figure.add(this.scene);
+        this.others.set(p.id, entry);
+      }
+      SkeletonView.place(entry.tag, entry.figure, entry.figure.set(p.points3d) > 0);
+    });
+    this.others.forEach((entry, id) => {
+      if (seen.has(id)) return;
+      [entry.figure.bones, entry.figure.joints, entry.tag].forEach((o) => { this.scene.remove(o); disposeTree(o); });
+      this.others.delete(id);
+    });
+    this.setWorker(worker);
+    this.setArea(area);
+    this.render();
+    return seen.size + (worker !== null && worker !== undefined ? 1 : 0);
+  }
+
+  setWorker(worker) {
+    if (worker !== this.workerId) {
+      if (this.workerTag) { this.scene.remove(this.workerTag); disposeTree(this.workerTag); this.workerTag = null; }
+      if (Number.isInteger(worker)) this.workerTag = this.tag("★ " + worker, "#a16207");
+      this.workerId = Number.isInteger(worker) ? worker : null;
+    }
+    if (this.workerTag) SkeletonView.place(this.workerTag, this.figure, this.figure.joints.count > 0);
+  }
+
+  setArea(area) {
+    const key = Array.isArray(area) ? area.join(",") : "";
+    if (key === this.areaKey) return;
+    if (this.area) { this.scene.remove(this.area); disposeTree(this.area); this.area = null; }
+    if (key) { this.area = workAreaObject(area); this.scene.add(this.area); }
+    this.areaKey = key;
+  }
+
+  /** The id of the person under a click (client coordinates): the nearest whose box (their
+   *  joints, widened by 10 cm) the ray goes through; null for none. */
+  pick(clientX, clientY) {
+    const figures = [[this.workerId, this.figure], ...[...this.others].map(([id, e]) => [id, e.figure])]
+      .filter(([id, f]) => id !== null && f.joints.count > 0 && !f.box.isEmpty());
+    const ray = this.raycaster(clientX, clientY).ray, hit = new THREE.Vector3();
+    let best = null, distance = Infinity;
+    figures.forEach(([id, figure]) => {
+      if (!ray.intersectBox(figure.box.clone().expandByScalar(0.1), hit)) return;
+      const d = hit.distanceTo(ray.origin);
+      if (d < distance) { best = id; distance = d; }
+    });
+    return best;
   }
 
   /** Look at the last skeleton seen (else the floor around the origin) from the front, a little above. */
@@ -166,8 +245,11 @@ class SkeletonView extends View3D {
 
 /**
  * A skeleton view in `container`: {update(points3d) -> n points drawn, clear(), frame(), dispose(),
- * updateOverlay(points3d) -> n points drawn, clearOverlay()}. The overlay is a second skeleton in
- * OVERLAY_COLOUR_CSS (a reference over an attempt); it does not move the view.
+ * updateOverlay(points3d) -> n points drawn, clearOverlay(), updatePeople(people, worker, area) ->
+ * n people drawn, pick(clientX, clientY) -> person id | null, onClick(fn)}. The overlay is a second
+ * skeleton in OVERLAY_COLOUR_CSS (a reference over an attempt); it does not move the view. The
+ * people ([{id, points3d, worker}]) are the others of a scene with several people, each in their
+ * colour and numbered; the worker is update()'s skeleton.
  * Throws when WebGL is not available.
  */
 export function createSkeletonView(container) {
@@ -177,6 +259,9 @@ export function createSkeletonView(container) {
     clear: () => view.clear(),
     updateOverlay: (points3d) => view.updateOverlay(points3d),
     clearOverlay: () => view.updateOverlay(null),
+    updatePeople: (people, worker, area) => view.updatePeople(people, worker, area),
+    pick: (clientX, clientY) => view.pick(clientX, clientY),
+    onClick: (fn) => view.onClick(fn),
     frame: () => view.frame(),
     dispose: () => view.dispose(),
   };
@@ -195,14 +280,24 @@ export function attachLiveView() {
   }
   let frames = 0;
   document.addEventListener("vsion:skeleton", (event) => {
-    const n = view.update(event.detail && event.detail.points3d);
+    const detail = event.detail || {};
+    const n = view.update(detail.points3d);
+    const people = view.updatePeople(detail.people, detail.worker, detail.workArea);
     frames++;
     container.dataset.points = String(n);
     container.dataset.frames = String(frames);
+    container.dataset.people = String(people);
+    container.dataset.worker = Number.isInteger(detail.worker) ? String(detail.worker) : "";
   });
   document.addEventListener("vsion:skeleton-clear", () => {
     view.clear();
     container.dataset.points = "0";
+    container.dataset.people = "0";
+    container.dataset.worker = "";
+  });
+  view.onClick((e) => {
+    const id = view.pick(e.clientX, e.clientY);
+    if (id !== null) document.dispatchEvent(new CustomEvent("vsion:person-clicked", { detail: { id } }));
   });
   const reset = document.getElementById("skeleton-reset");
   if (reset) reset.addEventListener("click", () => view.frame());

@@ -6,6 +6,7 @@ import { $, api, clock, duration, el, number, say, scoreClass, scoreText, t, whe
 import { failure, jobStatus, stageLabel } from "./processing.js";
 import { attachErgonomics, showSafety } from "./ergonomics.js";
 import { createReplay } from "./replay.js";
+import { attachPeople } from "./takepeople.js";
 
 const takeId = document.body.dataset.takeId;
 const takeUrl = "/api/takes/" + encodeURIComponent(takeId);
@@ -314,6 +315,7 @@ function drawOverlay(at, frame) {
 replayRoot.querySelector(".replay-buttons").append($("overlay-switch"));
 $("overlay-toggle").addEventListener("change", (e) => { pinned = null; setOverlay(e.target.checked); });
 player.onTime((at, frame) => drawOverlay(at, frame));
+attachPeople(player, takeId, (job) => renderProcessing(job.status, job, job.message));
 
 async function loadComparison(take) {
   const panel = $("comparison-panel"), msg = $("comparison-message");

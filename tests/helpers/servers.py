@@ -334,10 +334,11 @@ class AppServer:
 class DemoServer:
     """``python app.py demo`` on a free port with its data in ``data``; output in ``data/server.log``.
 
-    ``command`` starts another VSION instead of ``python app.py`` (the built executable, say)."""
+    ``command`` starts another VSION instead of ``python app.py`` (the built executable, say);
+    ``args`` are more options of ``demo`` (``--people``)."""
 
-    def __init__(self, data, command: list[str] | None = None, tls: bool = False):
-        self.data, self.port, self.tls = data, free_port(), tls
+    def __init__(self, data, command: list[str] | None = None, tls: bool = False, args: tuple[str, ...] = ()):
+        self.data, self.port, self.tls, self.args = data, free_port(), tls, tuple(args)
         self.command = command or [sys.executable, str(ROOT / "app.py")]
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.verify = str(data / "demo" / "tls" / "ca.pem") if tls else True
@@ -349,7 +350,8 @@ class DemoServer:
         env = {**os.environ, "VSION_DATA": str(self.data)}
         with open(self.log_path, "w") as log:  # a file, not a pipe: a full pipe would block the server
             tls = ["--tls-cert", "auto"] if self.tls else []
-            self.proc = subprocess.Popen([*self.command, "demo", "--port", str(self.port), "--no-browser", *tls],
+            self.proc = subprocess.Popen([*self.command, "demo", "--port", str(self.port), "--no-browser", *tls,
+                                          *self.args],
                                          stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.data)
         deadline = time.monotonic() + timeout
         while len(self.logins) < len(DEMO_ROLES):

@@ -102,6 +102,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("takes.process", "POST"): by_object(reference=frozenset(), attempt=roles("trainee", STAFF), other_attempt=STAFF,
                                          free=roles("technician", STAFF), expert_free=roles("technician", STAFF)),
     ("takes.promote", "POST"): by_role(AUTHORS),
+    # Choosing a take's worker among its people: who may process it again (it is processed again).
+    ("takes.choose_person", "POST"): by_object(reference=frozenset(), attempt=roles("trainee", STAFF),
+                                               other_attempt=STAFF, free=roles("technician", STAFF),
+                                               expert_free=roles("technician", STAFF)),
+    ("takes.people", "GET"): by_object(**TAKE_VISIBILITY),
     # The onboarding checklist: administrators and technicians (who set up a site).
     ("onboarding.state", "GET"): by_role(CALIBRATION),
     ("onboarding.dismiss", "POST"): by_role(CALIBRATION),
@@ -125,6 +130,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("calibration.activate_set", "POST"): by_role(CALIBRATION),
     ("calibration.import_set", "POST"): by_role(CALIBRATION),
     ("calibration.compare_sets", "GET"): by_role(CALIBRATION),
+    # The work area kept with the calibration in force (the live page gets it with the live pose).
+    ("calibration.work_area", "GET"): by_role(CALIBRATION),
+    ("calibration.set_work_area", "PUT"): by_role(CALIBRATION),
+    ("calibration.reset_work_area", "DELETE"): by_role(CALIBRATION),
     ("workcards.list_page", "GET"): by_role(ALL),
     ("workcards.list_cards", "GET"): by_role(ALL),
     ("workcards.create_card", "POST"): by_role(AUTHORS),
@@ -179,6 +188,7 @@ EVENTS: dict[str, Event | str] = {
     "start recording": Event(ALL, RECORDING_ERROR, {"kind": "not-a-kind"}),
     "stop recording": Event(ALL, RECORDING_ERROR, {"take_id": "not-a-take"}),
     "live pose": Event(ALL, POSE_ERROR, {}),
+    "live person": Event(ALL, POSE_ERROR, {"person_id": 7}),  # refused: nobody is in view
     "calibration begin": Event(CALIBRATION, CALIBRATION_ERROR, {}),
     "calibration focus": Event(CALIBRATION, CALIBRATION_ERROR, {}),
     "calibration check": Event(CALIBRATION, CALIBRATION_ERROR, {}),

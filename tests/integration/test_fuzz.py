@@ -61,7 +61,7 @@ def known_defect(*key):
 # --------------------------------------------------------------------------- strategies
 FIELDS = ("title", "description", "tags", "steps", "name", "instructions", "start_s", "end_s", "take_id", "username",
           "role", "password", "active", "unlock", "note", "kind", "work_card_id", "label", "enabled", "camera", "step",
-          "refine_intrinsics", "user", "limit", "before", "action", "notes")
+          "refine_intrinsics", "user", "limit", "before", "action", "notes", "person_id", "x0", "y0", "x1", "y1")
 ODD_TEXT = ("", " ", "admin", "trainee", "expert", "technician", "attempt", "reference", "free", "camera", "result",
             "../../etc/passwd", "..\\..\\app.py", "/etc/passwd", "%00", "\x00", "a\x00b", "\u202e\u0000", "\ud800",
             "<script>alert(1)</script>", "' OR 1=1 --", "\"; DROP TABLE users; --", "{{7*7}}", "${7*7}",
@@ -135,6 +135,8 @@ def typed(endpoint: str, world) -> st.SearchStrategy:
         "cameras.change_camera": CAMERA_FIELDS | {"name": st.one_of(st.sampled_from(["cam1", "cam2"]), TEXT)},
         "cameras.reorder_cameras": {"names": st.one_of(st.permutations(["cam1", "cam2"]), st.lists(TEXT, max_size=7))},
         "cameras.test_camera": CAMERA_FIELDS | {"camera": st.one_of(st.sampled_from(["cam1", "cam2"]), TEXT)},
+        "takes.choose_person": {"person_id": st.one_of(st.none(), NUMBER, SCALARS)},
+        "calibration.set_work_area": {k: st.one_of(NUMBER, SCALARS) for k in ("x0", "y0", "x1", "y1")},
     }.get(endpoint, {})
     return st.one_of(st.fixed_dictionaries(fields), st.fixed_dictionaries({}, optional=fields))
 
@@ -210,7 +212,7 @@ def build(world, rule, **override) -> str:
         values["take_id"] = world.doomed
     if rule.endpoint == "takes.promote":
         values["take_id"] = world.promotable
-    if rule.endpoint == "takes.process":
+    if rule.endpoint in ("takes.process", "takes.choose_person"):
         values["take_id"] = world.recording
     if rule.endpoint == "admin.change_user":
         values["user_id"] = fuzz_target_id(world)
@@ -246,8 +248,10 @@ def changing_rules(world):
 
 
 CHANGING = ["admin.add_user", "admin.change_user", "calibration.activate_set", "calibration.import_set",
+            "calibration.reset_work_area", "calibration.set_work_area",
             "cameras.add_camera", "cameras.change_camera", "cameras.remove_camera", "cameras.reorder_cameras",
-            "cameras.test_camera", "onboarding.board_printed", "onboarding.dismiss", "onboarding.reopen", "takes.delete", "takes.process",
+            "cameras.test_camera", "onboarding.board_printed", "onboarding.dismiss", "onboarding.reopen",
+            "takes.choose_person", "takes.delete", "takes.process",
             "takes.promote", "takes.update", "workcards.choose_reference", "workcards.create_card",
             "workcards.publish", "workcards.put_steps", "workcards.revise", "workcards.update_card"]
 
@@ -337,7 +341,8 @@ ROUTE_ARGS = [
     ("takes.comparison", "GET", ("take_id",)), ("takes.ergonomics_report", "GET", ("take_id",)),
     ("takes.delete", "DELETE", ("take_id",)),
     ("takes.update", "PATCH", ("take_id",)), ("takes.process", "POST", ("take_id",)),
-    ("takes.promote", "POST", ("take_id",)),
+    ("takes.promote", "POST", ("take_id",)), ("takes.choose_person", "POST", ("take_id",)),
+    ("takes.people", "GET", ("take_id",)),
     ("calibration.get_set", "GET", ("set_id",)), ("calibration.activate_set", "POST", ("set_id",)),
     ("workcards.get_card", "GET", ("card_id",)), ("workcards.card_page", "GET", ("card_id",)),
     ("workcards.summary_page", "GET", ("card_id",)), ("workcards.ergonomics_page", "GET", ("card_id",)),
@@ -439,7 +444,7 @@ def calibration_files(draw):
         cams[name] = cam
     meta = {} if odd_cameras else draw(st.fixed_dictionaries(
         {"reprojection_rms_px": st.one_of(TOML_SCALARS, TOML_VALUES)},
-        optional={"note": TOML_VALUES, "intrinsics": TOML_VALUES, "session": TOML_VALUES}))
+        optional={"note": TOML_VALUES, "intrinsics": TOML_VALUES, "session": TOML_VALUES, "work_area": TOML_VALUES}))
     return tomli_w.dumps({**({"metadata": meta} if meta else {}), **cams}).encode()
 
 
@@ -466,7 +471,7 @@ def test_calibration_import_files(world, kind):
 # --------------------------------------------------------------------------- Socket.IO
 # Events whose valid payload may answer ok: true with the cameras idle (nothing recorded, nothing saved).
 MAY_SUCCEED = {"calibration begin", "calibration focus", "calibration check", "calibration auto", "calibration reset",
-               "live pose"}
+               "live pose", "live person"}  # live person: null (the work area decides) changes nothing kept
 
 
 @pytest.fixture(scope="module")
@@ -480,7 +485,7 @@ def admin_socket(world):
 
 
 def socket_events():
-    return sorted(["start recording", "stop recording", "live pose", "calibration begin", "calibration focus",
+    return sorted(["start recording", "stop recording", "live pose", "live person", "calibration begin", "calibration focus",
                    "calibration check", "calibration capture", "calibration auto", "calibration reset",
                    "calibration intrinsics", "calibration floor", "calibration solve", "calibration save"])
 

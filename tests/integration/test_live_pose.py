@@ -1,6 +1,7 @@
 """Live pose over Socket.IO and the jobs endpoint: in process on file cameras, then a real demo server."""
 from __future__ import annotations
 
+import json
 import time
 
 import psutil
@@ -260,3 +261,89 @@ def test_a_take_is_processed_in_the_background(demo_server, clients):
         assert (processed / name).is_file() and (processed / name).stat().st_size > 0, name
     jobs = session.get(demo_server.url + "/api/jobs", timeout=10).json()["jobs"]
     assert jobs[0]["take_id"] == take_id and jobs[0]["status"] == "done"
+
+
+# --------------------------------------------------------------------------- several people: demo --people (slow)
+@pytest.fixture(scope="module")
+def people_server(tmp_path_factory):
+    server = DemoServer(tmp_path_factory.mktemp("live-pose-people"), args=("--people",))
+    try:
+        yield server.start()
+        code = server.terminate()
+        assert code == 0, f"exit code {code} on SIGTERM:\n{server.log()}"
+    finally:
+        server.kill()
+
+
+def _two_people(event: dict) -> bool:
+    """A ``pose3d`` event with two people in 3D, numbered, placed on the floor, each seen by two cameras or more."""
+    people = event.get("people") or []
+    if len(people) != 2 or not event.get("calibrated"):
+        return False
+    for person in people:
+        joints = [p for p in person["points3d"] if p is not None]
+        if not isinstance(person["id"], int) or len(joints) < 20 or person["views"] < 2 or len(person["floor"]) != 2:
+            return False
+    return True
+
+
+def _check_people_payload(event: dict) -> None:
+    ids = {p["id"] for p in event["people"]}
+    assert [p["id"] for p in event["people"] if p["worker"]] == ([event["worker"]] if event["worker"] else [])
+    assert event["main"] in ids and len(event["work_area"]) == 4
+    assert all(isinstance(p["in_area"], bool) and isinstance(p["chosen"], bool) for p in event["people"])
+    for cam in event["cameras"]:  # every 2D person says which 3D person it is; the main person's points stay
+        assert {p["id"] for p in cam["people"]} - {None} <= ids
+        for person in cam["people"]:
+            assert len(person["points"]) == 33 and all(len(p) == 3 for p in person["points"])
+        main = [p["points"] for p in cam["people"] if p["id"] == event["main"]]
+        assert cam["points"] == (main[0] if main else cam["points"])
+    joints = [p for p in event["points3d"] if p is not None]  # the single-person field: the main person
+    assert len(joints) >= 20 and isinstance(event["latency_ms"], float) and event["rate"] > 0
+
+
+@pytest.mark.slow
+def test_several_people_live_on_the_demo_people_cameras(people_server):
+    session = people_server.login("technician")
+    viewer = EventClient(people_server.url, session)
+    try:
+        ack = viewer.call("live pose", {"enabled": True})
+        assert ack["ok"] and ack["calibrated"] and ack["chosen"] is None, ack
+        first = viewer.wait_for("pose3d", _two_people, timeout=240)
+        _check_people_payload(first)
+        # The same two ids over the next frame sets (nobody swaps, nobody is renumbered).
+        later = viewer.wait_for("pose3d", lambda e: e["seq"] >= first["seq"] + 6 and _two_people(e), timeout=240)
+        assert {p["id"] for p in later["people"]} == {p["id"] for p in first["people"]}
+        print(f"two people: ids {sorted(p['id'] for p in later['people'])}, worker {later['worker']}, "
+              f"rate {later['rate']} Hz, latency {later['latency_ms']} ms, problems {later['problems']}")
+
+        other = next(p["id"] for p in later["people"] if p["id"] != later["worker"])
+        assert viewer.call("live person", {"person_id": other}) == {"ok": True, "chosen": other}
+        chosen = viewer.wait_for("pose3d", lambda e: e.get("chosen") == other and e["worker"] == other, timeout=120)
+        assert [p["id"] for p in chosen["people"] if p["chosen"]] == [other]
+        _check_people_payload(chosen)
+        _record_with_the_chosen_worker(people_server, viewer, other)
+        assert viewer.call("live person", {"person_id": None}) == {"ok": True, "chosen": None}
+        viewer.wait_for("pose3d", lambda e: e["seq"] > chosen["seq"] and e.get("chosen") is None, timeout=120)
+    finally:
+        viewer.call("live pose", {"enabled": False})
+        viewer.close()
+
+
+def _record_with_the_chosen_worker(server: DemoServer, viewer: EventClient, person: int) -> None:
+    """A take recorded while a worker is chosen keeps where they stood, and its processing takes them."""
+    started = viewer.call("start recording", {"label": "chosen worker"})
+    assert started["ok"], started
+    take_id = started["take_id"]
+    time.sleep(4)
+    stopped = viewer.call("stop recording", {})
+    assert stopped["ok"], stopped
+    take = json.loads((server.data / "demo-people" / "takes" / take_id / "take.json").read_text())
+    assert take["person_hint"] and all(len(row) == 3 and 0 <= row[0] <= 6 for row in take["person_hint"])
+    final = viewer.wait_for("job status", lambda j: j["take_id"] == take_id and j["status"] in ("done", "failed"),
+                            timeout=900)
+    assert final["status"] == "done", final
+    report = json.loads((server.data / "demo-people" / "takes" / take_id / "processed" / "report.json").read_text())
+    print(f"take {take_id}: people {report['people']['count']}, worker {report['people']['person_of_interest']} "
+          f"({report['people']['selection']}), problems {report['people']['problems']}")
+    assert report["people"]["selection"] == "hint" and report["people"]["count"] >= 2

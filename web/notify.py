@@ -44,9 +44,11 @@ class WebNotifier:
 
     def job_status(self, job: Job) -> None:
         """Every change of a background job, to the staff, to the user whose take it is and to the
-        user who queued it."""
+        user who queued it; a calibration from a take also to the clients in the calibration wizard."""
         people = {job.params.get("user_id"), job.params.get("queued_by")}
         rooms = [STAFF_ROOM] + sorted(user_room(u) for u in people if isinstance(u, int) and not isinstance(u, bool))
+        if job.kind == "calibrate":
+            rooms.append(CALIBRATION_ROOM)
         socketio.emit("job status", job.to_dict(), to=rooms)
 
     def camera_status(self, payload: dict) -> None:

@@ -145,6 +145,8 @@ def check_health(system: System, form: HealthCheck) -> dict:
 def _skeleton(system: System, seconds: float) -> list:
     """Live pose frame sets over ``seconds`` s from the first one (live pose asked for meanwhile)."""
     health, pose = system.health, system.live_pose
+    if not system.started:  # no live pose on a server whose cameras are not running
+        raise HealthUnavailable("the live skeleton is not running on this server", "no_skeleton")
     health.names = list(system.processor.names)
     health.collecting(True)
     pose.enable(HEALTH_CLIENT, True)

@@ -17,6 +17,11 @@ export function readOnly() {
   return !!driver.driver && driver.driver !== me;
 }
 
+/** True while this page's user drives the wizard. */
+export function driving() {
+  return !!driver.driver && driver.driver === me;
+}
+
 /** Disable every control that acts on the wizard while someone else drives it. */
 export function lockDriving() {
   if (!readOnly()) return;

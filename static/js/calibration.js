@@ -12,7 +12,7 @@ import { resetRigView, showRig } from "./rig3d.js";
 import { initBoard, render as renderBoardCard } from "./board-print.js";
 import { initHealth } from "./calibration-health.js";
 import { initRecording, render as renderRecordingCard } from "./calibration-recording.js";
-import { initSession, lockDriving, readOnly, renderSession } from "./calibration-session.js";
+import { driving, initSession, lockDriving, readOnly, renderSession } from "./calibration-session.js";
 
 (function () {
   // ------------------------------------------------------------------ page data and helpers
@@ -294,13 +294,14 @@ import { initSession, lockDriving, readOnly, renderSession } from "./calibration
     return step ? step.dataset.feed : "/video_feed/" + i;
   }
 
-  /** Show `step` (and camera `camera` for the intrinsics step), and tell the server where we are. */
-  async function goTo(step, camera) {
+  /** Show `step` (and camera `camera` for the intrinsics step), and tell the server where we are
+   * (`tell`: false when the page only shows where the wizard is, which does not take a free wizard). */
+  async function goTo(step, camera, tell = true) {
     state.step = step;
     if (step === "camera") state.camera = camera;
     showError("");
     showPanel();
-    if (readOnly()) {  // watching: this page shows the panel, the driver's wizard does not move
+    if (readOnly() || !tell) {  // watching or opening: this page shows the panel, the wizard does not move
       if (step === "result") loadSets();
       return;
     }
@@ -401,8 +402,8 @@ import { initSession, lockDriving, readOnly, renderSession } from "./calibration
     applyState(ack.state);
     // First time: resume where the server's wizard is. After a reconnect: stay where the technician is.
     const s = ack.state || {};
-    if (first && s.step && panels[s.step]) goTo(s.step, s.step === "camera" ? (s.camera || 0) : state.camera);
-    else goTo(state.step, state.camera);
+    if (first && s.step && panels[s.step]) goTo(s.step, s.step === "camera" ? (s.camera || 0) : state.camera, false);
+    else goTo(state.step, state.camera, driving());
     body.dataset.ready = "1";  // the page has resumed the server's wizard (tests wait for this)
   }
 

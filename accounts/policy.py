@@ -23,7 +23,8 @@ from database.models import ROLES, JobRecord, Take, User, WorkCard, WorkCardVers
 
 __all__ = ["ROLES", "Action", "allows", "can_annotate_take", "can_edit_card", "card_takes_shown", "deletion_refusal",
            "may_stop_take", "promotion_refusal", "recording_kind_refusal", "reprocess_refusal", "roles_for",
-           "sees_all_takes", "sees_job_of", "sees_results_of", "sees_take_of", "visible_cards", "visible_jobs", "visible_takes"]
+           "sees_all_takes", "sees_job_of", "sees_results_of", "sees_take_of", "visible_cards", "visible_jobs", "visible_takes",
+           "wizard_drive_refusal"]
 
 
 class Action(enum.StrEnum):
@@ -65,6 +66,18 @@ def allows(who: User | str | None, action: Action) -> bool:
 def roles_for(action: Action) -> tuple[str, ...]:
     """The roles allowed ``action``, in :data:`ROLES` order."""
     return tuple(role for role in ROLES if role in _RULES[action])
+
+
+# --------------------------------------------------------------------------- calibration wizard
+def wizard_drive_refusal(user: User, driver_id: int | None, driver_name: str | None) -> str | None:
+    """Why ``user`` may not act on the calibration wizard now (None: they may). One technician
+    drives it at a time (``driver_id``/``driver_name``: who does now, None when nobody); the others
+    watch until the driver hands it over, releases it, or leaves it idle."""
+    if not allows(user, Action.CALIBRATE):
+        return "your role may not calibrate the cameras"
+    if driver_id is not None and driver_id != user.id:
+        return f"{driver_name} is driving the calibration: you can watch until they hand it over or release it"
+    return None
 
 
 # --------------------------------------------------------------------------- work cards

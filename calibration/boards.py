@@ -122,3 +122,44 @@ def make_board(cols: int, rows: int, square_mm: float, kind: str = "checkerboard
     if kind == "charuco":
         return CharucoBoard(cols, rows, square_mm, marker_mm)
     raise ValueError(f"unknown board type {kind!r}: checkerboard or charuco")
+
+
+class BoardError(ValueError):
+    """A board VSION cannot calibrate with; the message says why and what to choose instead.
+    ``code`` (``half_turn``, ``marker_size``, ``markers``) and ``params`` let a page say it in
+    its own language."""
+
+    def __init__(self, message: str, code: str = "board", params: dict | None = None):
+        super().__init__(message)
+        self.code, self.params = code, dict(params or {})
+
+
+def half_turn_problem(board) -> str | None:
+    """Why ``board`` cannot be told from its half-turn (None when it can): the sentence the
+    board settings, the print and the solve show."""
+    if getattr(board, "orientable", True):
+        return None
+    return (f"a {board.cols} x {board.rows} checkerboard looks the same turned by half a turn (columns + rows is "
+            f"even), so the cameras could not tell its first corner from its last: use {board.cols + 1} x "
+            f"{board.rows} or {board.cols} x {board.rows + 1} inner corners, or a ChArUco board")
+
+
+def check_board(board) -> None:
+    """Raise :class:`BoardError` for a board the detectors cannot use: a checkerboard whose halves
+    look the same, ChArUco markers not smaller than the squares, or more ChArUco markers than its
+    dictionary holds."""
+    problem = half_turn_problem(board)
+    if problem:
+        raise BoardError(problem, "half_turn", {"cols": board.cols, "rows": board.rows, "cols1": board.cols + 1,
+                                                "rows1": board.rows + 1})
+    if isinstance(board, CharucoBoard):
+        marker = board.marker_mm or 0.75 * board.square_mm
+        if marker >= board.square_mm:
+            raise BoardError(f"ChArUco markers of {marker:g} mm do not fit in squares of {board.square_mm:g} mm: "
+                             f"make the markers smaller than the squares (about 75 %)", "marker_size",
+                             {"marker": f"{marker:g}", "square": f"{board.square_mm:g}"})
+        markers = ((board.cols + 1) * (board.rows + 1)) // 2
+        size = cv2.aruco.getPredefinedDictionary(board.dictionary).bytesList.shape[0]
+        if markers > size:
+            raise BoardError(f"a {board.cols} x {board.rows} ChArUco board needs {markers} markers and its dictionary "
+                             f"has {size}: use fewer corners", "markers", {"markers": markers, "size": size})

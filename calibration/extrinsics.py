@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse
 from scipy.optimize import least_squares
 
+from calibration.boards import half_turn_problem
 from calibration.camera import Camera, CameraGroup
 from calibration.detect import Detection
 from calibration.intrinsics import CalibrationError
@@ -279,9 +280,8 @@ def _checked_cameras(cameras: CameraGroup, detections: dict, board) -> dict[str,
     unknown = [n for n in detections if n not in names]
     if unknown:
         raise CalibrationError(f"unknown camera {', '.join(unknown)} (intrinsics have {', '.join(names)})")
-    if not getattr(board, "orientable", True):
-        raise CalibrationError(f"a {board.cols}x{board.rows} checkerboard looks the same turned by half a turn: "
-                               f"use a board whose columns plus rows is odd (9x6) or a ChArUco board")
+    if half_turn_problem(board):
+        raise CalibrationError(half_turn_problem(board))
     cams = {n: cameras[n] for n in names}
     for n, cam in cams.items():
         if cam.dist.size > 5:

@@ -70,6 +70,27 @@ class IntrinsicsResult:
         }
 
 
+def intrinsics_to_json(result: IntrinsicsResult) -> dict:
+    """``result`` as plain JSON values (for a job's report); :func:`intrinsics_from_json` reads it back."""
+    cam = result.camera
+    return {"name": cam.name, "size": list(cam.size), "matrix": cam.matrix.tolist(), "dist": cam.dist.tolist(),
+            "rms_px": float(result.rms_px), "coverage": float(result.coverage),
+            "coverage_map": np.asarray(result.coverage_map).tolist(),
+            "views": [[v.label, bool(v.found), bool(v.used), v.error_px] for v in result.views]}
+
+
+def intrinsics_from_json(data: dict) -> IntrinsicsResult:
+    """The :class:`IntrinsicsResult` of :func:`intrinsics_to_json`'s ``data`` (ValueError when malformed)."""
+    try:
+        camera = Camera(str(data["name"]), tuple(data["size"]), data["matrix"], data["dist"])
+        views = tuple(ViewResult(str(label), bool(found), bool(used), None if error is None else float(error))
+                      for label, found, used, error in data["views"])
+        return IntrinsicsResult(camera, float(data["rms_px"]), views, float(data["coverage"]),
+                                np.asarray(data["coverage_map"], dtype=int))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not an intrinsics result ({exc})") from None
+
+
 def coverage_map(detections: list[Detection], image_size: tuple[int, int],
                  grid: tuple[int, int] = COVERAGE_GRID) -> np.ndarray:
     """Corner counts per image cell: (grid rows, grid cols) int array."""

@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 import cv2
 import numpy as np
 
-from calibration.boards import CharucoBoard, Checkerboard
+from calibration.boards import BoardError, CharucoBoard, check_board
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,12 @@ CHECK_FALLBACKS_MM = (30.0, 20.0)  # smaller check squares, when the asked one l
 
 
 class BoardPrintError(ValueError):
-    """The board cannot be printed as asked; the message says why and what to do."""
+    """The board cannot be printed as asked; the message says why and what to do. ``code`` and
+    ``params`` let a page say it in its own language (``too_big``: the largest square ``best`` mm)."""
+
+    def __init__(self, message: str, code: str = "print", params: dict | None = None):
+        super().__init__(message)
+        self.code, self.params = code, dict(params or {})
 
 
 @dataclass(frozen=True)
@@ -78,11 +83,10 @@ def _paper(paper) -> tuple[float, float]:
 
 
 def _check_orientable(board) -> None:
-    if isinstance(board, Checkerboard) and not board.orientable:
-        raise BoardPrintError(
-            f"a {board.cols} x {board.rows} checkerboard looks the same turned by half a turn (columns + rows is "
-            f"even), so the cameras could not tell its first corner from its last: use {board.cols + 1} x "
-            f"{board.rows} or {board.cols} x {board.rows + 1} inner corners, or a ChArUco board")
+    try:
+        check_board(board)
+    except BoardError as exc:
+        raise BoardPrintError(str(exc), exc.code, exc.params) from None
 
 
 def sheet_layout(board, paper="A4", check_mm: float = 50.0, caption: str | None = None) -> Sheet:
@@ -107,10 +111,13 @@ def sheet_layout(board, paper="A4", check_mm: float = 50.0, caption: str | None 
     footer = min(check_mm, min(CHECK_FALLBACKS_MM)) + FOOTER_GAP_MM
     best = max(min((w - 2 * MARGIN_MM) / squares[0], (h - 2 * MARGIN_MM - footer) / squares[1])
                for w, h in ((width, height), (height, width)))
+    largest = max(np.floor(best), 0)
     raise BoardPrintError(
         f"a {board.cols} x {board.rows} board with {board.square_mm:g} mm squares is {size[0]:g} x {size[1]:g} mm "
         f"and does not fit on {width:g} x {height:g} mm paper (with {MARGIN_MM:g} mm margins and the check square): "
-        f"use squares of at most {max(np.floor(best), 0):g} mm, fewer corners, or a larger paper")
+        f"use squares of at most {largest:g} mm, fewer corners, or a larger paper", "too_big",
+        {"width": f"{size[0]:g}", "height": f"{size[1]:g}", "paper_width": f"{width:g}", "paper_height": f"{height:g}",
+         "best": f"{largest:g}"})
 
 
 def board_cells(board, sheet: Sheet) -> list[tuple[float, float, float, float]]:

@@ -16,7 +16,7 @@ from common.files import write_text
 from config import secretbox
 from config.loader import CAMERA_URL_KEYS, camera_key, describe_error, parse_settings, set_url_command
 from config.masking import safe_url
-from config.schema import CameraConfig, ConfigError, Settings
+from config.schema import BoardConfig, CameraConfig, ConfigError, Settings
 from config.yamlfile import dump_yaml, edit_yaml, parse_yaml, read_yaml, replace_scalar, writable, write_config
 
 logger = logging.getLogger(__name__)
@@ -257,3 +257,60 @@ def write_cameras(path: str | Path, cameras: list[CameraConfig], origins: dict[s
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be written ({exc.strerror})") from None
     logger.info("%s: camera list written (%s)", path, ", ".join(c.name for c in cameras))
+
+
+def _number(value: float) -> int | float:
+    """``115.0`` written as ``115`` (as a person writes it), other values as they are."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _board_entry(board: BoardConfig) -> dict:
+    """The keys a ``board:`` entry holds for ``board``: the type and marker only when they matter."""
+    entry = {"cols": board.cols, "rows": board.rows, "square_mm": _number(board.square_mm)}
+    if board.type != "checkerboard":
+        entry["type"] = board.type
+    if board.marker_mm is not None:
+        entry["marker_mm"] = _number(board.marker_mm)
+    return entry
+
+
+def _rewrite_board(path: Path, board: BoardConfig) -> str:
+    """The text of ``path`` with its ``board:`` entry made ``board`` (round trip: comments kept;
+    a missing entry is added, in flow style, after ``calibration`` or ``data_dir``)."""
+    wanted = _board_entry(board)
+
+    def edit(document) -> None:
+        entry = document.get("board")
+        if not isinstance(entry, CommentedMap):
+            entry = CommentedMap()
+            entry.fa.set_flow_style()
+            keys = list(document)
+            after = next((k for k in ("calibration", "data_dir") if k in keys), keys[-1])
+            document.insert(keys.index(after) + 1, "board", entry)
+        for key in ("type", "marker_mm"):
+            if key not in wanted:
+                entry.pop(key, None)
+        for key, value in wanted.items():
+            if entry.get(key) != value or type(entry.get(key)) is not type(value):
+                replace_scalar(entry, key, value)
+
+    return edit_yaml(path, edit)
+
+
+def write_board(path: str | Path, board: BoardConfig) -> None:
+    """Make ``board`` the ``board:`` entry of ``path``, in one atomic write (the rest of the file,
+    comments included, is kept). Raises :class:`ConfigError`, and then nothing is written."""
+    path = Path(path)
+    _, data = read_yaml(path)
+    parse_settings(data, str(path), path.resolve().parent)
+    out = _rewrite_board(path, board)
+    written = parse_settings(parse_yaml(path, out), str(path), path.resolve().parent)
+    if written.board != board:
+        raise ConfigError(f"{path}: the board could not be written as asked (the file was left as it was)")
+    if not writable(path):
+        raise ConfigError(f"{path} is read-only: the board cannot be changed")
+    try:
+        write_config(path, out)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be written ({exc.strerror})") from None
+    logger.info("%s: board written (%s)", path, ", ".join(f"{k} {v}" for k, v in _board_entry(board).items()))

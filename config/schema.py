@@ -105,6 +105,13 @@ class BoardConfig(_Strict):
     marker_mm: Annotated[float, Field(gt=0, le=1000)] | None = None
 
 
+class WizardConfig(_Strict):
+    """The calibration wizard: one technician drives it at a time; the driver is released after
+    ``driver_idle_s`` seconds without an action or a capture."""
+
+    driver_idle_s: Annotated[float, Field(ge=10, le=24 * 3600)] = 300.0
+
+
 class PreviewConfig(_Strict):
     """MJPEG preview: frames are downscaled to ``width`` px and capped at ``fps``."""
 
@@ -270,6 +277,7 @@ class Settings(_Strict):
     data_dir: Path = Path("data")
     calibration: Path | None = None
     board: BoardConfig = BoardConfig()
+    calibration_wizard: WizardConfig = WizardConfig()
     preview: PreviewConfig = PreviewConfig()
     recording: RecordingConfig = RecordingConfig()
     # YAML key ``camera``: the connection tuning every camera shares (not a camera: see ``cameras``).

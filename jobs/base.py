@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 MAX_KEPT = 50  # finished jobs a runner remembers (oldest forgotten first)
 # The report's figures shown with a job's status (the rest of a report stays on the server).
 SUMMARY_KEYS = ("median_reprojection_px", "reconstructed_pct", "mean_segment_cv_pct", "frames")
+# ... and those of a calibration from a take, when it has them.
+EXTRA_SUMMARY_KEYS = ("score", "safety_score", "mode", "camera", "rms_px", "calibration_set", "errors_px")
 
 Progress = Callable[[int, int, str], None]
 Task = Callable[[dict, Progress], dict]
@@ -82,7 +84,7 @@ class Job:
         summary = None
         if self.report:
             summary = {key: self.report.get(key) for key in SUMMARY_KEYS}
-            for key in ("score", "safety_score"):
+            for key in EXTRA_SUMMARY_KEYS:
                 if key in self.report:
                     summary[key] = self.report[key]
         return {"id": self.id, "take_id": self.take_id, "kind": self.kind, "status": str(self.status),

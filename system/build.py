@@ -12,11 +12,12 @@ from typing import Protocol
 from calibration.store import active_id
 from capture.group import VideoProcessor
 from common.errors import ServiceError
-from config.edit import write_cameras
+from config.edit import write_board, write_cameras
 from config.masking import register_urls, safe_url
-from config.schema import CameraConfig, ConfigError, Settings
+from config.schema import BoardConfig, CameraConfig, ConfigError, Settings
 from jobs.base import JobRunner
 from jobs.local import LocalJobRunner
+from live.health import CalibrationHealth
 from live.pose import LivePose
 from live.wizard import CalibrationWizard
 from takes.calibrations import sync_calibration_sets
@@ -74,7 +75,7 @@ class System:
     ``{"source": "board" | "skeleton", "checked_at": ISO time, "cameras": [{"name", "error_px",
     "baseline_px", "limit_px", "points", "moved"}]}`` (px), as
     ``calibration.health.HealthReport.to_dict`` makes it; the Cameras page warns for every
-    camera with ``moved``. The calibration health check plugs itself in here.
+    camera with ``moved``. ``health`` makes the checks (:mod:`live.health`) and gives it.
     """
 
     settings: Settings
@@ -87,6 +88,7 @@ class System:
     session: Callable[[], contextlib.AbstractContextManager]
     config_path: Path | None = None
     calibration_health: Callable[[], dict | None] = no_health_report
+    health: CalibrationHealth | None = None
     _status_thread: threading.Thread | None = field(default=None, repr=False)
     _cameras_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     started: bool = False
@@ -125,6 +127,21 @@ class System:
             self.live_pose.set_cameras(names)
             self.wizard.set_cameras(names, changed)
         return change
+
+    def set_board(self, board: BoardConfig, made) -> dict:
+        """Make ``board`` (``made``: its calibration board object) the calibration board without a
+        restart: ``config.yaml`` first (atomically, comments kept), then the wizard. Refused
+        (:class:`live.wizard.WizardError`) while the wizard's session holds work made with the
+        board in use, :class:`CamerasUnavailable` without a configuration file, or
+        :class:`~config.schema.ConfigError`; then nothing changed. Returns the wizard's state."""
+        path = self.config_path
+        if path is None:
+            raise CamerasUnavailable("this server was started without a configuration file: change the board in "
+                                     "config.yaml and restart it")
+        with self._cameras_lock:
+            state = self.wizard.set_board(made, lambda: write_board(path, board))
+            self.settings = self.settings.model_copy(update={"board": board})
+        return state
 
     def sync_calibrations(self) -> None:
         """Mirror the saved calibration sets (and which one is active) in the database."""
@@ -173,8 +190,10 @@ def build_system(settings: Settings, notifier: Notifier, session: Callable[[], c
     and wired; nothing starts yet."""
     processor = VideoProcessor(settings)
     wizard = CalibrationWizard(processor, settings, notifier.calibration)
-    live_pose = LivePose(processor, settings, notifier.pose)
+    health = CalibrationHealth()
+    live_pose = LivePose(processor, settings, health.pose_tap(notifier.pose))
     jobs = job_runner(settings, None)
     takes = TakeLifecycle(processor, jobs, session, notifier, places=live_pose.chosen_places)
     jobs.listener = takes.job_changed
-    return System(settings, processor, wizard, live_pose, jobs, takes, notifier, session, config_path)
+    return System(settings, processor, wizard, live_pose, jobs, takes, notifier, session, config_path,
+                  calibration_health=health.latest, health=health)

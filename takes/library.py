@@ -238,3 +238,17 @@ def promote_take(user: User, take: Take, work_card_id: int, takes_dir: Path | st
     _retag(takes_dir, take)
     logger.info("take %s: now a reference take of work card %d (by %s)", take.id, card.id, user.username)
     return card
+
+
+# --------------------------------------------------------------------------- calibration from a take
+def calibration_take(user: User, take_id: str, takes_dir: Path | str) -> tuple[Take, Path]:
+    """Take ``take_id`` to calibrate from, asked by ``user``, and its folder: one they may see
+    (else "take not found"), recorded to the end (complete, incomplete or interrupted), whose
+    folder is still there. Raises ServiceError."""
+    take = get_take(user, take_id)
+    if take.status not in PROCESSED_STATUSES:
+        raise ServiceError("this take is still being recorded: stop it first, then calibrate from it")
+    try:
+        return take, takefiles.take_folder(takes_dir, take.id)
+    except takefiles.TakeFileMissing:
+        raise ServiceError("this take's folder is gone: record the board again") from None

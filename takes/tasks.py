@@ -1,6 +1,8 @@
 """The background work done on takes: the ``process`` job (2D pose, sync, triangulation,
 filtering, exports; the ergonomics of the person of interest; then, for an attempt, its
-comparison with the reference, in motion and in safety).
+comparison with the reference, in motion and in safety), and the ``calibrate`` job (a take in
+which the board was shown, calibrated: one camera's intrinsics, or every camera's positions
+kept as a new calibration set).
 
 These are the tasks VSION gives its job runner (:mod:`jobs`); a Celery worker of a processing
 cluster runs the same :data:`TASKS`. Each takes JSON parameters and reports progress through
@@ -13,7 +15,12 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+from calibration.boards import make_board
+from calibration.camera import Camera, CameraGroup
+from calibration.intrinsics import intrinsics_to_json
 from calibration.io import CalibrationFileError, load_calibration
+from calibration.recording import extrinsics_from_take, intrinsics_from_take
+from calibration.store import save_set
 from capture.takefile import TakeMeta
 from common.takefolder import CALIBRATION_FILE, COMPARISON_FILE, ERGONOMICS_FILE, PROCESSED_DIR, TAKE_JSON
 from reconstruction.exports import ExportError, read_motion, write_json
@@ -150,4 +157,39 @@ def compare_take_task(params: dict, progress) -> dict:
             "comparison_error": None}
 
 
-TASKS = {"process": process_take_task}
+def _camera(data: dict) -> Camera:
+    return Camera(str(data["name"]), tuple(data["size"]), data["matrix"], data["dist"])
+
+
+def calibrate_take_task(params: dict, progress) -> dict:
+    """The ``calibrate`` job: a take in which the board was shown, calibrated with the same rules
+    and solves as the live wizard (:mod:`calibration.recording`).
+
+    ``params``: ``take_dir``, ``take_id``, ``board`` (``make_board``'s arguments: cols, rows,
+    square_mm, kind, marker_mm), ``mode``; for ``intrinsics`` the ``camera`` shown the board
+    alone; for ``positions`` the ``intrinsics`` of every camera of the take (``[{"name", "size",
+    "matrix", "dist"}]``), ``floor_s`` (start, end) s or None, and ``sets_root`` where the new
+    calibration set is saved (not made the one in force: the technician decides), with ``note``
+    and ``created_by``. Returns the report: ``intrinsics`` (:func:`calibration.intrinsics.
+    intrinsics_to_json`) and ``rms_px``, or ``calibration_set`` and ``errors_px``. A take without
+    the board raises :class:`~calibration.intrinsics.CalibrationError` (the job fails with its
+    message)."""
+    take_dir, board = Path(params["take_dir"]), make_board(**params["board"])
+    if params["mode"] == "intrinsics":
+        name = params["camera"]
+        result = intrinsics_from_take(take_dir, board, [name], progress=progress)[name]
+        return {"mode": "intrinsics", "camera": name, "rms_px": round(result.rms_px, 4), "used": result.used,
+                "intrinsics": intrinsics_to_json(result)}
+    group = CameraGroup([_camera(c) for c in params["intrinsics"]])
+    floor = tuple(params["floor_s"]) if params.get("floor_s") else None
+    result = extrinsics_from_take(take_dir, group, board, floor_window_s=floor, progress=progress)
+    metadata = {**result.group.metadata, "source_take": str(params["take_id"])}
+    saved = save_set(Path(params["sets_root"]), CameraGroup(result.group.cameras, metadata), params.get("note", ""),
+                     {"created_by": params.get("created_by")} if params.get("created_by") else None)
+    logger.info("take %s: positions calibrated from the recording, set %s", params["take_id"], saved["id"])
+    return {"mode": "positions", "calibration_set": saved["id"], "seconds": round(result.seconds, 2),
+            "errors_px": {n: round(v, 4) for n, v in result.errors_px.items() if v is not None},
+            "moments": int(metadata.get("moments") or 0)}
+
+
+TASKS = {"process": process_take_task, "calibrate": calibrate_take_task}

@@ -9,11 +9,27 @@ from werkzeug.exceptions import HTTPException
 
 from accounts.policy import Action, allows
 from common import jsonsafe
-from web import admin, api, audit, auth, calibration, cameras, events, i18n, onboarding, pages, takes, video, workcards  # noqa: F401 - events: Socket.IO handlers
+from web import (  # noqa: F401 - events: Socket.IO handlers
+    admin,
+    api,
+    audit,
+    auth,
+    calibration,
+    calibration_tools,
+    cameras,
+    events,
+    i18n,
+    onboarding,
+    pages,
+    takes,
+    video,
+    workcards,
+)
 from web.access import PUBLIC_ENDPOINTS, login_gate  # noqa: F401 - PUBLIC_ENDPOINTS: the open routes
 from web.state import system
 
-BLUEPRINTS = (auth, pages, api, video, cameras, calibration, workcards, takes, admin, audit, onboarding)
+BLUEPRINTS = (auth, pages, api, video, cameras, calibration, workcards, takes, admin, audit, onboarding,
+              calibration_tools)
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
                            "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 

@@ -1,19 +1,32 @@
-"""The calibration wizard page, its Socket.IO events, and the calibration sets API (technicians)."""
+"""The calibration wizard page, its Socket.IO events, and the calibration sets API (technicians).
+
+One technician drives the wizard at a time (:mod:`live.driver`): every event that acts on it
+asks the policy (:func:`accounts.policy.wizard_drive_refusal`) with the driver of the moment,
+and the first allowed user to act takes it when it is free. Everyone on the page hears the
+wizard's live events, its state after each change (``calibration state``) and who drives it
+(``calibration driver``). The board, the calibration from a take and the health check are
+in :mod:`web.calibration_tools`.
+"""
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 from pathlib import Path
 
 from flask import Blueprint, abort, jsonify, render_template, request
+from flask_login import current_user
 from flask_socketio import join_room
 
-from accounts.policy import Action
+from accounts.policy import Action, wizard_drive_refusal
 from calibration import store
 from calibration.intrinsics import COVERAGE_GRID, MIN_VIEWS, CalibrationError
 from calibration.io import CalibrationFileError
-from live.schemas import Auto, CameraRef, Empty, Focus, Save, Solve, WorkAreaBody
+from common.errors import ServiceError
+from live.driver import DriverRefused, Person
+from live.schemas import AdoptIntrinsics, Auto, CameraRef, DriverChange, Empty, Focus, Save, SessionStart, Solve, WorkAreaBody
 from live.wizard import WizardError, rig_summary
+from system import calibration as use
 from takes import workarea
 from web.access import requires
 from web.auditing import audit
@@ -25,15 +38,55 @@ from web.state import system
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("calibration", __name__)
-REFUSED = (WizardError, CalibrationError, CalibrationFileError)
+REFUSED = (WizardError, CalibrationError, CalibrationFileError, DriverRefused, ServiceError)
 
 
 def _wizard():
     return system().wizard
 
 
-def calibration_event(name: str, model):
-    return socket_event(name, model, Action.CALIBRATE, "calibration error", REFUSED)
+def me() -> Person:
+    return Person(current_user.id, current_user.username)
+
+
+def announce_driver() -> None:
+    """Tell everyone on the calibration page who drives the wizard now."""
+    system().notifier.calibration("calibration driver", _wizard().driver.state())
+
+
+def share_state() -> None:
+    """Tell everyone on the calibration page the wizard's state after a change (they follow the driver)."""
+    system().notifier.calibration("calibration state", {"state": _wizard().state(), "by": current_user.username})
+
+
+def drive() -> None:
+    """Let the signed-in user act on the wizard: the policy decides with the driver of the moment
+    (:class:`~live.driver.DriverRefused` when someone else drives); a free wizard is taken."""
+    wizard = _wizard()
+
+    def refusal(holder):
+        return wizard_drive_refusal(current_user, holder.id if holder else None, holder.name if holder else None)
+
+    if wizard.driver.acquire(me(), refusal):
+        announce_driver()
+
+
+def calibration_event(name: str, model, drives: bool = True, shares: bool = False):
+    """A wizard event (see :func:`web.events.socket_event`); ``drives``: it acts on the wizard, so
+    only its driver may send it; ``shares``: the page's state changes, everyone hears it."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def run(data):
+            if drives:
+                drive()
+            answer = fn(data)
+            if shares:
+                share_state()
+            return answer
+
+        return socket_event(name, model, Action.CALIBRATE, "calibration error", REFUSED)(run)
+
+    return decorate
 
 
 # --------------------------------------------------------------------------- page
@@ -162,17 +215,43 @@ def reset_work_area():
 
 
 # --------------------------------------------------------------------------- wizard events
-@calibration_event("calibration begin", Empty)
+@calibration_event("calibration begin", Empty, drives=False)
 def begin(data):
     join_room(CALIBRATION_ROOM)
     wizard = _wizard()
+    wizard.driver.join(request.sid, me())
+    announce_driver()  # one more on the page
     b = wizard.board
     return {"cameras": system().processor.health(),
             "board": {"cols": b.cols, "rows": b.rows, "square_mm": b.square_mm},
-            "coverage_grid": list(COVERAGE_GRID), "min_views": MIN_VIEWS, "state": wizard.begin()}
+            "coverage_grid": list(COVERAGE_GRID), "min_views": MIN_VIEWS, "state": wizard.begin(),
+            "driver": wizard.driver.state(), "me": current_user.username}
 
 
-@calibration_event("calibration focus", Focus)
+@calibration_event("calibration driver", DriverChange, drives=False)
+def driver(data):
+    wizard = _wizard()
+    if data.action == "take":
+        drive()
+    elif data.action == "release":
+        wizard.driver.release(me())
+    else:
+        drive()  # only the driver hands over
+        wizard.driver.hand_over(me(), data.to)
+    announce_driver()
+    audit("calibration.driver", "calibration", None, change=data.action, to=data.to)
+    return {"driver": wizard.driver.state()}
+
+
+@calibration_event("calibration session", SessionStart, shares=True)
+def session(data):
+    wizard = _wizard()
+    state = wizard.new_session() if data.mode == "new" else wizard.redo_positions()
+    audit("calibration.session", "calibration", state["session"], mode=data.mode)
+    return {"state": state}
+
+
+@calibration_event("calibration focus", Focus, shares=True)
 def focus(data):
     return {"state": _wizard().focus(data.step, data.camera)}
 
@@ -187,20 +266,25 @@ def capture(data):
     return _wizard().capture(data.camera)
 
 
-@calibration_event("calibration auto", Auto)
+@calibration_event("calibration auto", Auto, shares=True)
 def auto(data):
     _wizard().set_auto(data.enabled)
     return {}
 
 
-@calibration_event("calibration reset", CameraRef)
+@calibration_event("calibration reset", CameraRef, shares=True)
 def reset(data):
     return {"state": _wizard().reset_camera(data.camera)}
 
 
-@calibration_event("calibration intrinsics", CameraRef)
+@calibration_event("calibration intrinsics", CameraRef, shares=True)
 def intrinsics(data):
     return {"result": _wizard().run_intrinsics(data.camera)}
+
+
+@calibration_event("calibration adopt", AdoptIntrinsics, shares=True)
+def adopt(data):
+    return {"result": use.adopt_intrinsics(system(), data.job_id)}
 
 
 @calibration_event("calibration floor", Empty)
@@ -208,12 +292,12 @@ def floor(data):
     return _wizard().capture_floor()
 
 
-@calibration_event("calibration solve", Solve)
+@calibration_event("calibration solve", Solve, shares=True)
 def solve(data):
     return {"result": _wizard().solve(data.refine_intrinsics)}
 
 
-@calibration_event("calibration save", Save)
+@calibration_event("calibration save", Save, shares=True)
 def save(data):
     saved = _wizard().save(data.note)
     system().sync_calibrations()  # takes name the set in force

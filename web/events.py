@@ -122,7 +122,10 @@ def stop_recording(data: StopRecording) -> dict:
 @socketio.on("disconnect")
 def on_disconnect(*args):
     links().remove(request.sid)
-    system().live_pose.forget(request.sid)
+    running = system()
+    running.live_pose.forget(request.sid)
+    if running.wizard.driver.leave(request.sid):  # one fewer on the calibration page
+        running.notifier.calibration("calibration driver", running.wizard.driver.state())
 
 
 @socket_event("live pose", LivePoseToggle, Action.USE, "live pose error")

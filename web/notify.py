@@ -79,12 +79,14 @@ class WebNotifier:
 
     def job_status(self, job: Job) -> None:
         """Every change of a background job, to those who may see it (its take's owner, who queued
-        it, those who see every take: :func:`accounts.policy.sees_job_of`)."""
+        it, those who see every take: :func:`accounts.policy.sees_job_of`); a calibration from a
+        take also to those who may calibrate (the calibration page follows it)."""
         payload = job.to_dict()
         payload["message"] = redact_paths(payload.get("message"))
         owner, queued_by = job.params.get("user_id"), job.params.get("queued_by")
+        calibrating = job.kind == "calibrate"
         for client in self.links.clients():
-            if sees_job_of(client, owner, queued_by):
+            if sees_job_of(client, owner, queued_by) or (calibrating and allows(client, Action.CALIBRATE)):
                 socketio.emit("job status", payload, to=client.sid)
 
     def camera_status(self, payload: dict) -> None:

@@ -1,12 +1,18 @@
 // VSION calibration wizard: per-camera intrinsics, extrinsics (camera graph), floor origin,
 // result (3D rig, save, saved sets). The page's one module, no inline code (CSP). The 3D view
-// lives in rig3d.js.
+// lives in rig3d.js; the session and its driver in calibration-session.js; the board and its
+// print in board-print.js; calibrating from a take in calibration-recording.js; the health
+// check in calibration-health.js.
 //
 // Protocol: Socket.IO events "calibration <verb>" answered by an ack {ok, ...} or
 // {ok: false, code, message}; live detections, moments and progress are pushed by the server.
 import { cameraStatus } from "./cameras.js";
 import { $, api, canvasContext, csrfToken, el, number, readData, svg, t, when } from "./common.js";
 import { resetRigView, showRig } from "./rig3d.js";
+import { initBoard, render as renderBoardCard } from "./board-print.js";
+import { initHealth } from "./calibration-health.js";
+import { initRecording, render as renderRecordingCard } from "./calibration-recording.js";
+import { driving, initSession, lockDriving, readOnly, renderSession } from "./calibration-session.js";
 import { attachWorkArea } from "./workarea.js";
 
 (function () {
@@ -26,6 +32,7 @@ import { attachWorkArea } from "./workarea.js";
     grid: [8, 6],                            // coverage grid [cols, rows]
     step: "camera",
     camera: 0,
+    mode: "full",                            // "positions": the intrinsics in force are kept
     auto: true,
     intr: {},                                // name -> {captured, result, error, coverage}
     moments: { moments: 0, views: {}, pairs: {}, floor: null },
@@ -121,8 +128,12 @@ import { attachWorkArea } from "./workarea.js";
       initial_poses: t("calib_stage_initial_poses", "Initial camera poses"),
       bundle_adjustment: t("calib_stage_bundle_adjustment", "Bundle adjustment"),
       bundle_adjustment_without_outliers: t("calib_stage_bundle_adjustment_without_outliers", "Bundle adjustment (without outliers)"),
+      world_frame: t("calib_stage_world_frame", "World frame"),
+      detection: t("calib_stage_detection", "Looking for the board in the videos"),
       done: t("calib_stage_done", "Done"),
     };
+    const intrinsics = /^intrinsics (.+)$/.exec(String(stage || ""));
+    if (intrinsics) return t("calib_stage_intrinsics", "Intrinsics of {camera}", { camera: intrinsics[1] });
     return names[String(stage || "").toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "")] || stage;
   }
 
@@ -284,12 +295,17 @@ import { attachWorkArea } from "./workarea.js";
     return step ? step.dataset.feed : "/video_feed/" + i;
   }
 
-  /** Show `step` (and camera `camera` for the intrinsics step), and tell the server where we are. */
-  async function goTo(step, camera) {
+  /** Show `step` (and camera `camera` for the intrinsics step), and tell the server where we are
+   * (`tell`: false when the page only shows where the wizard is, which does not take a free wizard). */
+  async function goTo(step, camera, tell = true) {
     state.step = step;
     if (step === "camera") state.camera = camera;
     showError("");
     showPanel();
+    if (readOnly() || !tell) {  // watching or opening: this page shows the panel, the wizard does not move
+      if (step === "result") loadSets();
+      return;
+    }
     const payload = step === "camera" ? { step, camera } : { step };
     const ack = await emit("calibration focus", payload);
     if (!ack.ok) showError(ack.message);
@@ -342,6 +358,9 @@ import { attachWorkArea } from "./workarea.js";
   function applyState(s) {
     if (!s) return;
     if (typeof s.auto === "boolean") state.auto = s.auto;
+    if (s.mode) state.mode = s.mode;
+    if (s.board) state.board = Object.assign({}, state.board, s.board);
+    renderSession(s);
     Object.entries(s.intrinsics || {}).forEach(([name, info]) => {
       const entry = intrEntry(name);
       entry.captured = info.captured || 0;
@@ -379,11 +398,13 @@ import { attachWorkArea } from "./workarea.js";
     if (ack.min_views) state.minViews = ack.min_views;
     const first = !state.begun;
     state.begun = true;
+    initSession(sessionContext, ack);
+    if (first) initTools();
     applyState(ack.state);
     // First time: resume where the server's wizard is. After a reconnect: stay where the technician is.
     const s = ack.state || {};
-    if (first && s.step && panels[s.step]) goTo(s.step, s.step === "camera" ? (s.camera || 0) : state.camera);
-    else goTo(state.step, state.camera);
+    if (first && s.step && panels[s.step]) goTo(s.step, s.step === "camera" ? (s.camera || 0) : state.camera, false);
+    else goTo(state.step, state.camera, driving());
     body.dataset.ready = "1";  // the page has resumed the server's wizard (tests wait for this)
   }
 
@@ -458,6 +479,48 @@ import { attachWorkArea } from "./workarea.js";
     $("floor-capture").disabled = !!b.floor;
     $("save").disabled = !!b.save || !state.rig || !!b.solve;
     $("compare").disabled = state.compare.length !== 2 || !!b.compare;
+    const positions = state.mode === "positions";  // the intrinsics in force are kept: no camera step
+    state.cameras.forEach((c) => { const step = $("step-camera-" + c.index); if (step) step.disabled = positions; });
+    $("refine-intrinsics").closest("label").hidden = positions;
+    if (positions && state.step === "camera") $("intr-capture").disabled = $("intr-run").disabled = true;
+    lockDriving();
+    renderBoardCard();
+    renderRecordingCard();
+  }
+
+  // ------------------------------------------------------------------ session, driver and tools (hooks)
+  /** A read-only page follows the driver's wizard: its state, and the step it shows. */
+  function follow(s) {
+    applyState(s);
+    if (s.step && panels[s.step] && (s.step !== state.step || (s.step === "camera" && s.camera !== state.camera))) {
+      goTo(s.step, s.step === "camera" ? (s.camera || 0) : state.camera);
+    }
+  }
+
+  /** A new session began ("New calibration" or "Cameras moved"): forget this page's results too. */
+  function onSession(s) {
+    state.cameras.forEach((c) => Object.assign(intrEntry(c.name), { captured: 0, result: null, error: null, coverage: null }));
+    Object.assign(state, { rig: null, solvedWith: null, saved: null });
+    $("saved-info").hidden = true;
+    showRig3d(null, "");
+    applyState(s);
+    goTo(s.step || "camera", 0);
+  }
+
+  const sessionContext = {
+    socket, emit, showError, tell, follow, onSession,
+    render: () => { renderButtons(); renderStepbar(); },
+  };
+
+  /** The board card, the calibration from a take and the health check (once, at the first begin). */
+  function initTools() {
+    initBoard({ board: state.board, onBoard: (board) => { state.board = Object.assign({}, state.board, board); renderAll(); } });
+    initRecording({
+      socket, emit, tell, cameras: state.cameras, stageLabel, loadSets,
+      applyIntrinsics: (name, result) => { Object.assign(intrEntry(name), { result, error: null }); renderAll(); },
+      showSet: async (id) => { await goTo("result"); await showSet(id); },
+    });
+    initHealth();
   }
 
   // ------------------------------------------------------------------ rendering: intrinsics step
@@ -730,6 +793,11 @@ import { attachWorkArea } from "./workarea.js";
 
   /** Cameras the solve will lack intrinsics for (no result now and none in the active calibration). */
   function renderExtWarning() {
+    if (state.mode === "positions") {
+      $("ext-warning").textContent = t("calib_positions_kept", "Cameras moved: the intrinsics in force are kept; only the positions are calibrated again.");
+      $("ext-warning").hidden = false;
+      return;
+    }
     const activeNames = (state.active && state.active.cameras) || [];
     const missing = state.cameras.filter((c) => !intrEntry(c.name).result && !activeNames.includes(c.name));
     const reused = state.cameras.filter((c) => !intrEntry(c.name).result && activeNames.includes(c.name));

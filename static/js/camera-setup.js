@@ -1,53 +1,70 @@
 // VSION Cameras page (administrators and technicians): the cameras with their live previews,
 // add / edit / remove / reorder, and Test (what the source delivers, or why it fails). Every
 // change goes through /api/cameras/...; the server's answer redraws the list. Errors are shown
-// in the page's language from their code (labels camerr_*, camtest_*), else the server's text.
-// No inline script (CSP).
+// in the page's language from their code (camerr_*, camtest_*), else the server's text.
+// The page's one module, no inline script (CSP).
+import { $, api, el, number, say, t } from "./common.js";
+import { cameraStatus } from "./cameras.js";
 
-const labels = JSON.parse(document.body.dataset.labels || "{}");
 const maxCameras = Number(document.body.dataset.maxCameras || 6);
 const MAX_LIVE = 4;  // MJPEG previews open at once (a browser keeps about six connections per server)
-const $ = (id) => document.getElementById(id);
-const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
-/** A label with {name} placeholders filled in (the key itself when unknown). */
-function L(key, values) {
-  return (labels[key] || key).replace(/\{(\w+)\}/g, (m, name) => (values && name in values ? values[name] : m));
+/** A change refused, by its code ({error, code, params} from the server). */
+function changeRefusal(code, p) {
+  const texts = {
+    not_rtsp: () => t("camerr_not_rtsp", "Not an RTSP URL ({scheme}): write rtsp://host[:port]/path.", p),
+    bad_url: () => t("camerr_bad_url", "Invalid RTSP URL: rtsp://host[:port]/path, without spaces.", p),
+    missing: () => t("camerr_missing", "This source's field '{field}' is missing.", p),
+    rtsp_only: () => t("camerr_rtsp_only", "A user name, a password and a sub-stream are for RTSP cameras only.", p),
+    credentials_twice: () => t("camerr_credentials_twice", "Give the user name and the password in their fields or in the URL, not both.", p),
+    preview_credentials: () => t("camerr_preview_credentials", "The sub-stream uses the camera's user name and password: write its URL without them.", p),
+    password_without_user: () => t("camerr_password_without_user", "A password needs a user name.", p),
+    unknown_camera: () => t("camerr_unknown_camera", "No camera is named {name}.", p),
+    no_file: () => t("camerr_no_file", "No such video file on the server: {path}", p),
+    bad_name: () => t("camerr_bad_name", "'{name}' cannot name a camera: 1 to 32 letters, digits, - or _, starting with a letter or a digit.", p),
+    name_taken: () => t("camerr_name_taken", "A camera is already named {name} (names must differ, whatever the case: they name the takes' files).", p),
+    too_many: () => t("camerr_too_many", "VSION works with {max} cameras at most: remove one first.", p),
+    last_camera: () => t("camerr_last_camera", "VSION needs one camera at least: add another before removing {name}.", p),
+    bad_order: () => t("camerr_bad_order", "The new order must name every camera once: {names}.", p),
+    bad_source: () => t("camerr_bad_source", "This source cannot be used: {reason}", p),
+    recording: () => t("camerr_recording", "A take is recording: stop it before changing the cameras.", p),
+    no_config_file: () => t("camerr_no_config_file", "This server was started without a configuration file: change config.yaml, then restart it.", p),
+    config_write: () => t("camerr_config_write", "config.yaml cannot be changed: {error}", p),
+  };
+  return texts[code] ? texts[code]() : null;
 }
 
-function el(tag, props, children) {
-  const { dataset, ...rest } = props || {};
-  const node = Object.assign(document.createElement(tag), rest);
-  Object.assign(node.dataset, dataset || {});
-  for (const child of children || []) if (child) node.append(child);
-  return node;
+/** Why a connection test failed, by its code (the server's words for an unknown code). */
+function testFailure(failure) {
+  const p = failure.params || {};
+  const texts = {
+    unauthorized: () => t("camtest_unauthorized", "The camera refused the user name or the password (RTSP 401).", p),
+    not_found: () => t("camtest_not_found", "Nothing at this address: {reason}", p),
+    unreachable: () => t("camtest_unreachable", "The camera cannot be reached at {host}: {reason}", p),
+    timeout: () => t("camtest_timeout", "No answer from the camera within {seconds} s.", p),
+    no_video: () => t("camtest_no_video", "The source has no video track.", p),
+    unsupported_codec: () => t("camtest_unsupported_codec", "The video codec {codec} cannot be decoded.", p),
+    resolution_mismatch: () => t("camtest_resolution_mismatch", "The camera sends {width}×{height} but was calibrated at {calibrated}: calibrate it again, or set it back to {calibrated}.", p),
+    no_frames: () => t("camtest_no_frames", "Connected, but no picture came within {seconds} s.", p),
+    error: () => t("camtest_error", "The source cannot be read: {reason}", p),
+  };
+  return texts[failure.code] ? texts[failure.code]() : failure.message;
 }
 
-function show(node, text) { node.textContent = text || ""; node.hidden = !text; }
-
-/** A refusal's text in the page's language: its code's label with its parameters, else the server's words. */
-function refusal(body, status) {
-  if (status === 401) return labels.wc_login_again || "login required";
-  const key = body && body.code ? "camerr_" + body.code : null;
-  if (key && labels[key] && (!/\{\w+\}/.test(labels[key]) || Object.keys(body.params || {}).length)) {
-    return L(key, body.params);
-  }
-  return (body && body.error) || L("wc_server_error", { status });
+/** A refusal's text in the page's language: its code's text with its parameters, else the server's words. */
+function refusal(reply) {
+  const body = reply.data || {};
+  const params = body.params || {};
+  const needed = /\{\w+\}/;
+  const text = body.code ? changeRefusal(body.code, params) : null;
+  if (text && (!needed.test(text) || Object.keys(params).length)) return text;
+  return reply.status === 401 ? reply.message : body.error || reply.message;
 }
 
+/** The API's answer: {data} or {error} (already in the page's language). */
 async function call(method, url, payload) {
-  let reply;
-  try {
-    reply = await fetch(url, {
-      method, credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
-      body: payload === undefined ? undefined : JSON.stringify(payload),
-    });
-  } catch (err) {
-    return { error: labels.wc_offline || "offline" };
-  }
-  const body = await reply.json().catch(() => ({}));
-  return reply.ok ? { data: body } : { error: refusal(body, reply.status), body };
+  const reply = await api(method, url, payload);
+  return reply.ok ? { data: reply.data } : { error: refusal(reply) };
 }
 
 // ------------------------------------------------------------------ state
@@ -67,19 +84,18 @@ function locked() { return state.recording || !state.editable; }
 // ------------------------------------------------------------------ the list
 function statusBadge(health) {
   const status = (health && health.status) || "connecting";
-  return el("span", { className: "badge status-" + status, textContent: labels["status_" + status] || status,
-    dataset: { role: "status" } });
+  return el("span", { class: "badge status-" + status, text: cameraStatus(status), dataset: { role: "status" } });
 }
 
 function previewBox(cam, live) {
-  const frame = el("div", { className: "frame" });
+  const frame = el("div", { class: "frame" });
   if (live) {
     frame.append(el("img", { src: `/video_feed/${cam.index}?v=${generation}`, alt: cam.name, loading: "eager" }));
   } else {
-    frame.append(el("span", { className: "muted", textContent: labels.cams_preview_paused }));
+    frame.append(el("span", { class: "muted", text: t("cams_preview_paused", "Preview paused") }));
   }
-  const toggle = el("button", { type: "button", className: "outline secondary small cam-preview-toggle",
-    textContent: live ? labels.cams_preview_pause : labels.cams_preview_play });
+  const toggle = el("button", { type: "button", class: "outline secondary small cam-preview-toggle",
+    text: live ? t("cams_preview_pause", "Pause") : t("cams_preview_play", "Show live") });
   toggle.addEventListener("click", () => {
     if (live) paused.add(cam.name);
     else {
@@ -94,14 +110,13 @@ function previewBox(cam, live) {
 
 function cardButtons(cam, i) {
   const buttons = [
-    ["cams_edit", "cam-edit", () => openForm(cam), false],
-    ["cams_up", "cam-up", () => move(i, -1), i === 0],
-    ["cams_down", "cam-down", () => move(i, 1), i === state.cameras.length - 1],
-    ["cams_remove", "cam-remove", () => remove(cam), state.cameras.length <= 1],
+    [t("cams_edit", "Edit"), "cam-edit", () => openForm(cam), false],
+    [t("cams_up", "Move up"), "cam-up", () => move(i, -1), i === 0],
+    [t("cams_down", "Move down"), "cam-down", () => move(i, 1), i === state.cameras.length - 1],
+    [t("cams_remove", "Remove"), "cam-remove", () => remove(cam), state.cameras.length <= 1],
   ];
-  return el("div", { className: "cam-buttons" }, buttons.map(([key, cls, act, off]) => {
-    const b = el("button", { type: "button", className: "outline small " + cls, textContent: labels[key],
-      disabled: off || locked() });
+  return el("div", { class: "cam-buttons" }, buttons.map(([text, cls, act, off]) => {
+    const b = el("button", { type: "button", class: "outline small " + cls, text, disabled: off || locked() });
     b.addEventListener("click", act);
     return b;
   }));
@@ -110,26 +125,25 @@ function cardButtons(cam, i) {
 function card(cam, i, live) {
   const health = cam.health || {};
   const [frame, toggle] = previewBox(cam, live);
-  const stats = el("footer", { className: "cam-stats" }, [
-    el("span", {}, [el("b", { textContent: (health.fps || 0).toFixed(1), dataset: { role: "fps" } }), " " + labels.fps]),
-    el("span", { className: "muted cam-source", textContent: cam.safe_url }),
-    cam.safe_preview_url ? el("span", { className: "muted", textContent: L("cams_substream", { url: cam.safe_preview_url }) }) : null,
-    el("span", { className: "error", textContent: health.status === "connected" ? "" : (health.error || ""),
-      dataset: { role: "error" } }),
+  const stats = el("footer", { class: "cam-stats" }, [
+    el("span", {}, [el("b", { text: number(health.fps || 0, 1), dataset: { role: "fps" } }), " " + t("fps", "fps")]),
+    el("span", { class: "muted cam-source", text: cam.safe_url }),
+    cam.safe_preview_url ? el("span", { class: "muted", text: t("cams_substream", "Sub-stream: {url}", { url: cam.safe_preview_url }) }) : null,
+    el("span", { class: "error", text: health.status === "connected" ? "" : (health.error || ""), dataset: { role: "error" } }),
   ]);
-  return el("article", { className: "camera cam-card", id: "cam-card-" + cam.name, dataset: { name: cam.name } }, [
-    el("header", {}, [el("span", { className: "cam-title", textContent: `${labels.camera} ${i + 1} · ${cam.name}` }),
+  return el("article", { class: "camera cam-card", id: "cam-card-" + cam.name, dataset: { name: cam.name } }, [
+    el("header", {}, [el("span", { class: "cam-title", text: t("camera", "Camera") + ` ${i + 1} · ${cam.name}` }),
       statusBadge(health)]),
     frame, stats,
-    el("p", { className: "warning cam-health", hidden: true, dataset: { role: "health" } }),
-    el("div", { className: "cam-actions" }, [toggle, cardButtons(cam, i)]),
+    el("p", { class: "warning cam-health", hidden: true, dataset: { role: "health" } }),
+    el("div", { class: "cam-actions" }, [toggle, cardButtons(cam, i)]),
   ]);
 }
 
 function renderList() {
   const live = liveNames();
   list.replaceChildren(...state.cameras.map((cam, i) => card(cam, i, live.includes(cam.name))));
-  $("cams-count").textContent = L("cams_count", { n: state.cameras.length, max: maxCameras });
+  $("cams-count").textContent = t("cams_count", "{n} of at most {max} cameras", { n: state.cameras.length, max: maxCameras });
   $("cams-add").disabled = locked() || state.cameras.length >= maxCameras;
   $("cams-recording").hidden = !state.recording;
   $("cams-no-config").hidden = state.editable;
@@ -142,13 +156,14 @@ function renderHealth(report) {
   const moved = report && Array.isArray(report.cameras) ? report.cameras.filter((c) => c.moved) : [];
   document.querySelectorAll(".cam-health").forEach((p) => { p.hidden = true; });
   if (!report) { box.hidden = true; return; }
-  box.replaceChildren(...(moved.length ? moved.map((c) => el("p", { className: "warning",
-    textContent: L("cams_health_moved", { name: c.name, error: Number(c.error_px).toFixed(1), limit: Number(c.limit_px).toFixed(1) }) }))
-    : [el("p", { className: "muted", textContent: labels.cams_health_ok })]));
+  const movedText = (c) => t("cams_health_moved", "{name} seems to have moved: an error of {error} px against a limit of {limit} px. Check its mount, then redo the positions (Calibration).",
+    { name: c.name, error: number(c.error_px, 1), limit: number(c.limit_px, 1) });
+  box.replaceChildren(...(moved.length ? moved.map((c) => el("p", { class: "warning", text: movedText(c) }))
+    : [el("p", { class: "muted", text: t("cams_health_ok", "Calibration checked: no camera seems to have moved.") })]));
   box.hidden = false;
   for (const c of moved) {
     const p = document.querySelector(`#cam-card-${CSS.escape(c.name)} [data-role=health]`);
-    if (p) { p.textContent = L("cams_health_moved", { name: c.name, error: Number(c.error_px).toFixed(1), limit: Number(c.limit_px).toFixed(1) }); p.hidden = false; }
+    if (p) { p.textContent = movedText(c); p.hidden = false; }
   }
 }
 
@@ -157,14 +172,14 @@ function updateStatus(health) {
     const cardNode = document.getElementById("cam-card-" + item.name);
     if (!cardNode) continue;
     cardNode.querySelector("[data-role=status]").replaceWith(statusBadge(item));
-    cardNode.querySelector("[data-role=fps]").textContent = (item.fps || 0).toFixed(1);
+    cardNode.querySelector("[data-role=fps]").textContent = number(item.fps || 0, 1);
     cardNode.querySelector("[data-role=error]").textContent = item.status === "connected" ? "" : (item.error || "");
   }
 }
 
 async function load() {
   const reply = await call("GET", "/api/cameras/config");
-  if (reply.error) { show(errorBox, reply.error); return; }
+  if (reply.error) { say(errorBox, reply.error); return; }
   state = reply.data;
   renderList();
 }
@@ -173,8 +188,8 @@ function applied(data, message) {
   state = data;
   generation += 1;
   renderList();
-  show(errorBox, "");
-  show(doneBox, message);
+  say(errorBox, "");
+  say(doneBox, message, "info");
 }
 
 // ------------------------------------------------------------------ changes
@@ -182,15 +197,15 @@ async function move(i, step) {
   const names = state.cameras.map((c) => c.name);
   [names[i], names[i + step]] = [names[i + step], names[i]];
   const reply = await call("PUT", "/api/cameras/order", { names });
-  if (reply.error) show(errorBox, reply.error);
-  else applied(reply.data, L("cams_saved", { names: names.join(", ") }));
+  if (reply.error) say(errorBox, reply.error);
+  else applied(reply.data, t("cams_saved", "Saved: the cameras are now {names}.", { names: names.join(", ") }));
 }
 
 async function remove(cam) {
-  if (!window.confirm(L("cams_remove_confirm", { name: cam.name }))) return;
+  if (!window.confirm(t("cams_remove_confirm", "Remove camera {name}? The takes already recorded are kept.", { name: cam.name }))) return;
   const reply = await call("DELETE", "/api/cameras/config/" + encodeURIComponent(cam.name));
-  if (reply.error) show(errorBox, reply.error);
-  else applied(reply.data, L("cams_removed", { name: cam.name }));
+  if (reply.error) say(errorBox, reply.error);
+  else applied(reply.data, t("cams_removed", "Camera {name} removed.", { name: cam.name }));
 }
 
 // ------------------------------------------------------------------ the form
@@ -213,11 +228,11 @@ function openForm(cam) {
       if (cam[key] !== null && cam[key] !== undefined) fields[key].value = cam[key];
     }
   }
-  fields.password.placeholder = cam && cam.has_password ? labels.cams_password_keep : "";
+  fields.password.placeholder = cam && cam.has_password ? t("cams_password_keep", "unchanged when empty") : "";
   $("cam-password-stored").hidden = !(cam && cam.has_password);
-  $("cam-form-title").textContent = cam ? L("cams_edit_title", { name: cam.name }) : labels.cams_add;
-  $("cam-save").textContent = cam ? labels.cams_save : labels.cams_save_new;
-  show(formError, "");
+  $("cam-form-title").textContent = cam ? t("cams_edit_title", "Edit camera {name}", { name: cam.name }) : t("cams_add", "Add a camera");
+  $("cam-save").textContent = cam ? t("cams_save", "Save") : t("cams_save_new", "Add");
+  say(formError, "");
   $("cam-test-result").hidden = true;
   showSource();
   formCard.hidden = false;
@@ -243,16 +258,15 @@ function payload() {
 function testBlock(title, result) {
   if (!result) return null;
   const f = result.failure;
-  const lines = [el("strong", { className: result.ok ? "" : "error",
-    textContent: `${title} — ${result.ok ? labels.cams_test_ok : labels.cams_test_failed}` })];
-  if (f) lines.push(el("p", { className: "error cam-test-failure", dataset: { code: f.code },
-    textContent: labels["camtest_" + f.code] ? L("camtest_" + f.code, f.params) : f.message }));
-  if (result.codec) lines.push(el("p", { className: "cam-test-found", textContent: L("cams_test_found",
-    { codec: result.codec, width: result.width, height: result.height, fps: Number(result.fps).toFixed(2) }) }));
-  if (result.open_ms !== null) lines.push(el("p", { className: "muted cam-test-latency", textContent: L("cams_test_latency",
+  const verdict = result.ok ? t("cams_test_ok", "Connected") : t("cams_test_failed", "Test failed");
+  const lines = [el("strong", { class: result.ok ? "" : "error", text: `${title} — ${verdict}` })];
+  if (f) lines.push(el("p", { class: "error cam-test-failure", dataset: { code: f.code }, text: testFailure(f) }));
+  if (result.codec) lines.push(el("p", { class: "cam-test-found", text: t("cams_test_found", "{codec} · {width}×{height} · {fps} fps",
+    { codec: result.codec, width: result.width, height: result.height, fps: number(result.fps, 2) }) }));
+  if (result.open_ms !== null) lines.push(el("p", { class: "muted cam-test-latency", text: t("cams_test_latency", "Network round trip: {rtt} ms · opening: {open} ms · first picture: {first} ms",
     { rtt: result.rtt_ms === null ? "–" : result.rtt_ms, open: result.open_ms, first: result.first_frame_ms === null ? "–" : result.first_frame_ms }) }));
-  if (result.snapshot) lines.push(el("img", { className: "cam-test-snapshot", src: result.snapshot, alt: labels.cams_test_snapshot }));
-  return el("div", { className: "cam-test-block" }, lines);
+  if (result.snapshot) lines.push(el("img", { class: "cam-test-snapshot", src: result.snapshot, alt: t("cams_test_snapshot", "Picture received during the test") }));
+  return el("div", { class: "cam-test-block" }, lines);
 }
 
 $("cam-test").addEventListener("click", async () => {
@@ -260,19 +274,19 @@ $("cam-test").addEventListener("click", async () => {
   const body = payload();
   delete body.name;
   if (editing) body.camera = editing;  // an empty password: the stored one is used
-  show(formError, "");
-  box.replaceChildren(el("p", { className: "muted", textContent: labels.cams_testing }));
+  say(formError, "");
+  box.replaceChildren(el("p", { class: "muted", text: t("cams_testing", "Testing…") }));
   box.hidden = false;
   $("cam-test").disabled = true;
   const reply = await call("POST", "/api/cameras/test", body);
   $("cam-test").disabled = false;
-  if (reply.error) { box.hidden = true; show(formError, reply.error); return; }
-  box.replaceChildren(testBlock(labels.cams_test_main, reply.data.main), testBlock(labels.cams_test_preview, reply.data.preview));
+  if (reply.error) { box.hidden = true; say(formError, reply.error); return; }
+  box.replaceChildren(testBlock(t("cams_test_main", "Main stream"), reply.data.main), testBlock(t("cams_test_preview", "Sub-stream"), reply.data.preview));
 });
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  show(formError, "");
+  say(formError, "");
   const save = $("cam-save");
   save.disabled = true;
   save.setAttribute("aria-busy", "true");
@@ -281,10 +295,10 @@ form.addEventListener("submit", async (event) => {
     : await call("POST", "/api/cameras/config", payload());
   save.disabled = false;
   save.removeAttribute("aria-busy");
-  if (reply.error) { show(formError, reply.error); return; }
+  if (reply.error) { say(formError, reply.error); return; }
   formCard.hidden = true;
   editing = null;
-  applied(reply.data, L("cams_saved", { names: reply.data.cameras.map((c) => c.name).join(", ") }));
+  applied(reply.data, t("cams_saved", "Saved: the cameras are now {names}.", { names: reply.data.cameras.map((c) => c.name).join(", ") }));
 });
 
 $("cam-cancel").addEventListener("click", () => { formCard.hidden = true; editing = null; });

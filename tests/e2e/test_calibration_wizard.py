@@ -29,6 +29,17 @@ def linked(names, pairs) -> bool:
     return group == set(names)
 
 
+def more_views(events, camera: int, wanted: int, timeout: float) -> int:
+    """Let the wizard capture views of ``camera`` until it has ``wanted`` or ``timeout`` s pass (a
+    position too near an earlier one is not captured); returns how many it has."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = [d["captured"] for e, d in list(events.events) if e == "calibration live" and d["camera"] == camera]
+        if (seen and seen[-1] >= wanted) or time.monotonic() > deadline:
+            return seen[-1] if seen else 0
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def studio():
     return wizard_videos()
@@ -72,12 +83,17 @@ def test_wizard_calibrates_the_studio(server, studio, record_property):
     events = server.socket(server.login("tech"))
     begun = events.call("calibration begin", {})
     assert begun["ok"] and begun["board"] == {"cols": 9, "rows": 6, "square_mm": 115.0}
+    fresh = events.call("calibration session", {"mode": "new"})  # a new session, solved from scratch
+    assert fresh["ok"] and fresh["state"]["mode"] == "full" and fresh["state"]["moments"]["moments"] == 0
+    assert all(c["captured"] == 0 and c["result"] is None for c in fresh["state"]["intrinsics"].values())
     patience = 4 * studio.loop_s  # two loops of the videos are enough on an idle machine; CI machines are shared
 
-    # Intrinsics, camera by camera, with automatic capture.
+    # Intrinsics, camera by camera, with automatic capture: six views at least (the least the wizard
+    # takes), then the positions the videos show within one more loop.
     for i, cam in enumerate(studio.truth):
         assert events.call("calibration focus", {"step": "camera", "camera": i})["ok"]
         events.wait_for("calibration live", lambda d, i=i: d["camera"] == i and d["captured"] >= 6, timeout=patience)
+        more_views(events, i, studio.intrinsic_views, studio.loop_s)
         done = events.call("calibration intrinsics", {"camera": i})
         assert done["ok"], done
         result = done["result"]
@@ -104,7 +120,9 @@ def test_wizard_calibrates_the_studio(server, studio, record_property):
         assert time.monotonic() < deadline, "the floor board never appeared"
         time.sleep(0.3)
 
-    solved = events.call("calibration solve", {"refine_intrinsics": False}, timeout=300)
+    # The joint solve refines the intrinsics too (the wizard's switch): from a handful of views each,
+    # a camera's lens alone left relative rotations up to 0.201 deg off on a loaded machine.
+    solved = events.call("calibration solve", {"refine_intrinsics": True}, timeout=300)
     assert solved["ok"], solved
     rig = solved["result"]
     assert all(c["median_px"] < 0.5 for c in rig["cameras"])

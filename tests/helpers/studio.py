@@ -84,6 +84,7 @@ class WizardVideos:
     seconds at a time: first camera 1's intrinsic positions (the other cameras see the empty
     room), then camera 2's, and so on; then the moments seen by several cameras at once; then
     the board on the floor for ``floor_s`` seconds. Videos start together, so they stay in step.
+    ``before``: with a bumped camera, the rig as it was calibrated (``truth`` is the rig now).
     """
 
     paths: list
@@ -91,39 +92,89 @@ class WizardVideos:
     board: Checkerboard
     floor_corners: dict  # camera name -> true corner pixels of the floor board
     loop_s: float
+    intrinsic_views: int = 8
+    before: list | None = None
+
+
+def bumped(camera):
+    """``camera`` knocked on its mount: turned by 2 deg and moved by 6 cm."""
+    return turned(camera, 2.0, (0.2, 0.7, 0.4), (0.04, -0.045, 0.0))
+
+
+def _intrinsic_scenes(truth, board, intrinsic_views: int, seed: int, k: int, empty) -> list:
+    """Camera ``k``'s pictures of every camera's intrinsic positions (its own board, else the empty room)."""
+    scenes = []
+    for owner, cam in enumerate(truth):
+        for v, (R, t) in enumerate(intrinsic_poses(cam, board, intrinsic_views, seed=seed + owner) if intrinsic_views
+                                   else []):
+            scenes.append(render_board(truth[k], board, R, t, seed=seed + v, light_gradient=0.2) if owner == k else empty)
+    return scenes
 
 
 def wizard_videos(cameras: int = 4, intrinsic_views: int = 8, moments: int = 10, hold_s: float = 1.0,
-                  floor_s: float = 4.0, fps: int = 10, seed: int = 11) -> WizardVideos:
-    """Make (once, in the cache) the videos of a synthetic studio for the calibration wizard."""
+                  floor_s: float = 4.0, fps: int = 10, seed: int = 11, bump: str | None = None) -> WizardVideos:
+    """Make (once, in the cache) the videos of a synthetic studio for the calibration wizard;
+    ``bump``: the name of a camera moved since the rig was calibrated (see :func:`bumped`)."""
 
     from capture import demo
 
     board = Checkerboard(9, 6, 115)
-    truth = camera_ring(cameras, seed=seed)
+    before = camera_ring(cameras, seed=seed)
+    truth = [bumped(c) if c.name == bump else c for c in before]
     poses, views = extrinsic_moments(truth, board, moments, seed=seed + 1)
     R_floor, t_floor = floor_pose(board)
     floor_corners = {c.name: project_corners(c, board, R_floor, t_floor) for c in truth
                      if visible(c, board, R_floor, t_floor)}
     hold = int(hold_s * fps)
-    folder = demo.cache_dir() / "test-streams" / f"wizard-v2-{cameras}-{intrinsic_views}-{moments}-{hold}-{seed}"
+    folder = demo.cache_dir() / "test-streams" / (f"wizard-v2-{cameras}-{intrinsic_views}-{moments}-{hold}-{seed}"
+                                                  + (f"-bump-{bump}" if bump else ""))
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{cam.name}.mp4" for cam in truth]
     if not all(p.is_file() for p in paths):
-        intrinsic = [intrinsic_poses(cam, board, intrinsic_views, seed=seed + k) for k, cam in enumerate(truth)]
         for k, cam in enumerate(truth):
             empty = render_board(cam, board, np.eye(3), np.array([0.0, 0.0, -50.0]), seed=k)  # board out of view
-            scenes = []
-            for owner in range(cameras):
-                for v, (R, t) in enumerate(intrinsic[owner]):
-                    scenes.append(render_board(cam, board, R, t, seed=seed + v, light_gradient=0.2)
-                                  if owner == k else empty)
+            scenes = _intrinsic_scenes(truth, board, intrinsic_views, seed, k, empty)
             for m, ((R, t), seen) in enumerate(zip(poses, views)):
                 scenes.append(render_board(cam, board, R, t, seed=seed + 100 + m) if k in seen else empty)
             floor = render_board(cam, board, R_floor, t_floor, seed=seed + 999) if cam.name in floor_corners else empty
             _write_held_video(paths[k], [(img, hold) for img in scenes] + [(floor, int(floor_s * fps))], fps)
     loop_s = (cameras * intrinsic_views + moments) * hold_s + floor_s
-    return WizardVideos(paths, truth, board, floor_corners, loop_s)
+    return WizardVideos(paths, truth, board, floor_corners, loop_s, intrinsic_views, before if bump else None)
+
+
+@dataclass
+class StillBoard:
+    """Camera videos of one board lying still where every camera sees it: ``paths`` at the
+    cameras' size, ``previews`` at half size (as sub-streams), ``truth`` the cameras, ``seen`` the
+    names of those that see the board."""
+
+    paths: list
+    previews: list
+    truth: list
+    board: Checkerboard
+    seen: list
+
+
+def still_board_videos(cameras: int = 4, seconds: float = 3.0, fps: int = 10, seed: int = 11) -> StillBoard:
+    """Make (once, in the cache) the videos of :class:`StillBoard`."""
+    from capture import demo
+
+    board = Checkerboard(9, 6, 115)
+    truth = camera_ring(cameras, seed=seed)
+    R, t = floor_pose(board)
+    t = t + np.array([0.0, 0.0, 0.3])  # lying on a low table, where every camera of the ring sees it
+    seen = [cam.name for cam in truth if visible(cam, board, R, t)]
+    folder = demo.cache_dir() / "test-streams" / f"still-board-{cameras}-{seed}-{seconds:g}-{fps}"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{cam.name}.mp4" for cam in truth]
+    previews = [folder / f"{cam.name}-preview.mp4" for cam in truth]
+    if not all(p.is_file() for p in paths + previews):
+        for k, cam in enumerate(truth):
+            image = render_board(cam, board, R, t, seed=seed + k, light_gradient=0.2)
+            small = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+            _write_held_video(paths[k], [(image, int(seconds * fps))], fps)
+            _write_held_video(previews[k], [(small, int(seconds * fps))], fps)
+    return StillBoard(paths, previews, truth, board, seen)
 
 
 def recorded_take(videos: WizardVideos, folder, fps: int = 10, seed: int = 0):

@@ -134,6 +134,14 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("calibration.work_area", "GET"): by_role(CALIBRATION),
     ("calibration.set_work_area", "PUT"): by_role(CALIBRATION),
     ("calibration.reset_work_area", "DELETE"): by_role(CALIBRATION),
+    # The calibration page's tools: the board and its print, calibration from a take, health.
+    ("calibration_tools.board", "GET"): by_role(CALIBRATION),
+    ("calibration_tools.set_board", "PUT"): by_role(CALIBRATION),
+    ("calibration_tools.print_board", "GET"): by_role(CALIBRATION),
+    ("calibration_tools.corners_picture", "GET"): by_role(CALIBRATION),
+    ("calibration_tools.from_take", "POST"): by_role(CALIBRATION),
+    ("calibration_tools.health", "GET"): by_role(CALIBRATION),
+    ("calibration_tools.check_health", "POST"): by_role(CALIBRATION),
     ("workcards.list_page", "GET"): by_role(ALL),
     ("workcards.list_cards", "GET"): by_role(ALL),
     ("workcards.create_card", "POST"): by_role(AUTHORS),
@@ -199,6 +207,9 @@ EVENTS: dict[str, Event | str] = {
     "calibration floor": Event(CALIBRATION, CALIBRATION_ERROR, {}),     # refused: no camera sees a board
     "calibration solve": Event(CALIBRATION, CALIBRATION_ERROR, {}),     # refused: nothing captured
     "calibration save": Event(CALIBRATION, CALIBRATION_ERROR, {}),      # refused: nothing solved
+    "calibration session": Event(CALIBRATION, CALIBRATION_ERROR, {}),   # invalid: no mode
+    "calibration driver": Event(CALIBRATION, CALIBRATION_ERROR, {}),    # invalid: no action
+    "calibration adopt": Event(CALIBRATION, CALIBRATION_ERROR, {}),     # invalid: no job
 }
 
 @pytest.fixture(scope="module")

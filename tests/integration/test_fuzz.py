@@ -137,6 +137,16 @@ def typed(endpoint: str, world) -> st.SearchStrategy:
         "cameras.test_camera": CAMERA_FIELDS | {"camera": st.one_of(st.sampled_from(["cam1", "cam2"]), TEXT)},
         "takes.choose_person": {"person_id": st.one_of(st.none(), NUMBER, SCALARS)},
         "calibration.set_work_area": {k: st.one_of(NUMBER, SCALARS) for k in ("x0", "y0", "x1", "y1")},
+        "calibration_tools.set_board": {"type": st.one_of(st.sampled_from(["checkerboard", "charuco"]), TEXT),
+                                        "cols": st.one_of(st.integers(0, 70), NUMBER), "rows": st.one_of(st.integers(0, 70), NUMBER),
+                                        "square_mm": NUMBER, "marker_mm": st.one_of(NUMBER, SCALARS)},
+        # Never a take that exists: a calibration queued now would change the database after a later refusal.
+        "calibration_tools.from_take": {"take_id": st.one_of(TEXT, st.just("20260101-000000-abcd")),
+                                        "mode": st.one_of(st.sampled_from(["intrinsics", "positions"]), TEXT),
+                                        "camera": st.one_of(st.sampled_from(["cam1", "cam2"]), TEXT),
+                                        "floor_start_s": NUMBER, "floor_end_s": NUMBER},
+        "calibration_tools.check_health": {"source": st.one_of(st.sampled_from(["board", "skeleton"]), TEXT),
+                                           "seconds": NUMBER},
     }.get(endpoint, {})
     return st.one_of(st.fixed_dictionaries(fields), st.fixed_dictionaries({}, optional=fields))
 
@@ -249,6 +259,7 @@ def changing_rules(world):
 
 CHANGING = ["admin.add_user", "admin.change_user", "calibration.activate_set", "calibration.import_set",
             "calibration.reset_work_area", "calibration.set_work_area",
+            "calibration_tools.check_health", "calibration_tools.from_take", "calibration_tools.set_board",
             "cameras.add_camera", "cameras.change_camera", "cameras.remove_camera", "cameras.reorder_cameras",
             "cameras.test_camera", "onboarding.board_printed", "onboarding.dismiss", "onboarding.reopen",
             "takes.choose_person", "takes.delete", "takes.process",
@@ -471,7 +482,7 @@ def test_calibration_import_files(world, kind):
 # --------------------------------------------------------------------------- Socket.IO
 # Events whose valid payload may answer ok: true with the cameras idle (nothing recorded, nothing saved).
 MAY_SUCCEED = {"calibration begin", "calibration focus", "calibration check", "calibration auto", "calibration reset",
-               "live pose", "live person"}  # live person: null (the work area decides) changes nothing kept
+               "calibration session", "calibration driver", "live pose", "live person"}  # live person: null (the work area decides) changes nothing kept
 
 
 @pytest.fixture(scope="module")
@@ -487,7 +498,8 @@ def admin_socket(world):
 def socket_events():
     return sorted(["start recording", "stop recording", "live pose", "live person", "calibration begin", "calibration focus",
                    "calibration check", "calibration capture", "calibration auto", "calibration reset",
-                   "calibration intrinsics", "calibration floor", "calibration solve", "calibration save"])
+                   "calibration intrinsics", "calibration floor", "calibration solve", "calibration save",
+                   "calibration session", "calibration driver", "calibration adopt"])
 
 
 def test_every_event_is_fuzzed(world):

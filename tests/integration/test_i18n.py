@@ -132,6 +132,7 @@ PAGES = {  # page -> (role, its script)
     "/workcards/{card}/summary?user=trainee": ("expert", "summary.js"),
     "/takes/{take}": ("technician", "take.js"),
     "/calibration": ("technician", "calibration.js"),
+    "/cameras": ("technician", "camera-setup.js"),
     "/admin/users": ("admin", "users.js"),
     "/admin/audit": ("admin", "audit.js"),
 }

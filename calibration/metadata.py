@@ -91,6 +91,8 @@ CameraNames = Annotated[list[Name], Field(max_length=MAX_CAMERAS)]
 SetId = Annotated[str, StringConstraints(pattern="^" + SET_ID.pattern + "$")]
 FloorRectangle = Annotated[list[Finite], Field(min_length=4, max_length=4)]
 
+Shift = Annotated[float, Field(allow_inf_nan=False, ge=0)]
+
 WORK_AREA_KEY = "work_area"  # a calibration's work area: [x0, y0, x1, y1] m on the floor of its world frame
 
 
@@ -121,6 +123,18 @@ class IntrinsicsSummary(_Typed):
 PerCameraIntrinsics = Annotated[dict[Name, IntrinsicsSummary], Field(max_length=MAX_CAMERAS)]
 
 
+class PositionChange(_Typed):
+    """One camera's move found by a "redo positions" solve: how far its centre went (mm) and how
+    much it turned (degrees) since the calibration it started from."""
+
+    name: Name
+    centre_shift_mm: Shift
+    rotation_deg: Shift
+
+
+PositionChanges = Annotated[list[PositionChange], Field(max_length=MAX_CAMERAS)]
+
+
 class CalibrationMetadata(_Typed):
     """The known keys of a calibration's ``[metadata]`` (all optional); per-camera tables are
     keyed by camera name. Errors in px, residuals in mm, counts of views / moments / corners."""
@@ -140,6 +154,7 @@ class CalibrationMetadata(_Typed):
     error: Finite | None = None  # anipose, Pose2Sim and FreeMoCap: the calibration's mean error (px)
     adjusted: bool | None = None  # anipose: bundle-adjusted or not
     work_area: FloorRectangle | None = None  # where the worker stands: x0, y0, x1, y1 (m), set on the Calibration page
+    position_changes: PositionChanges | None = None  # "redo positions": each camera's move since the last calibration
 
 
 class SetRecord(_Typed):

@@ -8,6 +8,7 @@ from calibration.camera import CameraGroup
 from calibration.detect import detect_board, find_board
 from calibration.extrinsics import redo_positions
 from calibration.intrinsics import CalibrationError
+from calibration.io import load_toml, save_toml
 from calibration.parallel import run_tasks
 from calibration.pipeline import detections_from_frames
 from tests.helpers.studio import moved_rig_folder
@@ -56,6 +57,10 @@ def test_redo_positions_recovers_a_moved_camera(tmp_path):
     assert result.group.metadata["intrinsics"] == {"note": "kept"}
     for before, after in zip(calibration.cameras, result.group.cameras):
         assert np.array_equal(before.matrix, after.matrix) and np.array_equal(before.dist, after.dist)
+    # The moves are kept in the saved calibration.toml (the wizard saves what it solved).
+    kept = {k: v for k, v in result.group.metadata.items() if k != "intrinsics"}  # this rig's stand-in intrinsics
+    saved = load_toml(save_toml(CameraGroup(result.group.cameras, kept), tmp_path / "calibration.toml"))
+    assert saved.metadata["position_changes"] == pytest.approx(result.group.metadata["position_changes"])
 
 
 def test_redo_positions_needs_every_camera():

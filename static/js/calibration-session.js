@@ -22,10 +22,14 @@ export function driving() {
   return !!driver.driver && driver.driver === me;
 }
 
-/** Disable every control that acts on the wizard while someone else drives it. */
+// Of those, the ones nothing else disables: enabled again when this page may drive.
+const ONLY_LOCKED = ["intr-auto", "ext-auto", "refine-intrinsics", "save-note", "session-new", "session-positions"];
+
+/** Disable every control that acts on the wizard while someone else drives it (and enable again
+ * those only the driver lock disables once this page may drive). */
 export function lockDriving() {
-  if (!readOnly()) return;
-  DRIVING.forEach((id) => { const node = $(id); if (node) node.disabled = true; });
+  const locked = readOnly();
+  (locked ? DRIVING : ONLY_LOCKED).forEach((id) => { const node = $(id); if (node) node.disabled = locked; });
 }
 
 /** The session's line: its id, and whether it only redoes the positions. */

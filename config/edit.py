@@ -247,16 +247,23 @@ def write_cameras(path: str | Path, cameras: list[CameraConfig], origins: dict[s
     sealed = [c.name for c in cameras if any(secretbox.has_credentials(getattr(c, k)) for k in CAMERA_URL_KEYS)]
     key = _sealing_key(settings, path, sealed) if sealed else None
     out = _rewrite_cameras(path, cameras, origins, before, key)
+    _write_checked(path, out, lambda written: list(written.cameras) == list(cameras), "the camera list", "the cameras")
+    logger.info("%s: camera list written (%s)", path, ", ".join(c.name for c in cameras))
+
+
+def _write_checked(path: Path, out: str, as_asked, what: str, things: str) -> None:
+    """Write the edited text ``out`` over ``path`` once it parses to settings for which
+    ``as_asked(settings)`` holds and the file is writable; else :class:`ConfigError` naming
+    ``what`` / ``things``, and the file is left as it was."""
     written = parse_settings(parse_yaml(path, out), str(path), path.resolve().parent)
-    if list(written.cameras) != list(cameras):
-        raise ConfigError(f"{path}: the camera list could not be written as asked (the file was left as it was)")
+    if not as_asked(written):
+        raise ConfigError(f"{path}: {what} could not be written as asked (the file was left as it was)")
     if not writable(path):
-        raise ConfigError(f"{path} is read-only: the cameras cannot be changed")
+        raise ConfigError(f"{path} is read-only: {things} cannot be changed")
     try:
         write_config(path, out)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be written ({exc.strerror})") from None
-    logger.info("%s: camera list written (%s)", path, ", ".join(c.name for c in cameras))
 
 
 def _number(value: float) -> int | float:
@@ -304,13 +311,5 @@ def write_board(path: str | Path, board: BoardConfig) -> None:
     _, data = read_yaml(path)
     parse_settings(data, str(path), path.resolve().parent)
     out = _rewrite_board(path, board)
-    written = parse_settings(parse_yaml(path, out), str(path), path.resolve().parent)
-    if written.board != board:
-        raise ConfigError(f"{path}: the board could not be written as asked (the file was left as it was)")
-    if not writable(path):
-        raise ConfigError(f"{path} is read-only: the board cannot be changed")
-    try:
-        write_config(path, out)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be written ({exc.strerror})") from None
+    _write_checked(path, out, lambda written: written.board == board, "the board", "the board")
     logger.info("%s: board written (%s)", path, ", ".join(f"{k} {v}" for k, v in _board_entry(board).items()))

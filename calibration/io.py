@@ -417,6 +417,8 @@ def _parse_xml(path: Path, raw: bytes) -> ET.Element:
     try:
         parser.feed(raw)
         return parser.close()
+    except CalibrationFileError:  # too deep (:class:`_BoundedTree`): said already
+        raise
     except ET.ParseError as exc:
         line, column = exc.position
         raise CalibrationFileError(f"{path}: not valid XML (line {line}, column {column + 1})") from None
@@ -425,6 +427,9 @@ def _parse_xml(path: Path, raw: bytes) -> ET.Element:
             from None
     except LookupError as exc:  # an encoding Python does not know, declared in <?xml encoding=...?>
         raise CalibrationFileError(f"{path}: not valid XML ({_show(str(exc))[1:-1]})") from None
+    except ValueError as exc:  # an encoding expat cannot read (UTF-16 or UTF-32 declared in a byte text)
+        raise CalibrationFileError(f"{path}: not valid XML ({_show(str(exc))[1:-1]}; a Qualisys export is "
+                                   "UTF-8)") from None
 
 
 def _attr(where: str, element, tag: str, names: tuple[str, ...]) -> list[float]:

@@ -334,6 +334,7 @@ def test_qca_with_dtd_or_entities_is_refused(tmp_path, qca_text):
     (lambda t: t.replace("<cameras>", "<cameras>" + "<x>" * 5000 + "</x>" * 5000), ("nested more than 10 deep",)),
     (lambda t: t.replace("encoding='ASCII'", "encoding='no-such-codec'"), ("not valid XML", "no-such-codec")),
     (lambda t: t.replace("encoding='ASCII'", "encoding='utf-16'"), ("not valid XML",)),
+    (lambda t: t.replace("encoding='ASCII'", "encoding='utf-32'"), ("not valid XML", "UTF-8")),
     (lambda t: t.replace('focalLengthU="107599.671875"', 'focalLengthU="nan"'), ("focalLengthU", "finite")),
     (lambda t: t.replace('focalLengthU="107599.671875"', 'focalLengthU="-inf"'), ("focalLengthU", "finite")),
     (lambda t: t.replace('focalLengthU="107599.671875"', 'focalLengthU="' + "9" * 5000 + '"'), ("focalLengthU",)),

@@ -218,6 +218,17 @@ def changing_requests(w) -> list[tuple[str, str, str, dict, int]]:
         ("cameras.reorder_cameras", "PUT", "/api/cameras/order", {"json": {"names": ["forged", "cam1", "cam2"]}}, 200),
         ("cameras.remove_camera", "DELETE", "/api/cameras/config/forged", {}, 200),
         ("cameras.test_camera", "POST", "/api/cameras/test", {"json": {"source": "file", "file": video}}, 200),
+        ("calibration.set_work_area", "PUT", "/api/calibration/work-area", {"json": {"x0": -1, "y0": -1, "x1": 1,
+                                                                                    "y1": 1}}, 200),
+        ("calibration.reset_work_area", "DELETE", "/api/calibration/work-area", {}, 200),
+        ("calibration_tools.set_board", "PUT", "/api/calibration/board", {"json": {"type": "checkerboard", "cols": 9,
+                                                                                  "rows": 6, "square_mm": 100}}, 200),
+        # The three below reach their route with the token, which refuses them (no take with that id, no
+        # camera running, nobody found in a take without people): nothing is queued or changed.
+        ("calibration_tools.from_take", "POST", "/api/calibration/from-take",
+         {"json": {"take_id": "20260101-000000-abcd", "mode": "intrinsics", "camera": "cam1"}}, 404),
+        ("calibration_tools.check_health", "POST", "/api/calibration/health", {"json": {"source": "board"}}, 409),
+        ("takes.choose_person", "POST", f"/api/takes/{w.promoted}/person", {"json": {"person_id": 1}}, 400),
         ("auth.logout", "POST", "/logout", {}, 302),
     ]
 

@@ -177,7 +177,11 @@ def _pose_run(people: bool, seconds: float) -> dict:
         client = EventClient(server.url, server.login("technician"))
         client.client.on("pose3d", lambda data: received.append((time.monotonic_ns(), data)))
         client.call("live pose", {"enabled": True})
-        client.wait_for("pose3d", lambda e: bool(e.get("points3d")), timeout=600)
+        deadline = time.monotonic() + 600  # the handler above takes pose3d from the client's own record
+        while not any(data.get("points3d") for _, data in list(received)):
+            if time.monotonic() > deadline:
+                raise RuntimeError("no live skeleton within 600 s")
+            time.sleep(0.5)
         time.sleep(5)  # workers warm
         start, t0 = len(received), time.monotonic()
         time.sleep(seconds)

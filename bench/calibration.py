@@ -79,7 +79,7 @@ def _serial_solve(study) -> tuple[object, dict, float]:
 def studio_folder(moments: int, before: bool) -> dict:
     from calibration.extrinsics import calibrate_extrinsics
     from calibration.pipeline import detections_from_frames
-    from tests.studio import compare, studio_folder
+    from tests.helpers.studio import compare, studio_folder
 
     study = studio_folder(moments=moments)
     started, cpu = time.perf_counter(), _cpu_s()  # what extrinsics_from_frames (``calibrate extrinsics``) does
@@ -110,7 +110,7 @@ def recording() -> dict:
 
     from calibration.camera import CameraGroup
     from calibration.recording import extrinsics_from_take, intrinsics_from_take
-    from tests.studio import compare, recorded_take, wizard_videos
+    from tests.helpers.studio import compare, recorded_take, wizard_videos
 
     videos = wizard_videos()
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,7 +141,7 @@ def redo_positions() -> dict:
 
     from calibration.boards import Checkerboard
     from calibration.pipeline import positions_from_frames
-    from tests.studio import moved_rig_folder
+    from tests.helpers.studio import moved_rig_folder
 
     with tempfile.TemporaryDirectory() as tmp:
         calibration, moved = moved_rig_folder(Path(tmp))
@@ -159,9 +159,9 @@ def health() -> dict:
     from calibration.boards import Checkerboard
     from calibration.camera import CameraGroup
     from calibration.health import board_health, skeleton_health
-    from tests.motion import observe, person_motion
-    from tests.studio import board_shows, turned
-    from tests.synthetic import camera_ring
+    from tests.helpers.motion import observe, person_motion
+    from tests.helpers.studio import board_shows, turned
+    from tests.helpers.synthetic import camera_ring
 
     board = Checkerboard(9, 6, 115)
     ring = camera_ring(6, seed=0)

@@ -75,3 +75,19 @@ def test_test_modules_live_in_a_room_and_helpers_hold_no_tests():
     assert not misplaced, f"move these into tests/{{{','.join(ROOMS)}}}/: {misplaced}"
     for folder in (TESTS, TESTS / "helpers", *(TESTS / room for room in ROOMS)):
         assert (folder / "__init__.py").is_file(), f"{folder.relative_to(ROOT)} is not a package"
+
+
+def test_the_benchmarks_import_only_the_helpers_and_modules_that_exist():
+    """The benchmarks borrow the suite's helpers: a helper moved or renamed must not leave a
+    benchmark that fails on its first import (they run by hand, outside the suite)."""
+    import importlib.util
+
+    problems = []
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        for line, name in forbidden_imports(path.read_text()):
+            problems.append(f"{path.relative_to(ROOT)}:{line}: imports {name} (not tests.helpers)")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tests."):
+                if importlib.util.find_spec(node.module) is None:
+                    problems.append(f"{path.relative_to(ROOT)}:{node.lineno}: no module {node.module}")
+    assert not problems, "\n".join(problems)

@@ -64,7 +64,7 @@ def test_every_role_may_toggle_live_pose(app, client, role):
     sio = socketio.test_client(app, flask_test_client=client)
     on = sio.emit("live pose", {"enabled": True}, callback=True)
     assert on == {"ok": True, "enabled": True, "available": True, "calibrated": False,
-                  "message": "live_pose_no_calibration"}
+                  "message": "live_pose_no_calibration", "chosen": None}
     assert live_pose.wanted
     off = sio.emit("live pose", {"enabled": False}, callback=True)
     assert off["ok"] is True and off["enabled"] is False and off["calibrated"] is False
@@ -249,10 +249,16 @@ def test_a_take_is_processed_in_the_background(demo_server, clients):
     print(f"take {take_id} processed in {time.monotonic() - t0:.1f} s: {final['report']}")
     assert final["status"] == "done", final
     assert final["kind"] == "process" and final["message"] is None
-    # The demo videos loop on their own (1.7 s each), so a take straddles loop seams; most joints still come out.
-    assert final["report"]["reconstructed_pct"] > 75, final["report"]
+    # The demo videos loop together (1.7 s each): at a seam the person jumps back to where the video
+    # starts, which the tracking of people takes for somebody else. The worker is the first of them, so a
+    # 3 s take exports at least the part of it up to the seam; together the people cover most of it.
+    assert final["report"]["reconstructed_pct"] > 30, final["report"]
     assert final["report"]["frames"] >= 60
-    assert set(final["report"]) == {"median_reprojection_px", "reconstructed_pct", "mean_segment_cv_pct", "frames"}
+    assert set(final["report"]) == {"median_reprojection_px", "reconstructed_pct", "mean_segment_cv_pct", "frames",
+                                    "safety_score"}
+    people = json.loads((take_dir / "processed" / "people.json").read_text())
+    covered = sum(p["frames"] for p in people["people"])
+    assert covered >= 0.75 * final["report"]["frames"], people
     statuses = [j["status"] for name, j in recorder.events if name == "job status" and j["take_id"] == take_id]
     assert "running" in statuses and statuses.count("done") >= 1
 

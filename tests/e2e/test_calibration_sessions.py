@@ -114,7 +114,7 @@ def test_two_technicians_redo_positions_hand_over_and_start_again(server, studio
         expect(anne.locator("#step-camera-0")).to_be_disabled()  # the intrinsics in force are kept
         names = [c.name for c in studio.truth]
         wait_until(anne, lambda: int(anne.inner_text("#moments-count")) >= 7 and anne.locator(
-            "#graph-hints li.ok").count() == 1, 4 * studio.loop_s, "the moments never linked every camera")
+            "#graph-hints li.ok").count() == 1, 6 * studio.loop_s, "the moments never linked every camera")
         expect(bruno.locator("#ext-card-2 [data-role=detect]")).not_to_be_empty(timeout=20000)  # live events reach him
         assert int(bruno.inner_text("#moments-count")) >= 7
         shot(anne, "calibration-redo-positions-fr")

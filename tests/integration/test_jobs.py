@@ -8,7 +8,7 @@ import time
 import pytest
 
 from jobs import Job, LocalJobRunner
-from takes.tasks import TASKS, process_take_task
+from takes.tasks import TASKS, calibrate_take_task, process_take_task
 
 WAIT_S = 10.0
 REPORT = {"median_reprojection_px": 3.2, "reconstructed_pct": 97.5, "mean_segment_cv_pct": 4.1, "frames": 90,
@@ -237,8 +237,8 @@ def test_unknown_kind_is_refused(make_runner, recorder):
     assert runner.jobs() == [] and recorder.calls == []
 
 
-def test_default_tasks_are_the_process_task():
-    assert TASKS == {"process": process_take_task}
+def test_default_tasks_are_processing_and_calibration_from_a_take():
+    assert TASKS == {"process": process_take_task, "calibrate": calibrate_take_task}
 
 
 # --------------------------------------------------------------------------- the process task

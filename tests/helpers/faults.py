@@ -228,7 +228,10 @@ def many_viewers(workdir: Path, streams: list[Path], viewers: int = 20, clients:
     are compared within this one run."""
     rtsp = RtspServer(streams[:3]).start()
     cams = [{"name": f"cam{i + 1}", "url": rtsp.url(i)} for i in range(3)]
-    vsion = VsionServer(workdir, cams, {"recording": NO_DISK_LIMITS}).start()
+    # One signed-in user stands for a workshop full of tablets: its caps are raised to the load asked for.
+    limits = {"sockets_per_address": clients + 5, "sockets_per_user": clients + 5, "mjpeg_per_user": viewers,
+              "mjpeg_total": max(36, viewers)}
+    vsion = VsionServer(workdir, cams, {"recording": NO_DISK_LIMITS, "limits": limits}).start()
     try:
         vsion.wait_connected(3)
         _, quiet = _record(vsion, seconds)

@@ -229,9 +229,10 @@ def test_live_pose_from_the_executable(server):
     try:
         ack = client.call("live pose", {"enabled": True})
         assert ack["ok"] and ack["calibrated"], ack
-        event = client.wait_for("pose3d", lambda e: sum(p is not None for p in e.get("points3d") or []) >= 25,
-                                timeout=90)  # worker processes started by the executable
-        assert sum(cam["points"] is not None for cam in event["cameras"]) >= 3
+        # Worker processes started by the executable: a skeleton in 3D with the worker seen in 2D by
+        # three cameras or more (a frame set may place them from two views only).
+        client.wait_for("pose3d", lambda e: sum(p is not None for p in e.get("points3d") or []) >= 25
+                        and sum(cam["points"] is not None for cam in e["cameras"]) >= 3, timeout=90)
         assert client.call("live pose", {"enabled": False})["ok"]
     finally:
         client.close()

@@ -35,7 +35,7 @@ group = CameraGroup(camera_ring(6))
 obs = observe(list(group.cameras), person_motion(10000, 30.0, seed=3), seed=4)
 t0 = time.process_time()
 tri = triangulate.triangulate(group, obs.points, obs.scores)
-filtering.lowpass(filtering.fill_gaps(filtering.remove_spikes(tri.points)), 30.0)
+filtering.smooth(tri.points, 30.0)
 print(time.process_time() - t0, triangulate.__file__)
 """
 

@@ -38,7 +38,7 @@ def _reconstruct(truth: np.ndarray, seed: int) -> np.ndarray:
     group = CameraGroup(camera_ring(6))
     obs = observe(list(group.cameras), truth, seed=seed)
     tri = triangulate(group, obs.points, obs.scores)
-    return filtering.lowpass(filtering.fill_gaps(filtering.remove_spikes(tri.points)), 30.0)
+    return filtering.smooth(tri.points, 30.0)
 
 
 def synthetic(task: str, frames: int = 1800) -> dict:

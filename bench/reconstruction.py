@@ -60,7 +60,7 @@ def synthetic(frames: int = 1800) -> dict:
     truth = person_motion(frames, 30.0, seed=1)
     obs = observe(list(group.cameras), truth, seed=2)
     tri = triangulate(group, obs.points, obs.scores)
-    points = filtering.lowpass(filtering.fill_gaps(filtering.remove_spikes(tri.points)), 30.0)
+    points = filtering.smooth(tri.points, 30.0)
     err = joint_errors(points, truth) * 1000
     plain = joint_errors(triangulate_plain(group, obs.points, obs.scores), truth) * 1000
     out = {"frames": frames, "cameras": 6, "mpjpe_mm": float(np.nanmean(err)), "p95_mm": float(np.nanpercentile(err, 95)),
@@ -134,7 +134,7 @@ def triangulation_speed(frames: int = 10_000) -> dict:
     t0 = time.perf_counter()
     tri = triangulate(group, obs.points, obs.scores)
     t1 = time.perf_counter()
-    filtering.lowpass(filtering.fill_gaps(filtering.remove_spikes(tri.points)), 30.0)
+    filtering.smooth(tri.points, 30.0)
     t2 = time.perf_counter()
     return {"frames": frames, "joints": 33, "cameras": 6, "triangulation_s": round(t1 - t0, 3),
             "filtering_s": round(t2 - t1, 3), "total_s": round(t2 - t0, 3),

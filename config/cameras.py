@@ -1,7 +1,7 @@
 """The camera list as the Cameras page changes it: add, change, remove, reorder, and what a form shows.
 
 Pure functions on :class:`~config.schema.CameraConfig` lists: each returns the new list (nothing
-is applied or written here; :meth:`system.System.set_cameras` does both) or raises
+is applied or written here; :meth:`system.System.update_cameras` does both) or raises
 :class:`CameraChangeError` with a code the page translates. A camera's password never leaves
 this module but inside its URL: a form shows the user name and whether a password is stored, and
 an empty password in a form keeps the stored one.

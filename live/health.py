@@ -11,7 +11,7 @@ Two sources:
 
 A camera is reported moved only when every part flags it (:func:`calibration.health.sustained`:
 a board waved past, or a person hidden for a moment, raises no alarm); its figures come from all
-the parts together. The latest report is what :attr:`system.build.System.calibration_health`
+the parts together. The latest report is what :meth:`system.build.System.calibration_health`
 gives the Cameras page. Thread-safe.
 """
 from __future__ import annotations

@@ -61,11 +61,6 @@ class Candidates:
     skeletons: np.ndarray
     cost: np.ndarray
 
-    @property
-    def views(self) -> np.ndarray:
-        """(F, K) int: number of cameras in each candidate (0 where none)."""
-        return (self.members >= 0).sum(axis=-1)
-
     def centres(self) -> np.ndarray:
         """(F, K, 3) m: the mean of the torso joints (shoulders, hips) found, else of every joint; NaN where none."""
         with warnings.catch_warnings():

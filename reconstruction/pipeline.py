@@ -34,8 +34,6 @@ logger = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 SYNC_METHODS = ("auto", "timestamps", "none")
 SIZE_TOLERANCE = 0.02  # a video may differ from its calibrated size by 2 % (encoder padding or crop)
-OUTPUT_FILES = ("keypoints2d.npz", "pose3d.csv", "pose3d.trc", "pose3d.c3d", "report.json")
-PEOPLE_FILES = ("people.json", "pose3d_p<N>.csv")  # with several people in view
 PERSON_CSV = re.compile(r"pose3d_p[0-9]+\.csv")
 
 

@@ -254,18 +254,6 @@ def geometric_offsets(group, points: list[np.ndarray], scores: list[np.ndarray],
 # --------------------------------------------------------------------------- several people
 
 
-def people_speed(points: np.ndarray, scores: np.ndarray, fps: float) -> np.ndarray:
-    """Speed curve (F,) of one camera seeing several people: the mean over its 2D people
-    (``points`` (P, F, J, 2) px, ``scores`` (P, F, J)) of :func:`keypoint_speed`, each in its own
-    body sizes per frame; NaN where nobody moves visibly. With P = 1, :func:`keypoint_speed`."""
-    curves = np.stack([keypoint_speed(p, s, fps) for p, s in zip(points, scores)])
-    if len(curves) == 1:
-        return curves[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # frames without anybody
-        return np.nanmean(curves, axis=0)
-
-
 def _padded(arrays: list[np.ndarray], fill) -> np.ndarray:
     """Stack (P_c, ...) arrays along a new first axis, padding the person axis to the largest P with ``fill``."""
     P = max(len(a) for a in arrays)

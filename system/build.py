@@ -61,17 +61,13 @@ class CamerasUnavailable(ServiceError):
     """The cameras cannot be changed on this server (it has no configuration file to keep them in)."""
 
 
-def no_health_report() -> dict | None:
-    return None
-
-
 @dataclass(eq=False)
 class System:
     """The parts of a running VSION and their lifespan. ``session`` opens a database session
     usable from any thread (the Flask app's context). ``config_path``: the ``config.yaml`` the
     settings came from (None: built from settings alone, and then the cameras cannot change).
 
-    ``calibration_health``: the latest calibration health report, or None (no check yet):
+    :meth:`calibration_health`: the latest calibration health report, or None (no check yet):
     ``{"source": "board" | "skeleton", "checked_at": ISO time, "cameras": [{"name", "error_px",
     "baseline_px", "limit_px", "points", "moved"}]}`` (px), as
     ``calibration.health.HealthReport.to_dict`` makes it; the Cameras page warns for every
@@ -87,31 +83,30 @@ class System:
     notifier: Notifier
     session: Callable[[], contextlib.AbstractContextManager]
     config_path: Path | None = None
-    calibration_health: Callable[[], dict | None] = no_health_report
     health: CalibrationHealth | None = None
     _status_thread: threading.Thread | None = field(default=None, repr=False)
     _cameras_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     started: bool = False
+
+    def calibration_health(self) -> dict | None:
+        """The latest calibration health report (see the class), or None."""
+        return self.health.latest() if self.health is not None else None
 
     def camera_status(self) -> dict:
         """The ``camera status`` event's payload (``health``: see :attr:`calibration_health`)."""
         return {"cameras": self.processor.health(), "recording": self.processor.recording,
                 "health": self.calibration_health()}
 
-    def set_cameras(self, cameras: list[CameraConfig], origins: dict[str, str] | None = None) -> dict:
-        """Make ``cameras`` (in this order) VSION's cameras, without a restart: written to
+    def update_cameras(self, plan: Callable[[list[CameraConfig]], tuple[list[CameraConfig], dict | None]]) -> dict:
+        """Make the list ``plan(current cameras)`` returns (in its order, with the origins of renamed
+        cameras: new name -> old) VSION's cameras, without a restart; the list is worked out while
+        no other change can run, so two users' changes never undo each other. Written to
         ``config.yaml`` first (atomically, comments kept, passwords encrypted), then applied to the
         camera group (unchanged cameras keep running), live pose and the calibration wizard.
-        ``origins`` maps a renamed camera's new name to its old one. Raises
-        :class:`CamerasUnavailable`, :class:`~capture.group.RecordingError` while a take records,
-        or :class:`~config.schema.ConfigError`; then nothing changed. Returns the names kept,
-        added and removed. Thread-safe (one change at a time)."""
-        return self.update_cameras(lambda current: (cameras, origins))
-
-    def update_cameras(self, plan: Callable[[list[CameraConfig]], tuple[list[CameraConfig], dict | None]]) -> dict:
-        """:meth:`set_cameras` with the list ``plan(current cameras)`` returns (with its origins),
-        worked out while no other change can run: two users' changes never undo each other.
-        ``plan`` may raise to refuse; then nothing changed."""
+        ``plan`` may raise to refuse. Raises :class:`CamerasUnavailable`,
+        :class:`~capture.group.RecordingError` while a take records, or
+        :class:`~config.schema.ConfigError`; then nothing changed. Returns the names kept, added and
+        removed. Thread-safe."""
         path = self.config_path
         if path is None:
             raise CamerasUnavailable("this server was started without a configuration file: change the cameras "
@@ -196,4 +191,4 @@ def build_system(settings: Settings, notifier: Notifier, session: Callable[[], c
     takes = TakeLifecycle(processor, jobs, session, notifier, places=live_pose.chosen_places)
     jobs.listener = takes.job_changed
     return System(settings, processor, wizard, live_pose, jobs, takes, notifier, session, config_path,
-                  calibration_health=health.latest, health=health)
+                  health=health)

@@ -134,7 +134,7 @@ def _calibration_in_force(system: System):
 
 def check_health(system: System, form: HealthCheck) -> dict:
     """Measure the calibration in force now, from a board shown to the cameras or from the live
-    skeleton (see :mod:`live.health`); the report becomes ``System.calibration_health``."""
+    skeleton (see :mod:`live.health`); the report becomes ``System.calibration_health()``."""
     group, set_id = _calibration_in_force(system)
     if form.source == "board":
         shows = system.wizard.board_shows(PARTS, BOARD_GAP_S)

@@ -2,7 +2,7 @@
 
 Each takes the :class:`~system.build.System` and a validated payload (:mod:`config.schemas`),
 works out the new camera list (:mod:`config.cameras`) and applies it with
-:meth:`System.set_cameras`. Refusals: :class:`config.cameras.CameraChangeError` (bad input,
+:meth:`System.update_cameras`. Refusals: :class:`config.cameras.CameraChangeError` (bad input,
 nothing changes), :class:`system.build.CamerasUnavailable`, :class:`capture.group.RecordingError`
 (a take records), :class:`config.schema.ConfigError` (config.yaml cannot be written).
 """

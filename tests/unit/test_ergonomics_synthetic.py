@@ -27,7 +27,7 @@ def reconstructed(truth: np.ndarray, seed: int) -> np.ndarray:
     group = CameraGroup(camera_ring(6))
     obs = observe(list(group.cameras), truth, seed=seed)
     tri = triangulate(group, obs.points, obs.scores)
-    return filtering.lowpass(filtering.fill_gaps(filtering.remove_spikes(tri.points)), FPS)
+    return filtering.smooth(tri.points, FPS)
 
 
 @pytest.fixture(scope="module", params=["walk", "lift"])

@@ -25,7 +25,7 @@ def scene():
 
 def _reconstruct(group, obs):
     tri = triangulate(group, obs.points, obs.scores)
-    return tri, filtering.lowpass(filtering.fill_gaps(filtering.remove_spikes(tri.points)), FPS)
+    return tri, filtering.smooth(tri.points, FPS)
 
 
 def test_robust_triangulation_meets_the_targets_under_mediapipe_like_corruption(scene):

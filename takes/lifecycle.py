@@ -250,14 +250,8 @@ class TakeLifecycle:
         progress as any other (``job status`` events, the job history). Raises ServiceError
         ("take not found"), :class:`~takes.library.TakeRefused`, :class:`TakeBusy` (recorded,
         queued or processed now: asking twice queues one job) or :class:`LimitReached`."""
-        with self._submitting:
-            self._check_jobs(user)
-            if self.busy(take_id):
-                raise TakeBusy("this take is being recorded or processed: wait until it is finished, then process "
-                               "it again")
-            with self.session():
-                params = reprocess_params(user, take_id, self.takes_dir, self.processor.settings.calibration_path)
-            job = self.jobs.submit("process", take_id, params)
+        job = self._resubmit(user, take_id, "process it again", lambda settings: reprocess_params(
+            user, take_id, self.takes_dir, settings.calibration_path))
         logger.info("user %s: take %s queued for processing again (job %s)", user.username, take_id, job.id)
         return job
 
@@ -265,16 +259,21 @@ class TakeLifecycle:
         """Make ``person`` the worker of processed take ``take_id`` (None: the work area decides),
         asked by ``user``, and queue the job that re-exports and scores the take for them. Raises
         as :meth:`reprocess` does, or ServiceError for a person the take does not have."""
-        with self._submitting:
-            if self.busy(take_id):
-                raise TakeBusy("this take is being recorded or processed: wait until it is finished, then choose "
-                               "its worker")
-            with self.session():
-                params = person_choice_params(user, take_id, person, self.takes_dir,
-                                              self.processor.settings.calibration_path)
-            job = self.jobs.submit("process", take_id, params)
+        job = self._resubmit(user, take_id, "choose its worker", lambda settings: person_choice_params(
+            user, take_id, person, self.takes_dir, settings.calibration_path))
         logger.info("user %s: take %s queued for its new worker (job %s)", user.username, take_id, job.id)
         return job
+
+    def _resubmit(self, user: User, take_id: str, then: str, params: Callable) -> Job:
+        """Queue a ``process`` job on a take already registered, with ``params(settings)`` (worked
+        out in a database session): ``user``'s job limit and the take being busy checked first."""
+        with self._submitting:
+            self._check_jobs(user)
+            if self.busy(take_id):
+                raise TakeBusy(f"this take is being recorded or processed: wait until it is finished, then {then}")
+            with self.session():
+                made = params(self.processor.settings)
+            return self.jobs.submit("process", take_id, made)
 
     def busy(self, take_id: str) -> bool:
         """Is the take recording now, or has it a processing job queued or running here?"""

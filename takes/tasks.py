@@ -10,7 +10,6 @@ cluster runs the same :data:`TASKS`. Each takes JSON parameters and reports prog
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -22,23 +21,16 @@ from calibration.io import CalibrationFileError, load_calibration
 from calibration.recording import extrinsics_from_take, intrinsics_from_take
 from calibration.store import save_set
 from capture.takefile import TakeMeta
-from common.takefolder import CALIBRATION_FILE, COMPARISON_FILE, ERGONOMICS_FILE, PROCESSED_DIR, TAKE_JSON
+from common.takefolder import CALIBRATION_FILE, COMPARISON_FILE, ERGONOMICS_FILE, PROCESSED_DIR
 from reconstruction.exports import ExportError, read_motion, write_json
 from reconstruction.pipeline import Options, ProcessError, choose_again, process_take
 from scoring.ergonomics import coach, ergonomics_report, steps_on_attempt
 from scoring.exports import analyse_folder
 from scoring.inputs import ErgonomicsError
 from scoring.motion import Step, compare_folders
+from takes.files import read_take_json
 
 logger = logging.getLogger(__name__)
-
-
-def _take_meta(take_dir: Path) -> TakeMeta:
-    try:
-        data = json.loads((take_dir / TAKE_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return TakeMeta()
-    return TakeMeta.from_json(data) if isinstance(data, dict) else TakeMeta()
 
 
 def process_take_task(params: dict, progress) -> dict:
@@ -59,7 +51,7 @@ def process_take_task(params: dict, progress) -> dict:
     except CalibrationFileError as exc:
         raise ProcessError(str(exc)) from None
     options = Options(nice=int(params.get("nice", 10)), workers=params.get("workers"),
-                      person_hint=_take_meta(take_dir).person_hint)
+                      person_hint=TakeMeta.from_json(read_take_json(take_dir)).person_hint)
     if params.get("choose_again") and (take_dir / PROCESSED_DIR / "keypoints2d.npz").is_file():
         # The same keypoints give the same people: the id chosen in the replay is exact.
         report = choose_again(take_dir / PROCESSED_DIR, group, replace(options, person=params.get("person")), progress)

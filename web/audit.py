@@ -6,24 +6,16 @@ import csv
 import io
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template
 
 from accounts import audit as service
 from accounts.policy import Action
 from accounts.schemas import AuditQuery
-from common.payloads import PayloadError, validate
 from web.access import requires
 from web.auditing import audit
+from web.bodies import query
 
 bp = Blueprint("audit", __name__)
-
-
-def _query() -> AuditQuery:
-    """The request's query string validated, or 400 with the reason."""
-    try:
-        return validate(AuditQuery, {key: value for key, value in request.args.items() if value != ""})
-    except PayloadError as exc:
-        abort(400, str(exc))
 
 
 @bp.route("/admin/audit")
@@ -35,16 +27,16 @@ def page():
 @bp.route("/api/audit")
 @requires(Action.READ_AUDIT)
 def list_events():
-    query = _query()
-    rows, older = service.page(query.limit, query.before, query.action, query.user)
+    wanted = query(AuditQuery)
+    rows, older = service.page(wanted.limit, wanted.before, wanted.action, wanted.user)
     return jsonify(events=[service.event_view(row) for row in rows], next_before=older)
 
 
 @bp.route("/api/audit.csv")
 @requires(Action.READ_AUDIT)
 def export_csv():
-    query = _query()
-    audit("audit.export", "audit", None, action_prefix=query.action, username=query.user)
+    wanted = query(AuditQuery)
+    audit("audit.export", "audit", None, action_prefix=wanted.action, username=wanted.user)
     app = current_app._get_current_object()
 
     def lines():
@@ -52,7 +44,7 @@ def export_csv():
         writer = csv.writer(out)
         writer.writerow(service.CSV_COLUMNS)
         with app.app_context():  # its own session: the response is streamed after the view returns
-            for row in service.iter_events(query.action, query.user):
+            for row in service.iter_events(wanted.action, wanted.user):
                 writer.writerow(service.csv_row(row))
                 if out.tell() > 1 << 16:
                     yield out.getvalue()

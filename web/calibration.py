@@ -24,7 +24,18 @@ from calibration.intrinsics import COVERAGE_GRID, MIN_VIEWS, CalibrationError
 from calibration.io import CalibrationFileError
 from common.errors import ServiceError
 from live.driver import DriverRefused, Person
-from live.schemas import AdoptIntrinsics, Auto, CameraRef, DriverChange, Empty, Focus, Save, SessionStart, Solve, WorkAreaBody
+from live.schemas import (
+    AdoptIntrinsics,
+    Auto,
+    CameraRef,
+    DriverChange,
+    Empty,
+    Focus,
+    Save,
+    SessionStart,
+    Solve,
+    WorkAreaBody,
+)
 from live.wizard import WizardError, rig_summary
 from system import calibration as use
 from takes import workarea

@@ -118,8 +118,7 @@ def validate_steps(steps, duration_s: float | None) -> list[dict]:
             raise ServiceError(f"{label}: starts at {start:g} s, before the previous step ends "
                                f"({previous_end:g} s): steps are in order and do not overlap")
         previous_end = end
-        clean.append({"position": position, **step.model_dump(exclude={"ergonomics"}),
-                      "ergonomics": step.ergonomics.model_dump() if step.ergonomics is not None else None})
+        clean.append({"position": position, **step.model_dump()})
     return clean
 
 

@@ -74,7 +74,7 @@ def test_two_skeletons_with_the_worker_and_a_click_changes_the_worker(people_ser
         x0, y0, x1, y1 = views[camera][other]
         page.locator(".frame").nth(camera).click(position={"x": (x0 + x1) / 2, "y": (y0 + y1) / 2})
         try:
-            _poll(page, "() => document.getElementById('people-panel').dataset.worker", lambda w: w == other,
+            _poll(page, "() => document.getElementById('people-panel').dataset.worker", lambda w, other=other: w == other,
                   "the clicked person becomes the worker", timeout=60)
             break
         except AssertionError:

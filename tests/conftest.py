@@ -61,11 +61,7 @@ def runner(app):
 @pytest.fixture(scope="module")
 def chromium():
     """Debian's Chromium driven by Playwright, for one test module."""
-    from playwright.sync_api import sync_playwright
+    from tests.helpers.browser import chromium as launch
 
-    from tests.helpers.browser import CHROMIUM_ARGS
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with launch() as browser:
         yield browser
-        browser.close()

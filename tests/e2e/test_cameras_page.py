@@ -8,7 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.helpers.browser import chromium, shot
+from tests.helpers.browser import shot
 from tests.helpers.media import make_test_streams
 from tests.helpers.servers import RtspServer, VsionServer
 
@@ -33,12 +33,6 @@ def site(tmp_path_factory):
         locked.kill()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
 def previews_playing(page, selector: str) -> bool:
     return page.evaluate(f"() => [...document.querySelectorAll('{selector}')].length > 0 && "
                          f"[...document.querySelectorAll('{selector}')].every(i => i.naturalWidth > 0)")
@@ -53,10 +47,10 @@ def wait_for(page, check, timeout: float, what: str) -> float:
     return time.monotonic() - started
 
 
-def test_add_see_record_remove_a_camera(site, browser):
+def test_add_see_record_remove_a_camera(site, chromium):
     vsion, locked = site
     pid = vsion.proc.pid
-    page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="fr-FR")
+    page = chromium.new_page(viewport={"width": 1366, "height": 900}, locale="fr-FR")
     problems = []
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.on("dialog", lambda dialog: dialog.accept())

@@ -258,9 +258,8 @@ def studio_intrinsics(truth, board, intrinsic_views: int = 20, seed: int = 0) ->
 
 def studio_folder(moments: int = 60, cameras: int = 6, seed: int = 0) -> StudioFolder:
     """Make (once, in the cache) the folder of :class:`StudioFolder`; same poses as :func:`run_studio`."""
-    import demo
-
     from calibration.io import load_toml, save_toml
+    from capture import demo
 
     board = Checkerboard(9, 6, 115)
     truth = camera_ring(cameras, seed=seed)

@@ -280,8 +280,8 @@ def _checked_cameras(cameras: CameraGroup, detections: dict, board) -> dict[str,
     unknown = [n for n in detections if n not in names]
     if unknown:
         raise CalibrationError(f"unknown camera {', '.join(unknown)} (intrinsics have {', '.join(names)})")
-    if half_turn_problem(board):
-        raise CalibrationError(half_turn_problem(board))
+    if problem := half_turn_problem(board):
+        raise CalibrationError(problem)
     cams = {n: cameras[n] for n in names}
     for n, cam in cams.items():
         if cam.dist.size > 5:
@@ -395,8 +395,9 @@ def world_frame(state: _Solution, moments: list[str], origin: str) -> np.ndarray
 def _solve(names, root: int, moments, obs: _Observations, state: _Solution, refine: bool, floor_index,
            loss: str, f_scale_px: float, report) -> tuple[_Solution, np.ndarray]:
     """Stages 4 and 5: adjust, drop the gross outliers (bad detections) of that fit, adjust again."""
-    state = bundle_adjust(_problem(names, root, moments, obs, refine), state, loss, f_scale_px)
-    keep = outlier_pass(_problem(names, root, moments, obs, refine), state, names, floor_index)
+    problem = _problem(names, root, moments, obs, refine)
+    state = bundle_adjust(problem, state, loss, f_scale_px)
+    keep = outlier_pass(problem, state, names, floor_index)
     if keep.all():
         return state, keep
     report(4, 6, "bundle adjustment (without outliers)")
@@ -463,14 +464,15 @@ def calibrate_extrinsics(cameras: CameraGroup, detections: dict[str, dict[str, D
                                                  T_world_root, refine_intrinsics)
     report(6, 6, "done")
     views = {n: len(dets[n]) for n in names}
+    outliers = int((~keep).sum())
     metadata = {
         "method": "VSION bundle adjustment" + (" with intrinsics" if refine_intrinsics else ""),
         "board": board.describe(), "world_origin": "floor board" if floor_moment else f"board at {origin}",
         "reprojection_median_px": errors, "reprojection_rms_px": rms,
-        "views": views, "moments": len(moments), "outliers_removed": int((~keep).sum()),
+        "views": views, "moments": len(moments), "outliers_removed": outliers,
     }
     return ExtrinsicsResult(CameraGroup(out_cams, metadata), errors, rms, views,
-                            {f"{a}|{b}": len(s) for (a, b), s in pairs.items()}, board_world, int((~keep).sum()),
+                            {f"{a}|{b}": len(s) for (a, b), s in pairs.items()}, board_world, outliers,
                             time.perf_counter() - started)
 
 

@@ -265,7 +265,7 @@ class LivePose:
                 continue
             # A sub-stream's landmarks (normalized) are placed on the main stream's pictures, which
             # takes and the calibration are made of.
-            sizes[i] = (self.processor.has_substream(i) and self.processor.stream_size(i)) or (w, h)
+            sizes[i] = self.processor.stream_size(i) or (w, h)
             given[i] = worker
             oldest = frame.monotonic_ns if oldest is None else min(oldest, frame.monotonic_ns)
         return given, sizes, oldest

@@ -19,6 +19,7 @@ import enum
 
 import sqlalchemy as sa
 
+from common.takefolder import CALIBRATE_JOB
 from database.models import ROLES, JobRecord, Take, User, WorkCard, WorkCardVersion
 
 __all__ = ["ROLES", "Action", "allows", "can_annotate_take", "can_edit_card", "card_takes_shown", "deletion_refusal",
@@ -210,17 +211,19 @@ def promotion_refusal(user: User, take: Take, card: WorkCard) -> str | None:
 
 def visible_jobs(user: User):
     """A SQL condition on :class:`JobRecord`: those who see every take see every job; others the
-    jobs of their own takes and the jobs they queued."""
+    jobs of their own takes and the jobs they queued, and those who calibrate the calibrations
+    from a take (the calibration page follows them)."""
     if sees_all_takes(user):
         return sa.true()
-    return sa.or_(JobRecord.take_id.in_(sa.select(Take.id).where(Take.user_id == user.id)),
+    mine = sa.or_(JobRecord.take_id.in_(sa.select(Take.id).where(Take.user_id == user.id)),
                   JobRecord.queued_by_id == user.id)
+    return sa.or_(mine, JobRecord.kind == CALIBRATE_JOB) if allows(user, Action.CALIBRATE) else mine
 
 
-def sees_job_of(viewer, owner_id: int | None, queued_by: int | None) -> bool:
-    """May ``viewer`` (a user, or anything with its ``id`` and ``role``) hear of a job on a take of
-    ``owner_id`` that ``queued_by`` queued? The rule of :func:`visible_jobs` for one job."""
-    if sees_all_takes(viewer):
+def sees_job_of(viewer, owner_id: int | None, queued_by: int | None, kind: str | None = None) -> bool:
+    """May ``viewer`` (a user, or anything with its ``id`` and ``role``) hear of a job of ``kind``
+    on a take of ``owner_id`` that ``queued_by`` queued? The rule of :func:`visible_jobs` for one job."""
+    if sees_all_takes(viewer) or (kind == CALIBRATE_JOB and allows(viewer, Action.CALIBRATE)):
         return True
     me = getattr(viewer, "id", None)
     return me is not None and me in (owner_id, queued_by)

@@ -20,6 +20,10 @@ PROCESSED_DIR = "processed"
 COMPARISON_FILE = "comparison.json"    # an attempt's comparison with its reference, in processed/
 ERGONOMICS_FILE = "ergonomics.json"    # the ergonomic report of the person of interest, in processed/
 TIMESTAMP_COLUMNS = ("frame", "pts", "monotonic_ns", "wall_time_ns", "missing_before")
+# The background jobs run on a take (their ``kind``), each writing into its folder.
+PROCESS_JOB = "process"                # processing, or choosing its worker again
+CALIBRATE_JOB = "calibrate"            # a calibration from the board shown in the take
+
 TAKE_ID = re.compile(r"^\d{8}-\d{6}(-[0-9A-Za-z]{1,8})?$")
 
 

@@ -21,6 +21,7 @@ from calibration.intrinsics import intrinsics_from_json
 from calibration.printing import board_pdf, board_svg, describe
 from calibration.recording import take_cameras
 from common.errors import ServiceError
+from common.takefolder import CALIBRATE_JOB
 from config.schema import BoardConfig
 from database.models import Take, User
 from jobs.base import Job, JobStatus
@@ -104,7 +105,7 @@ def calibrate_from_take(system: System, user: User, form: FromTake, take: Take, 
     params = {"take_dir": str(folder), "take_id": take.id, "mode": form.mode, "board": _board_params(system),
               "queued_by": user.id, "created_by": user.username, "user_id": None, "take_kind": take.kind,
               "note": f"from take {take.id}", **_mode_params(system, form, cameras)}
-    job = system.jobs.submit("calibrate", take.id, params)
+    job = system.jobs.submit(CALIBRATE_JOB, take.id, params)
     logger.info("user %s: %s of take %s queued (job %s)", user.username, form.mode, take.id, job.id)
     return job
 
@@ -112,7 +113,7 @@ def calibrate_from_take(system: System, user: User, form: FromTake, take: Take, 
 def adopt_intrinsics(system: System, job_id: str) -> dict:
     """Use in the wizard's session the intrinsics a finished ``calibrate`` job found; returns the
     intrinsics summary. Raises :class:`WizardError` for an unknown, unfinished or other job."""
-    job = next((j for j in system.jobs.jobs() if j.id == job_id and j.kind == "calibrate"), None)
+    job = next((j for j in system.jobs.jobs() if j.id == job_id and j.kind == CALIBRATE_JOB), None)
     if job is None:
         raise WizardError("no such calibration from a take here (the list is lost when VSION restarts): run it again")
     report = job.report or {}

@@ -21,7 +21,7 @@ from capture.group import RecordingError, VideoProcessor
 from capture.takefile import Recording, TakeMeta
 from common.errors import ServiceError
 from common.files import write_json
-from common.takefolder import TAKE_JSON
+from common.takefolder import PROCESS_JOB, TAKE_JSON
 from database.models import User
 from jobs.base import Job, JobFailure, JobRunner
 from takes.history import close_interrupted_jobs, record_job_change
@@ -205,7 +205,7 @@ class TakeLifecycle:
         if take.get("status") not in PROCESSED_STATUSES or not submit:
             return
         try:
-            self.jobs.submit("process", take["id"], {"take_dir": str(self.takes_dir / take["id"]), **params,
+            self.jobs.submit(PROCESS_JOB, take["id"], {"take_dir": str(self.takes_dir / take["id"]), **params,
                                                      "queued_by": queued_by})
         except RuntimeError:  # the server is stopping (a take stopped by itself meanwhile): next start
             logger.info("take %s: the server is stopping; processed at the next start", take["id"])
@@ -273,7 +273,7 @@ class TakeLifecycle:
                 raise TakeBusy(f"this take is being recorded or processed: wait until it is finished, then {then}")
             with self.session():
                 made = params(self.processor.settings)
-            return self.jobs.submit("process", take_id, made)
+            return self.jobs.submit(PROCESS_JOB, take_id, made)
 
     def busy(self, take_id: str) -> bool:
         """Is the take recording now, or has it a processing job queued or running here?"""

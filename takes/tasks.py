@@ -21,7 +21,14 @@ from calibration.io import CalibrationFileError, load_calibration
 from calibration.recording import extrinsics_from_take, intrinsics_from_take
 from calibration.store import save_set
 from capture.takefile import TakeMeta
-from common.takefolder import CALIBRATION_FILE, COMPARISON_FILE, ERGONOMICS_FILE, PROCESSED_DIR
+from common.takefolder import (
+    CALIBRATE_JOB,
+    CALIBRATION_FILE,
+    COMPARISON_FILE,
+    ERGONOMICS_FILE,
+    PROCESS_JOB,
+    PROCESSED_DIR,
+)
 from reconstruction.exports import ExportError, read_motion, write_json
 from reconstruction.pipeline import Options, ProcessError, choose_again, process_take
 from scoring.ergonomics import coach, ergonomics_report, steps_on_attempt
@@ -184,4 +191,4 @@ def calibrate_take_task(params: dict, progress) -> dict:
             "moments": int(metadata.get("moments") or 0)}
 
 
-TASKS = {"process": process_take_task, "calibrate": calibrate_take_task}
+TASKS = {PROCESS_JOB: process_take_task, CALIBRATE_JOB: calibrate_take_task}

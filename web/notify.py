@@ -84,9 +84,8 @@ class WebNotifier:
         payload = job.to_dict()
         payload["message"] = redact_paths(payload.get("message"))
         owner, queued_by = job.params.get("user_id"), job.params.get("queued_by")
-        calibrating = job.kind == "calibrate"
         for client in self.links.clients():
-            if sees_job_of(client, owner, queued_by) or (calibrating and allows(client, Action.CALIBRATE)):
+            if sees_job_of(client, owner, queued_by, job.kind):
                 socketio.emit("job status", payload, to=client.sid)
 
     def camera_status(self, payload: dict) -> None:

@@ -264,10 +264,8 @@ class LivePose:
             if bgr is None or not worker.submit(self.seq, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)):
                 continue
             # A sub-stream's landmarks (normalized) are placed on the main stream's pictures, which
-            # takes and the calibration are made of; any other camera's on the picture itself. (Taking
-            # stream_size for every camera was tried: on the demo it left the worker in two views of
-            # four instead of four, for a reason not found yet; the sizes agree there.)
-            sizes[i] = (self.processor.has_substream(i) and self.processor.stream_size(i)) or (w, h)
+            # takes and the calibration are made of (the main stream's size for every camera).
+            sizes[i] = self.processor.stream_size(i) or (w, h)
             given[i] = worker
             oldest = frame.monotonic_ns if oldest is None else min(oldest, frame.monotonic_ns)
         return given, sizes, oldest

@@ -187,18 +187,22 @@ def demo_people_video(n: int) -> Path:
 
 
 def demo_video(n: int) -> Path:
-    """The video that demo camera ``n`` plays, prepared once (thread-safe)."""
+    """The video that demo camera ``n`` plays, prepared once (thread-safe): Pose2Sim's
+    ``Demo_SinglePerson`` played forward then backward, so that the worker does not jump back to
+    where the video starts at each loop (tracking would take them for somebody else); a test
+    pattern when the Pose2Sim wheel cannot be had."""
     folder = cache_dir() / "demo"
     folder.mkdir(parents=True, exist_ok=True)
     with _lock:
         if n < DEMO_VIDEOS:
-            target = folder / f"cam{n + 1:02d}.mp4"
+            target = cache_dir() / "demo-loop" / f"cam{n + 1:02d}.mp4"
             if target.is_file():
                 return target
             try:
                 src = pose2sim_file(f"videos/cam{n + 1:02d}.mp4")
                 logger.info("preparing demo camera %d from %s", n, src.name)
-                return transcode_h264(src, target)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                return transcode_h264(src, target, bounce=True)
             except (RuntimeError, OSError, KeyError, zipfile.BadZipFile, av.FFmpegError) as exc:
                 logger.warning("demo camera %d: Pose2Sim video unavailable (%s); using a test pattern", n, exc)
         target = folder / f"pattern{n}.mp4"

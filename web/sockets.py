@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, replace
 
+import simple_websocket
 from engineio import packet as eio_packet
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from flask_socketio import SocketIO
@@ -151,6 +152,15 @@ class _GuardedWebSocket(SimpleWebSocketWSGI):
     """Engine.IO's WebSocket for ``async_mode="threading"``, which ends its link, with one warning
     line, on a message that is no Engine.IO packet (empty, or an unknown type): Engine.IO would
     raise out of its handler, leaving a traceback and the link half open."""
+
+    def close(self):
+        """Engine.IO's writer thread closes the link when its queue ends; the client may have closed
+        it in the meantime (simple-websocket then raises ConnectionClosed, or the socket an OSError):
+        there is nothing left to close."""
+        try:
+            super().close()
+        except (simple_websocket.ConnectionClosed, OSError):
+            pass
 
     def wait(self):
         data = super().wait()

@@ -320,10 +320,13 @@ def write_outputs(out_dir: Path, kp: exports.Keypoints2D, points: np.ndarray, re
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def write_outcome(out_dir: Path, outcome: Outcome, keypoints: bool = True) -> dict[str, Path]:
-    """:func:`write_outputs` of an :class:`Outcome`: the per-person files when the keypoints have a person axis."""
+def write_outcome(out_dir: Path, outcome: Outcome, keypoints: bool = True, people_files: bool = True
+                  ) -> dict[str, Path]:
+    """:func:`write_outputs` of an :class:`Outcome`; ``people_files``: also every person's
+    ``pose3d_p<N>.csv`` and ``people.json`` (a take's processing always writes them, one person
+    included, so that its people can be listed and its worker chosen again)."""
     kp = outcome.kp
-    if kp.points_people is None:
+    if not people_files:
         return write_outputs(out_dir, kp, outcome.points, outcome.report, keypoints)
     people_json = {"fps": kp.fps, "frames": kp.n_frames, "cameras": list(kp.cameras), **outcome.report["people"]}
     return write_outputs(out_dir, kp, outcome.points, outcome.report, keypoints,
@@ -466,7 +469,7 @@ def triangulate_file(npz_path, group: CameraGroup, out_dir, options: Options = O
     outcome.report["keypoints"] = str(npz_path)
     timings["total"] = round(time.perf_counter() - t_start, 3)
     progress(0, 1, "exports")
-    write_outcome(out_dir, outcome, keypoints=False)
+    write_outcome(out_dir, outcome, keypoints=False, people_files=kp.points_people is not None)
     progress(1, 1, "exports")
     return outcome.report
 

@@ -4,21 +4,9 @@ from __future__ import annotations
 import pytest
 
 from settings import parse_settings
-from tests.helpers import delivery
 from tests.helpers.accounts import PASSWORDS
 from tests.helpers.media import make_test_streams, make_test_video
 from tests.helpers.servers import RtspServer
-
-
-def pytest_collection_finish(session):
-    """When the delivery tests are to run, their build starts now, in the background (see
-    :mod:`tests.helpers.delivery`)."""
-    if not session.config.option.collectonly and any(item.path.name == "test_dist.py" for item in session.items):
-        delivery.start()
-
-
-def pytest_sessionfinish(session):
-    delivery.stop()
 
 
 @pytest.fixture(scope="session")

@@ -169,21 +169,27 @@ def write_test_pattern(path: Path, label: str, width: int = 1280, height: int = 
     return path
 
 
+def _looped_video(n: int, dataset: str, folder: str) -> Path:
+    """Camera ``n``'s video of the Pose2Sim ``dataset`` at 30 fps, played forward then backward
+    so that looping it has no jump, prepared once into ``cache_dir() / folder`` (call under
+    ``_lock``). RuntimeError (or OSError...) when the Pose2Sim wheel cannot be had."""
+    target = cache_dir() / folder / f"cam{n + 1:02d}.mp4"
+    if not target.is_file():
+        src = pose2sim_file(f"videos/cam{n + 1:02d}.mp4", dataset)
+        logger.info("preparing camera %d of %s from %s", n, dataset, src.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        transcode_h264(src, target, bounce=True)
+    return target
+
+
 def demo_people_video(n: int) -> Path:
     """The video that camera ``n`` (0..3) of the several-people demo plays: Pose2Sim's
     ``Demo_MultiPerson`` (two people, 1088x1920) at 30 fps, played forward then backward,
     prepared once (thread-safe). RuntimeError (or OSError) when the Pose2Sim wheel cannot be had."""
     if not 0 <= n < DEMO_VIDEOS:
         raise ValueError(f"the several-people demo has cameras 0..{DEMO_VIDEOS - 1}, not {n}")
-    folder = cache_dir() / "demo-people"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"cam{n + 1:02d}.mp4"
     with _lock:
-        if not target.is_file():
-            src = pose2sim_file(f"videos/cam{n + 1:02d}.mp4", POSE2SIM_MULTI_DEMO)
-            logger.info("preparing camera %d of the several-people demo from %s", n, src.name)
-            transcode_h264(src, target, bounce=True)
-    return target
+        return _looped_video(n, POSE2SIM_MULTI_DEMO, "demo-people")
 
 
 def demo_video(n: int) -> Path:
@@ -191,21 +197,14 @@ def demo_video(n: int) -> Path:
     ``Demo_SinglePerson`` played forward then backward, so that the worker does not jump back to
     where the video starts at each loop (tracking would take them for somebody else); a test
     pattern when the Pose2Sim wheel cannot be had."""
-    folder = cache_dir() / "demo"
-    folder.mkdir(parents=True, exist_ok=True)
     with _lock:
         if n < DEMO_VIDEOS:
-            target = cache_dir() / "demo-loop" / f"cam{n + 1:02d}.mp4"
-            if target.is_file():
-                return target
             try:
-                src = pose2sim_file(f"videos/cam{n + 1:02d}.mp4")
-                logger.info("preparing demo camera %d from %s", n, src.name)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                return transcode_h264(src, target, bounce=True)
+                return _looped_video(n, POSE2SIM_DEMO, "demo-loop")
             except (RuntimeError, OSError, KeyError, zipfile.BadZipFile, av.FFmpegError) as exc:
                 logger.warning("demo camera %d: Pose2Sim video unavailable (%s); using a test pattern", n, exc)
-        target = folder / f"pattern{n}.mp4"
+        target = cache_dir() / "demo" / f"pattern{n}.mp4"
         if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
             write_test_pattern(target, f"VSION demo {n + 1}")
         return target

@@ -6,7 +6,16 @@ import pytest
 from settings import parse_settings
 from tests.helpers.accounts import PASSWORDS
 from tests.helpers.media import make_test_streams, make_test_video
-from tests.helpers.servers import RtspServer
+from tests.helpers.servers import RtspServer, server_log_tails
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test's report ends with the last lines of each VSION server it had running."""
+    report = (yield).get_result()
+    if report.failed:
+        for path, tail in server_log_tails():
+            report.sections.append((f"VSION server log {path} (last lines)", tail))
 
 
 @pytest.fixture(scope="session")

@@ -49,18 +49,18 @@ def socket_event(name: str, model: type[BaseModel], action: Action, error_event:
                 emit(error_event, error)
                 return {"ok": False, **error}
 
-            if not current_user.is_authenticated or session_expired():
-                return refuse("unauthorized", "login required")
-            if not allows(current_user, action):
-                return refuse("forbidden", f"the role {current_user.role} may not use '{name}'")
-            payload = args[0] if args else None
-            if len(args) > 1 or (payload is not None and not isinstance(payload, dict)):
-                return refuse("invalid", "invalid payload (expected one JSON object)")
             try:
-                data = model.model_validate(payload or {})
-            except ValidationError as exc:
-                return refuse("invalid", explain(exc))
-            try:
+                if not current_user.is_authenticated or session_expired():
+                    return refuse("unauthorized", "login required")
+                if not allows(current_user, action):
+                    return refuse("forbidden", f"the role {current_user.role} may not use '{name}'")
+                payload = args[0] if args else None
+                if len(args) > 1 or (payload is not None and not isinstance(payload, dict)):
+                    return refuse("invalid", "invalid payload (expected one JSON object)")
+                try:
+                    data = model.model_validate(payload or {})
+                except ValidationError as exc:
+                    return refuse("invalid", explain(exc))
                 return {"ok": True, **fn(data)}
             except refused as exc:
                 return refuse("refused", str(exc))
@@ -86,6 +86,20 @@ def _refuse_link(message: str):
 
 @socketio.on("connect")
 def on_connect(auth=None):
+    """Accept a signed-in user's link within their cap, and send it the recording and camera
+    state. Any failure refuses the link with a reason (python-socketio would otherwise leave the
+    client waiting for an answer that never comes)."""
+    try:
+        _open_link()
+    except RefusedLink:
+        raise
+    except Exception:  # noqa: BLE001 - the client gets an answer, the log gets the details
+        logger.exception("Socket.IO link of %s could not be opened", request.remote_addr)
+        links().remove(request.sid)
+        _refuse_link("the server could not open this link; see its log")
+
+
+def _open_link() -> None:
     if not current_user.is_authenticated or session_expired():
         _refuse_link("login required")
     limit = system().settings.limits.sockets_per_user

@@ -29,6 +29,24 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 RTSP_SCRIPT = ROOT / "tests" / "helpers" / "rtsp_server.py"
 
 
+# The log file of each VSION server process a test started and has not stopped yet: a failing
+# test's report ends with their last lines (tests/conftest.py), so a failure seen only in CI
+# shows what the server did meanwhile.
+RUNNING_LOGS: dict[int, Path] = {}
+
+
+def server_log_tails(lines: int = 80) -> list[tuple[Path, str]]:
+    """The last ``lines`` lines of each running VSION server's log (see :data:`RUNNING_LOGS`)."""
+    tails = []
+    for path in list(RUNNING_LOGS.values()):
+        try:
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            continue
+        tails.append((path, "\n".join(text)))
+    return tails
+
+
 def wait_until(predicate, timeout: float = 30.0, step: float = 0.1) -> bool:
     """Poll ``predicate`` until it is true (True) or ``timeout`` s pass (False)."""
     deadline = time.monotonic() + timeout
@@ -177,6 +195,7 @@ class VsionServer:
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--config", str(self.config),
                                       "--port", str(self.port), *self.args], stdout=self._log,
                                      stderr=subprocess.STDOUT, cwd=self.workdir)
+        RUNNING_LOGS[id(self)] = self.log
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -222,6 +241,7 @@ class VsionServer:
         code = self.proc.returncode
         self.proc = None
         self._log.close()
+        RUNNING_LOGS.pop(id(self), None)
         return code
 
     def crash(self) -> None:
@@ -353,6 +373,7 @@ class DemoServer:
             self.proc = subprocess.Popen([*self.command, "demo", "--port", str(self.port), "--no-browser", *tls,
                                           *self.args],
                                          stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.data)
+        RUNNING_LOGS[id(self)] = self.log_path
         deadline = time.monotonic() + timeout
         while len(self.logins) < len(DEMO_ROLES):
             assert self.proc.poll() is None, f"the demo server exited:\n{self.log()}"
@@ -378,9 +399,12 @@ class DemoServer:
     def terminate(self, timeout: float = 60.0) -> int:
         """SIGTERM, as a service manager would stop it; the exit code."""
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        code = self.proc.wait(timeout)
+        RUNNING_LOGS.pop(id(self), None)
+        return code
 
     def kill(self) -> None:
+        RUNNING_LOGS.pop(id(self), None)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)

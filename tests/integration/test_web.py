@@ -208,3 +208,27 @@ def test_socket_refused_after_max_session_age(app, client):
     with client.session_transaction() as s:
         s[LOGIN_AT] -= 13 * 3600
     assert not socketio.test_client(app, flask_test_client=client).is_connected()
+
+
+def test_a_server_failure_answers_links_and_events(app, client, tmp_path):
+    """The database lost under a running server: a new link is refused with a reason and an event
+    gets an error answer, at once; neither leaves its client waiting for an answer."""
+    from database.base import db
+
+    login(client, "expert")
+    sio = socketio.test_client(app, flask_test_client=client)
+    assert sio.is_connected()
+    database = tmp_path / "data" / "vsion.db"
+    with app.app_context():
+        db.engine.dispose()
+    database.rename(tmp_path / "kept.db")
+    try:
+        ack = sio.emit("start recording", {}, callback=True)
+        assert ack["ok"] is False and ack["code"] == "error" and "see its log" in ack["message"]
+        refused = socketio.test_client(app, flask_test_client=client)
+        assert not refused.is_connected()
+        assert app.extensions["vsion"].processor.take is None
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        (tmp_path / "kept.db").rename(database)
